@@ -1,0 +1,27 @@
+"""Named exceptions for everything a user can get wrong about a robot."""
+
+from __future__ import annotations
+
+
+class MorphologyError(ValueError):
+    """Base class of all errors about a UNIMAL robot (file, structure or operation)."""
+
+
+class RobotFileError(MorphologyError):
+    """A robot file cannot be used: missing, malformed XML, or not a UNIMAL robot.
+
+    The message always names the file and what is wrong with it.
+    """
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class MutationError(MorphologyError):
+    """A mutation cannot be applied to this robot (for example no operator is allowed)."""
+
+
+class GrowthFailedError(MutationError):
+    """``grow_limb`` found no valid placement within its attempt budget."""
