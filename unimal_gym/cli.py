@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .morphology import MorphologyError, Morphology, compile_robot, load
+from .morphology import Morphology, MorphologyError, compile_robot, load
 
 
 def _robot_files(paths: Sequence[str]) -> list[Path]:

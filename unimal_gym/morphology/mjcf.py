@@ -246,7 +246,12 @@ def _read_limb(body: etree._Element, parent: int, morph: Morphology, gears: dict
         jpos = _floats(j.get("pos", "0 0 0"), 3, source, f"joint {jname} pos")
         joint_pos = jpos  # type: ignore[assignment]
         vec = _floats(j.get("axis", "0 0 1"), 3, source, f"joint {jname} axis")
-        joints.append(Joint(axis=jm.group(1), range=(rng[0], rng[1]), gear=gears[jname], vector=vec))  # type: ignore[arg-type]
+        extra = {
+            key: _floats(j.get(key), 1, source, f"joint {jname} {key}")[0]
+            for key in ("damping", "armature")
+            if j.get(key) is not None
+        }
+        joints.append(Joint(axis=jm.group(1), range=(rng[0], rng[1]), gear=gears[jname], vector=vec, **extra))  # type: ignore[arg-type]
     if not joints:
         raise RobotFileError(source, f"{name} has no hinge joint (each limb has 1 or 2)")
     if [j.axis for j in joints] not in (["x"], ["y"], ["x", "y"]):
@@ -382,7 +387,7 @@ def _add_limb_body(parent_el: etree._Element, morph: Morphology, limb: Limb) -> 
     n = limb.index
     body = etree.SubElement(parent_el, "body", name=limb.name, pos=fmt(limb.pos))
     for j in limb.joints:
-        etree.SubElement(
+        el = etree.SubElement(
             body,
             "joint",
             name=f"limb{j.axis}/{n}",
@@ -392,6 +397,9 @@ def _add_limb_body(parent_el: etree._Element, morph: Morphology, limb: Limb) -> 
             axis=fmt(j.vector),
             **{"class": "normal_joint"},
         )
+        for key in ("damping", "armature"):
+            if getattr(j, key) is not None:
+                el.set(key, _fmt_num(getattr(j, key)))
     fromto = fmt((0.0, 0.0, 0.0, *limb.to))
     etree.SubElement(
         body,

@@ -35,12 +35,16 @@ class Joint:
     :param range: joint range in degrees ``(lo, hi)``.
     :param gear: motor gear (150–300 in the design space).
     :param vector: hinge axis in the body frame, as written to the XML (4 decimals).
+    :param damping: joint damping, ``None`` = the ``normal_joint`` class default (1).
+    :param armature: joint armature, ``None`` = the ``normal_joint`` class default (1).
     """
 
     axis: str
     range: tuple[float, float]
     gear: float
     vector: Vec3
+    damping: float | None = None
+    armature: float | None = None
 
 
 @dataclass
