@@ -25,3 +25,15 @@ class MutationError(MorphologyError):
 
 class GrowthFailedError(MutationError):
     """``grow_limb`` found no valid placement within its attempt budget."""
+
+
+class OperatorNotAllowedError(MutationError):
+    """An operator was applied to a robot for which DESIGN_SPACE.md §4.1 excludes it.
+
+    For example ``grow_limb`` on a robot with 10 limbs, ``delete_limb`` on one with 2 or fewer,
+    or any other operator on a robot without limbs.
+    """
+
+
+class NoOperatorError(MutationError):
+    """No mutation operator is allowed for this robot (the allowed list of §4.1 is empty)."""
