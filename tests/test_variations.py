@@ -7,6 +7,7 @@ import pytest
 from conftest import train_robot_files
 
 from unimal_gym.morphology import MutationError, compile_robot, from_xml, load, to_xml
+from unimal_gym.morphology.mutate import validity_failure
 from unimal_gym.morphology.physics import rest_rollout
 from unimal_gym.morphology.variations import (
     ARMATURE_RANGE,
@@ -14,7 +15,10 @@ from unimal_gym.morphology.variations import (
     DENSITY_SCALE,
     DYNAMICS_KINDS,
     GEAR_SCALE,
+    KINEMATICS_KINDS,
     dynamics_variation,
+    kinematics_variation,
+    variants,
 )
 
 ROBOTS = train_robot_files()[::10]
@@ -80,3 +84,41 @@ def test_rest_check_flags_a_robot_that_cannot_stand() -> None:
     robot.torso_z = 2.0  # dropped from high above: must land far below 0.5·(2.0 − 0.2)
     report = rest_rollout(robot)
     assert report.physics_ok and not report.stands and not report.ok
+
+
+@pytest.mark.parametrize("kind", KINEMATICS_KINDS)
+@pytest.mark.parametrize("path", ROBOTS, ids=lambda p: p.stem)
+def test_kinematics_variation_is_valid_and_changes_one_unit(path, kind) -> None:
+    robot = load(path)
+    varied = kinematics_variation(robot, np.random.default_rng(3), kind)
+    assert validity_failure(varied) is None  # symmetric, no contact outside the allowed pairs
+    assert varied.torso_z == varied.head_height()
+    changed = [
+        i
+        for i in robot.limbs
+        if robot.limbs[i].direction != varied.limbs[i].direction or robot.limbs[i].height != varied.limbs[i].height
+    ]
+    assert changed and tuple(changed) in varied.units()
+    if kind == "length":
+        assert all(robot.limbs[i].direction == varied.limbs[i].direction for i in changed)
+    else:
+        assert all(robot.limbs[i].height == varied.limbs[i].height for i in changed)
+    assert [j.range for limb in varied.iter_limbs() for j in limb.joints] == [
+        j.range for limb in robot.iter_limbs() for j in limb.joints
+    ]
+    assert to_xml(from_xml(to_xml(varied))) == to_xml(varied)
+    assert rest_rollout(varied, steps=25).physics_ok
+
+
+def test_variants_follow_metamorph_counts() -> None:
+    robot = load(ROBOTS[1])
+    out = variants(robot, np.random.default_rng(0))
+    assert len(out) == 24
+    assert [v.name.split("-")[-1] for v in out[:4]] == list(DYNAMICS_KINDS)
+    assert {v.name.split("-")[-1] for v in out[16:]} == set(KINEMATICS_KINDS)
+    assert len({to_xml(v) for v in out}) == 24
+
+
+def test_kinematics_variation_bad_kind() -> None:
+    with pytest.raises(MutationError, match="unknown kinematics variation 'twist'"):
+        kinematics_variation(load(ROBOTS[0]), np.random.default_rng(0), "twist")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .geometry import Vec3, add, joint_axis_vector, sph2cart
+from .geometry import Vec3, add, joint_axis_vector, round2, sph2cart
 
 TORSO_RADIUS = 0.10  # DESIGN_SPACE.md §2.1
 LIMB_RADIUS = 0.05  # DESIGN_SPACE.md §2.2
@@ -205,6 +205,32 @@ class Morphology:
 
         visit((0.0, 0.0, 0.0), self.torso_children)
         return out
+
+    def reshape_limb(
+        self, index: int, theta: int, phi: int, height: float, *, round_pos: bool = True, btm_pos_bug: bool = False
+    ) -> None:
+        """Re-place limb ``index`` at its site with a new direction and height, moving its children.
+
+        Geometry, sites and joint axes follow DESIGN_SPACE.md §2.4–2.5; the limb keeps its site,
+        joints' ranges and gears. Direct children keep their sites and directions and move with
+        them: child pos = new site position + sph2cart(r, child θ, child φ) (§4.5). The head
+        height is not re-placed (call :meth:`place_head`).
+
+        :param round_pos: round the body position to 2 decimals (``limb_params`` does, §4.5).
+        :param btm_pos_bug: set ``btm_pos`` to r+h like the original ``limb_params`` (bug B1, §4.9).
+        """
+        limb = self.limbs[index]
+        parent_radius = TORSO_RADIUS if limb.parent < 0 else self.limbs[limb.parent].radius
+        geo = limb_geometry(self.site_position(limb.site), parent_radius, theta, phi, height, limb.radius)
+        limb.theta, limb.phi, limb.height = (0 if phi == 180 else theta), phi, height
+        limb.pos = round2(geo["pos"]) if round_pos else geo["pos"]
+        limb.to, limb.joint_pos, limb.mid, limb.btm = geo["to"], geo["joint_pos"], geo["mid"], geo["btm"]
+        limb.btm_pos = geo["btm"] if btm_pos_bug else geo["btm_pos"]
+        for joint in limb.joints:
+            joint.vector = joint_axis_vector(limb.to, joint.axis)
+        for c in limb.children:
+            child = self.limbs[c]
+            child.pos = add(self.site_position(child.site), sph2cart(limb.radius, child.theta, child.phi))
 
     def copy(self) -> Morphology:
         """A deep copy (mutation operators never touch their input)."""
