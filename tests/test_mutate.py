@@ -299,9 +299,9 @@ def test_fuzz_chains_from_training_robots(robots: list[Morphology]) -> None:
     rng = np.random.default_rng(10)
     names = Counter()
     robot = robots[0]
-    for step in range(600):
-        if step % 6 == 0:  # chains of 6 ops, each from the next training robot
-            robot = robots[(step // 6) % len(robots)]
+    for step in range(1500):
+        if step % 15 == 0:  # chains of 15 ops, each from the next training robot
+            robot = robots[(step // 15) % len(robots)]
         symmetric = subtree_com_y(robot) == 0.0
         child, ops = mutate(robot, 1, rng)
         op = ops[0]
@@ -311,7 +311,7 @@ def test_fuzz_chains_from_training_robots(robots: list[Morphology]) -> None:
             assert validity_failure(child) is None
         elif op.name != "limb_params" and symmetric:
             assert subtree_com_y(child) == 0.0
-        if step % 5 == 0:
+        if step % 10 == 0:
             check_robot(child)
         robot = child
     assert {n for n, _ in names} == set(OPERATORS)

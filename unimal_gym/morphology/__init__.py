@@ -24,6 +24,7 @@ from .mutate import (
     limb_params,
     mutate,
 )
+from .sample import Mutant, RandomRobot, pd_robots, random_robot, sample_random_robot
 from .tree import Joint, Limb, Morphology
 
 __all__ = [
@@ -33,10 +34,12 @@ __all__ = [
     "Limb",
     "Morphology",
     "MorphologyError",
+    "Mutant",
     "MutationError",
     "NoOperatorError",
     "Operation",
     "OperatorNotAllowedError",
+    "RandomRobot",
     "RobotFileError",
     "add_capsule_inertials",
     "allowed_operators",
@@ -53,7 +56,10 @@ __all__ = [
     "load",
     "metadata",
     "mutate",
+    "pd_robots",
+    "random_robot",
     "robot_xml",
+    "sample_random_robot",
     "save",
     "to_xml",
 ]
