@@ -36,7 +36,7 @@ import numpy as np
 from lxml import etree
 
 from .errors import MutationError, NoOperatorError, OperatorNotAllowedError
-from .geometry import PHIS, THETAS, add, joint_axis_vector, round2, same_direction, sph2cart
+from .geometry import PHIS, THETAS, same_direction
 from .mjcf import _build_tree
 from .tree import MAX_LIMBS, TORSO_RADIUS, TORSO_SITE, Limb, Morphology, limb_geometry, make_joint
 
@@ -338,17 +338,7 @@ def _limb_params(robot: Morphology, rng: np.random.Generator, btm_pos_bug: bool 
     old_height = robot.limbs[unit[0]].height
     for index in unit:
         limb = robot.limbs[index]
-        site_pos = robot.site_position(limb.site)
-        geo = limb_geometry(site_pos, _parent_radius(robot, limb.parent), limb.theta, limb.phi, height, limb.radius)
-        limb.height = height
-        limb.pos = round2(geo["pos"])
-        limb.to, limb.joint_pos, limb.mid, limb.btm = geo["to"], geo["joint_pos"], geo["mid"], geo["btm"]
-        limb.btm_pos = geo["btm"] if btm_pos_bug else geo["btm_pos"]  # DESIGN_SPACE.md §4.9 B1
-        for joint in limb.joints:
-            joint.vector = joint_axis_vector(limb.to, joint.axis)
-        for c in limb.children:
-            child = robot.limbs[c]
-            child.pos = add(robot.site_position(child.site), sph2cart(limb.radius, child.theta, child.phi))
+        robot.reshape_limb(index, limb.theta, limb.phi, height, round_pos=True, btm_pos_bug=btm_pos_bug)
     robot.place_head()
     return Operation("limb_params", details={"unit": list(unit), "old_height": old_height, "height": height})
 
