@@ -207,3 +207,11 @@ def test_too_many_limbs(tmp_path: Path) -> None:
     path.write_text(to_xml(morph, excludes=False))
     with pytest.raises(RobotFileError, match=r"big\.xml: too many limbs: 11 \(at most 10 limbs, 11 bodies\)"):
         load(path)
+
+
+def test_height_of_diagonal_limb_is_exact() -> None:
+    """A (135°, 135°) limb with h = 0.3 has |to| − r = 0.3097; the exact match gives h = 0.3."""
+    from unimal_gym.morphology.mjcf import _height_of
+
+    assert _height_of((-0.18, 0.18, -0.25), 0.05, 135, 135) == 0.3
+    assert _height_of((0.0, 0.0, -0.33), 0.05, 0, 180) == 0.28  # outside the design space: rounded

@@ -20,8 +20,8 @@ import numpy as np
 from lxml import etree
 
 from .errors import RobotFileError
-from .geometry import Vec3, direction_from_vector
-from .tree import LIMB_RADIUS, MAX_LIMBS, TORSO_RADIUS, TORSO_SITE, Joint, Limb, Morphology
+from .geometry import Vec3, direction_from_vector, sph2cart
+from .tree import DESIGN_HEIGHTS, LIMB_RADIUS, MAX_LIMBS, TORSO_RADIUS, TORSO_SITE, Joint, Limb, Morphology
 
 _LIMB_RE = re.compile(r"^limb/(\d+)$")
 _JOINT_RE = re.compile(r"^limb([xy])/(\d+)$")
@@ -273,7 +273,7 @@ def _read_limb(body: etree._Element, parent: int, morph: Morphology, gears: dict
         site="",
         theta=theta,
         phi=phi,
-        height=float(np.round(rho - radius, 2)),
+        height=_height_of(to, radius, theta, phi),
         pos=pos,  # type: ignore[arg-type]
         to=to,  # type: ignore[arg-type]
         joint_pos=joint_pos,  # type: ignore[arg-type]
@@ -289,6 +289,19 @@ def _read_limb(body: etree._Element, parent: int, morph: Morphology, gears: dict
     for child in body.iterfind("./body"):
         limb.children.append(_read_limb(child, index, morph, gears, source))
     return index
+
+
+def _height_of(to: Vec3, radius: float, theta: int, phi: int) -> float:
+    """The design-space height h of a capsule ``fromto="0 0 0 to"``.
+
+    The h ∈ {0.2, 0.3, 0.4} whose segment ``sph2cart(r + h, θ, φ)`` is exactly ``to``; for a file
+    outside the design space, round(|to| − r, 2) (DESIGN_SPACE.md §5.12). The exact match matters
+    for diagonal directions: a (135°, 135°) limb with h = 0.3 has |to| − r = 0.3097.
+    """
+    for h in DESIGN_HEIGHTS:
+        if sph2cart(radius + h, theta, phi) == tuple(to):
+            return h
+    return float(np.round(math.sqrt(sum(c * c for c in to)) - radius, 2))
 
 
 def _attachment_site(morph: Morphology, limb: Limb) -> str:

@@ -38,11 +38,11 @@ from lxml import etree
 from .errors import MutationError, NoOperatorError, OperatorNotAllowedError
 from .geometry import PHIS, THETAS, same_direction
 from .mjcf import _build_tree
-from .tree import MAX_LIMBS, TORSO_RADIUS, TORSO_SITE, Limb, Morphology, limb_geometry, make_joint
+from .tree import DESIGN_HEIGHTS, MAX_LIMBS, TORSO_RADIUS, TORSO_SITE, Limb, Morphology, limb_geometry, make_joint
 
 # DESIGN_SPACE.md §4.1: MUTATION_OPS, in the original's order (the choice is uniform over the allowed ones).
 OPERATORS: tuple[str, ...] = ("grow_limb", "joint_angle", "limb_params", "dof", "density", "gear", "delete_limb")
-HEIGHTS: tuple[float, ...] = (0.2, 0.3, 0.4)  # DESIGN_SPACE.md §2.2, §2.8
+HEIGHTS: tuple[float, ...] = DESIGN_HEIGHTS  # DESIGN_SPACE.md §2.2, §2.8
 DENSITIES: tuple[float, ...] = (500.0, 600.0, 700.0, 800.0, 900.0, 1000.0)  # DESIGN_SPACE.md §2.1, §2.2, §2.8
 GEARS: tuple[float, ...] = (150.0, 200.0, 250.0, 300.0)  # DESIGN_SPACE.md §2.6
 AXIS_SETS: tuple[str, ...] = ("x", "y", "xy")  # DESIGN_SPACE.md §2.5
