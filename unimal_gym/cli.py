@@ -11,7 +11,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .morphology import Morphology, MorphologyError, compile_robot, load
+import numpy as np
+
+from .morphology import Morphology, MorphologyError, compile_robot, load, save
+from .morphology.mutate import mutate
+from .morphology.robot_sets import LIMB_HISTOGRAMS, SetSpec, generate_robot_set, set_statistics
+from .morphology.variations import variants
 
 
 def _robot_files(paths: Sequence[str]) -> list[Path]:
@@ -73,6 +78,45 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_generate(args: argparse.Namespace) -> int:
+    if args.limbs is not None and not 1 <= args.limbs <= 10:
+        raise MorphologyError(f"--limbs {args.limbs}: a UNIMAL robot has 1 to 10 limbs")
+    hist = ((args.limbs, 1),) if args.limbs else tuple(LIMB_HISTOGRAMS[args.histogram].items())
+    spec = SetSpec(args.label, args.count, args.seed, hist)
+    paths = generate_robot_set(spec, args.out, workers=args.workers, avoid=args.avoid)
+    for path in paths:
+        print(describe(load(path)) if not args.quiet else path)
+    print(f"{len(paths)} robots in {args.out}/xml (metadata in {args.out}/metadata)")
+    return 0
+
+
+def _cmd_mutate(args: argparse.Namespace) -> int:
+    robot = load(args.robot)
+    rng = np.random.default_rng(args.seed)
+    for k in range(args.count):
+        m = args.n if args.n is not None else int(rng.integers(1, 4))  # paper App. B.1: m ~ U{1,2,3}
+        child, ops = mutate(robot, m, rng)
+        child.name = "-".join([robot.name, "mutate", str(k), *(op.name for op in ops)])
+        path = save(child, args.out)
+        print(f"{path}: {', '.join(op.name + ('' if op.applied else ' (no change)') for op in ops)}")
+    return 0
+
+
+def _cmd_vary(args: argparse.Namespace) -> int:
+    robot = load(args.robot)
+    for v in variants(robot, np.random.default_rng(args.seed), args.dynamics, args.kinematics):
+        print(save(v, args.out))
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    for folder in args.folders:
+        print(f"{folder}:")
+        for key, value in set_statistics(folder).items():
+            print(f"  {key}: {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``unimal-gym``."""
     parser = argparse.ArgumentParser(prog="unimal-gym", description=__doc__.splitlines()[0])
@@ -83,6 +127,43 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check that robot files parse and compile")
     p.add_argument("paths", nargs="+", help="robot XML files or robot-set folders")
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("generate", help="generate random robots that stand (our robot-set generator)")
+    p.add_argument("--count", type=int, default=3, help="number of robots")
+    p.add_argument("--seed", type=int, default=0, help="base seed; robot i uses its own stream")
+    p.add_argument("--label", default="random", help="set label; robots are named unimal-<label>-<i>")
+    p.add_argument("--limbs", type=int, help="limb count of every robot (default: drawn from --histogram)")
+    p.add_argument(
+        "--histogram",
+        choices=sorted(LIMB_HISTOGRAMS),
+        default="train",
+        help="limb-count distribution of the original benchmark's train or test set (ENV.md §8)",
+    )
+    p.add_argument("--avoid", nargs="*", default=[], help="robot-set folders that must share no robot with this one")
+    p.add_argument("--out", default="robots", help="output folder (xml/ + metadata/); resumes if it exists")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--quiet", action="store_true", help="print only the file paths")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("mutate", help="PD-style mutants of a robot (m ~ U{1,2,3} operators each)")
+    p.add_argument("robot", help="robot XML file")
+    p.add_argument("--count", type=int, default=9, help="number of mutants (the paper uses 9)")
+    p.add_argument("-n", type=int, help="operators per mutant (default: drawn from {1, 2, 3})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="mutants", help="output folder (xml/ + metadata/)")
+    p.set_defaults(func=_cmd_mutate)
+
+    p = sub.add_parser("vary", help="MetaMorph-style dynamics and kinematics variants of a robot")
+    p.add_argument("robot", help="robot XML file")
+    p.add_argument("--dynamics", type=int, default=16, help="dynamics variants (MetaMorph: 16)")
+    p.add_argument("--kinematics", type=int, default=8, help="kinematics variants (MetaMorph: 8)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="variants", help="output folder (xml/ + metadata/)")
+    p.set_defaults(func=_cmd_vary)
+
+    p = sub.add_parser("stats", help="statistics of robot sets (limb and DoF histograms, ...)")
+    p.add_argument("folders", nargs="+", help="robot-set folders (with xml/ inside)")
+    p.set_defaults(func=_cmd_stats)
     return parser
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import GrowthFailedError
 from .mutate import DENSITIES, Operation, _pick, mutate
-from .tree import Morphology
+from .tree import MAX_LIMBS, Morphology
 
 TORSO_MODES: tuple[str, ...] = ("horizontal_y", "vertical")  # DESIGN_SPACE.md §2.1 (dead configuration)
 INIT_LIMB_COUNTS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)  # DESIGN_SPACE.md §6.1, LIMB_COUNT_RANGE [2, 8, 1]
@@ -76,6 +76,7 @@ def sample_random_robot(
     *,
     btm_pos_bug: bool = True,
     stale_head: bool = True,
+    target_limbs: int | None = None,
 ) -> RandomRobot:
     """DERL's random initial robot with its history (DESIGN_SPACE.md §6.1).
 
@@ -84,12 +85,16 @@ def sample_random_robot(
 
     :param rng: the random generator.
     :param name: the robot's name.
+    :param target_limbs: use this n (1–10) instead of drawing it from U{2..8}; the result has
+        n or n + 1 limbs, at most 10.
     :param btm_pos_bug: replicate bug B1 in ``limb_params`` (DESIGN_SPACE.md §4.9).
     :param stale_head: replicate bug B2 in ``delete_limb`` (DESIGN_SPACE.md §4.9).
     :raises GrowthFailedError: the target was not reached within 10 000 operations.
     """
+    if target_limbs is not None and not 1 <= target_limbs <= MAX_LIMBS:
+        raise ValueError(f"{name}: target_limbs={target_limbs}; a UNIMAL robot has 1 to {MAX_LIMBS} limbs")
     robot = torso_alone(rng, name)
-    target = _pick(rng, INIT_LIMB_COUNTS)
+    target = _pick(rng, INIT_LIMB_COUNTS) if target_limbs is None else target_limbs
     robot, ops = mutate(robot, 1, rng, operators=["grow_limb"], btm_pos_bug=btm_pos_bug, stale_head=stale_head)
     while robot.num_limbs < target:
         if len(ops) >= MAX_INIT_OPS:
@@ -101,13 +106,14 @@ def sample_random_robot(
     return RandomRobot(robot=robot, target=target, operations=ops)
 
 
-def random_robot(rng: np.random.Generator, name: str = "random") -> Morphology:
+def random_robot(rng: np.random.Generator, name: str = "random", target_limbs: int | None = None) -> Morphology:
     """A random initial robot, as DERL generates its initial population (DESIGN_SPACE.md §6.1).
 
     :param rng: the random generator.
     :param name: the robot's name.
+    :param target_limbs: the limb count n to reach instead of n ~ U{2..8} (see :func:`sample_random_robot`).
     """
-    return sample_random_robot(rng, name).robot
+    return sample_random_robot(rng, name, target_limbs=target_limbs).robot
 
 
 def pd_robots(

@@ -1,0 +1,93 @@
+"""The unimal-gym command: every subcommand, and one clear line for every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SHARED
+
+from unimal_gym.cli import main
+from unimal_gym.morphology import load, to_xml
+
+EXAMPLE = SHARED / "unimal/train/xml/floor-1409-0-12-01-12-30-07.xml"
+
+
+def test_info_prints_tree(capsys) -> None:
+    assert main(["info", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "8 limbs (9 bodies), 11 DoF" in out
+    assert "limb/16  at limb/btm/13" in out and "(mirror of limb/17)" in out
+
+
+def test_validate_folder_and_bad_file(tmp_path: Path, capsys) -> None:
+    assert main(["validate", str(SHARED / "unimal/train")]) == 0
+    assert "100 valid, 0 invalid" in capsys.readouterr().out
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<mujoco>")
+    assert main(["validate", str(EXAMPLE), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL {bad}: malformed XML" in out and "1 valid, 1 invalid" in out
+
+
+def test_generate_mutate_vary_stats(tmp_path: Path, capsys) -> None:
+    assert main(["generate", "--count", "1", "--limbs", "4", "--seed", "5", "--out", str(tmp_path / "g")]) == 0
+    robot_path = tmp_path / "g" / "xml" / "unimal-random-000.xml"
+    assert load(robot_path).num_limbs == 4
+    assert main(["mutate", str(EXAMPLE), "--count", "3", "--seed", "1", "--out", str(tmp_path / "m")]) == 0
+    mutants = sorted((tmp_path / "m" / "xml").glob("*.xml"))
+    assert len(mutants) == 3 and all(p.stem.startswith("floor-1409-0-12-01-12-30-07-mutate-") for p in mutants)
+    assert main(["vary", str(EXAMPLE), "--dynamics", "4", "--kinematics", "2", "--out", str(tmp_path / "v")]) == 0
+    assert len(list((tmp_path / "v" / "xml").glob("*.xml"))) == 6
+    meta = json.loads(next((tmp_path / "v" / "metadata").glob("*.json")).read_text())
+    assert set(meta) == {"symmetric_limbs", "dof", "num_limbs"}
+    capsys.readouterr()
+    assert main(["stats", str(tmp_path / "v")]) == 0
+    assert "robots: 6" in capsys.readouterr().out
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    text = EXAMPLE.read_text()
+    cases: dict[str, tuple[Path, str]] = {}
+
+    def write(name: str, content: str, expect: str) -> None:
+        path = tmp_path / f"{name}.xml"
+        path.write_text(content)
+        cases[name] = (path, expect)
+
+    cases["missing"] = (tmp_path / "missing.xml", "no such file")
+    write("malformed", text[:500], "malformed XML")
+    write("no_torso", text.replace('name="torso/0" pos', 'name="body" pos'), "no torso")
+    write(
+        "joint_class",
+        text.replace('class="normal_joint" range="-30 0"', 'class="stiff_joint" range="-30 0"'),
+        "unknown joint class 'stiff_joint'",
+    )
+    big = load(EXAMPLE)
+    for k in range(3):
+        leg = big.limbs[15].__class__(**{**big.limbs[15].__dict__, "index": 40 + k, "children": []})
+        big.limbs[15].children.append(leg.index)
+        big.limbs[leg.index] = leg
+    write("too_many", to_xml(big, excludes=False), "too many limbs: 11 (at most 10 limbs, 11 bodies)")
+    path = tmp_path / "asym.xml"
+    path.write_text(text)
+    (tmp_path / "asym.json").write_text(json.dumps({"symmetric_limbs": [[0, 10]], "dof": 11, "num_limbs": 8}))
+    cases["asymmetric"] = (path, "asymmetric metadata")
+    return cases
+
+
+@pytest.mark.parametrize("case", ["missing", "malformed", "no_torso", "joint_class", "too_many", "asymmetric"])
+def test_bad_input_gives_one_clear_line(tmp_path: Path, case: str) -> None:
+    path, expect = _bad_inputs(tmp_path)[case]
+    proc = subprocess.run(
+        [sys.executable, "-m", "unimal_gym", "info", str(path)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("unimal-gym: error: ") and expect in lines[0]
+    assert path.stem in lines[0]
+    assert proc.stdout == ""
