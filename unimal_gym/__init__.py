@@ -1,3 +1,24 @@
-"""unimal-gym: the UNIMAL universal-morphology benchmark on modern MuJoCo and Gymnasium."""
+"""unimal-gym: the UNIMAL universal-morphology benchmark on modern MuJoCo and Gymnasium.
+
+Importing the package registers the three tasks with Gymnasium (the environment module itself,
+MuJoCo and lxml are imported only when an environment is made)::
+
+    import gymnasium as gym
+    import unimal_gym  # noqa: F401
+
+    env = gym.make("Unimal-FT-v0", robot="path/to/robot.xml")
+"""
+
+from gymnasium.envs.registration import register
 
 __version__ = "0.1.0"
+
+MAX_EPISODE_STEPS = 1000  # ENV.md §0: 20 s at 50 Hz
+
+for _env_id, _task in (("Unimal-FT-v0", "ft"), ("Unimal-VT-v0", "vt"), ("Unimal-Obstacle-v0", "obstacle")):
+    register(
+        id=_env_id,
+        entry_point="unimal_gym.envs:UnimalEnv",
+        max_episode_steps=MAX_EPISODE_STEPS,
+        kwargs={"task": _task},
+    )

@@ -1,0 +1,77 @@
+"""FT against the original environment's recordings: all 100 training robots, reset and 5-step rollouts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ORACLE, TRAIN_XML
+
+from unimal_gym.envs import UnimalEnv
+
+ROBOTS = json.loads((ORACLE / "ft_train_meta.json").read_text())["robots"]
+TOL = 1e-6  # spec decision 2: modern MuJoCo reproduces the original to ~1e-7
+MORPHOLOGY_KEYS = ("edges", "obs_padding_mask", "act_padding_mask")
+FLOAT_KEYS = ("proprioceptive", "context", "adjacency_matrix")
+INFO_FLOATS = ("x_pos", "x_vel", "xy_pos_before", "xy_pos_after", "__reward__forward", "__reward__ctrl")
+INFO_EXACT = ("__reward__energy", "__reward__stand", "mj_step_error", "timeout")
+
+
+def check_obs(obs: dict[str, np.ndarray], rec: dict[str, np.ndarray], where: str) -> None:
+    """Masks and edges exactly, float keys to TOL."""
+    for key in MORPHOLOGY_KEYS:
+        np.testing.assert_array_equal(obs[key], rec[key], err_msg=f"{where}: {key}")
+    for key in FLOAT_KEYS:
+        np.testing.assert_allclose(obs[key], rec[key], rtol=0, atol=TOL, err_msg=f"{where}: {key}")
+
+
+def replay(env: UnimalEnv, oracle: np.lib.npyio.NpzFile, name: str, atol: float = TOL) -> None:
+    """Reset from the recorded state, compare; then both recorded rollouts, comparing every field."""
+    for action_name in ("zero", "rand"):
+        prefix = f"{name}/{action_name}"
+        obs, _ = env.reset(options={"qpos": oracle[f"{name}/reset/qpos"], "qvel": oracle[f"{name}/reset/qvel"]})
+        reset = {k: oracle[f"{name}/reset/{k}"] for k in obs}
+        check_obs(obs, reset, f"{name} reset")
+        action = oracle[f"{prefix}/action_padded"]
+        for t in range(len(oracle[f"{prefix}/reward"])):
+            obs, reward, terminated, truncated, info = env.step(action)
+            where = f"{prefix} step {t}"
+            np.testing.assert_allclose(env.data.qpos, oracle[f"{prefix}/qpos"][t], rtol=0, atol=atol, err_msg=where)
+            np.testing.assert_allclose(env.data.qvel, oracle[f"{prefix}/qvel"][t], rtol=0, atol=atol, err_msg=where)
+            np.testing.assert_allclose(env.data.ctrl, oracle[f"{prefix}/ctrl"][t], rtol=0, atol=0, err_msg=where)
+            assert env.data.time == pytest.approx(oracle[f"{prefix}/time"][t], abs=1e-12), where
+            assert reward == pytest.approx(oracle[f"{prefix}/reward"][t], abs=atol), where
+            assert (terminated or truncated) == oracle[f"{prefix}/done"][t], where
+            check_obs(obs, {k: oracle[f"{prefix}/obs/{k}"][t] for k in obs}, where)
+            for key in INFO_FLOATS:
+                np.testing.assert_allclose(info[key], oracle[f"{prefix}/info/{key}"][t], atol=atol, err_msg=where)
+            for key in INFO_EXACT:
+                assert info[key] == oracle[f"{prefix}/info/{key}"][t], f"{where}: {key}"
+            assert info.get("terminate_on_fall", False) == oracle[f"{prefix}/info/terminate_on_fall"][t], where
+
+
+@pytest.mark.parametrize("name", ROBOTS)
+def test_ft_matches_original(name: str, ft_oracle: np.lib.npyio.NpzFile) -> None:
+    env = UnimalEnv(robot=TRAIN_XML / f"{name}.xml")
+    model = env.model
+    replay(env, ft_oracle, name)
+    assert env.model is model, "reset recompiled an unchanged model (spec decision 6)"
+
+
+def test_body_velocities_equal_jacobian_times_qvel() -> None:
+    """The vectorised body-origin velocities equal mj_jacBody · qvel on stale kinematics (ENV.md §6.4)."""
+    import mujoco
+
+    env = UnimalEnv(robot=TRAIN_XML / f"{ROBOTS[13]}.xml")
+    env.reset(seed=3)
+    for _ in range(20):
+        env.step(env.action_space.sample())
+    model, data = env.model, env.data
+    builder = env._current.observation
+    linear, angular = builder.body_velocities(data)
+    jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
+    for k, body in enumerate(builder.layout.body_ids):
+        mujoco.mj_jacBody(model, data, jacp, jacr, body)
+        np.testing.assert_allclose(linear[k], jacp @ data.qvel, atol=1e-12)
+        np.testing.assert_allclose(angular[k], jacr @ data.qvel, atol=1e-12)

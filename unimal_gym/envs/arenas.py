@@ -1,0 +1,70 @@
+"""The ground of each task: what goes into the MuJoCo model and how high the terrain is.
+
+An arena inserts its geoms at worldbody index 1 of the scene built by :func:`.assembly.agent_scene`
+(ENV.md §1.3), may draw a new layout at every reset, and answers terrain-height queries used by
+``torso_height``. :class:`FlatFloor` is FT's; the terrain arenas live in :mod:`.terrain`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mujoco
+import numpy as np
+from lxml import etree
+
+from .assembly import TERRAIN_THICKNESS
+
+
+class Arena:
+    """Interface of a task's ground (FT, VT, Obstacle).
+
+    ``layout_version`` increases whenever :meth:`new_episode` changes the geometry in a way the
+    current model cannot represent, which makes the environment recompile the scene.
+    """
+
+    camera: str = "side"
+    has_hfield_observation: bool = False
+    layout_version: int = 0
+
+    def add_ground(self, root: etree._Element) -> None:
+        """Insert the ground's geoms, bodies and assets into a scene tree (before compiling)."""
+        raise NotImplementedError
+
+    def after_compile(self, model: mujoco.MjModel) -> None:
+        """Write what cannot be said in XML into a freshly compiled model (hfield data)."""
+
+    def new_episode(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
+        """Draw the next episode's layout (or replay one given in ``options``)."""
+
+    def update_model(self, model: mujoco.MjModel) -> None:
+        """Write the current layout into a model compiled for the same ``layout_version``."""
+
+    def ground_height(self, x: float, y: float) -> float:
+        """Terrain height used by ``torso_height`` at world (x, y)."""
+        raise NotImplementedError
+
+    def off_edge(self, y: float) -> bool:
+        """Whether the torso is at the terrain's side edge (VT, Obstacle: ENV.md §2.1)."""
+        return False
+
+
+class FlatFloor(Arena):
+    """FT's ground: one box ``floor/0`` of half-size (100, 100, 1) centred at the origin (ENV.md §2.2).
+
+    :param size: box half-sizes (x, y, z); the top is at z = size[2].
+    """
+
+    camera = "ft_view"
+
+    def __init__(self, size: tuple[float, float, float] = (100.0, 100.0, TERRAIN_THICKNESS)) -> None:
+        self.size = tuple(float(s) for s in size)
+
+    def add_ground(self, root: etree._Element) -> None:
+        floor = etree.Element(
+            "geom", name="floor/0", type="box", material="grid", pos="0 0 0", size=" ".join(map(str, self.size))
+        )
+        root.find("worldbody").insert(1, floor)
+
+    def ground_height(self, x: float, y: float) -> float:
+        return self.size[2]

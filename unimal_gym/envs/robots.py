@@ -1,0 +1,132 @@
+"""Resolving ``robot=...`` / ``robots=[...]``: a file, a folder, a robot name or a Morphology.
+
+A **name** (``"unimal-train-000"``, with or without ``.xml``) is looked up in the robot folders, in
+this order:
+
+1. the folders passed as ``robot_dirs`` to the environment;
+2. the folders in the environment variable ``UNIMAL_GYM_ROBOT_PATH`` (``os.pathsep``-separated);
+3. the project's bundled robot sets, ``morphologies/train`` and ``morphologies/test`` (installed as
+   package data or in a source checkout).
+
+A robot folder is either a folder of XML files or a robot-set folder holding ``xml/``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ..morphology import Morphology, load
+from ..morphology.context import MAX_JOINTS, MAX_LIMBS
+from .errors import RobotTooLargeError, UnknownRobotError
+
+RobotSpec = Morphology | str | os.PathLike[str]
+ROBOT_PATH_ENV = "UNIMAL_GYM_ROBOT_PATH"
+MAX_BODIES = MAX_LIMBS - 1  # ENV.md §3.5: at least one padding limb slot is always left
+BUNDLED_SETS = ("train", "test")
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def bundled_robot_dirs() -> list[Path]:
+    """The project's own robot sets that exist on this machine (package data, then the checkout)."""
+    roots = (_PACKAGE / "morphologies", _PACKAGE.parent / "morphologies")
+    return [root / s for root in roots for s in BUNDLED_SETS if (root / s).is_dir()]
+
+
+def robot_search_path(robot_dirs: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
+    """Folders searched for robot names, in order (see the module docstring)."""
+    env = [p for p in os.environ.get(ROBOT_PATH_ENV, "").split(os.pathsep) if p]
+    return [Path(p) for p in (*robot_dirs, *env)] + bundled_robot_dirs()
+
+
+def _xml_dir(folder: Path) -> Path:
+    return folder / "xml" if (folder / "xml").is_dir() else folder
+
+
+def folder_robot_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The robot XML files of a folder (or of its ``xml/`` subfolder), sorted by name."""
+    return sorted(_xml_dir(Path(folder)).glob("*.xml"))
+
+
+def find_robot_file(name: str, robot_dirs: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """The XML file of a robot name.
+
+    :raises UnknownRobotError: no folder has it; the message lists the closest names.
+    """
+    stem = name[:-4] if name.endswith(".xml") else name
+    folders = robot_search_path(robot_dirs)
+    for folder in folders:
+        cand = _xml_dir(folder) / f"{stem}.xml"
+        if cand.is_file():
+            return cand
+    known = sorted({p.stem for folder in folders for p in folder_robot_files(folder)})
+    close = difflib.get_close_matches(stem, known, n=5, cutoff=0.5)
+    where = ", ".join(str(f) for f in folders) or "(no robot folders found)"
+    hint = f"closest names: {', '.join(close)}" if close else f"{len(known)} robots known, none close"
+    raise UnknownRobotError(
+        f"unknown robot {stem!r}: not a file and not found in {where}; {hint}. "
+        f"Pass a path to a UNIMAL XML file, a Morphology, or add a folder with robot_dirs=[...] "
+        f"or ${ROBOT_PATH_ENV}."
+    )
+
+
+def check_robot_size(robot: Morphology) -> None:
+    """Reject robots the padded observation cannot hold (ENV.md §3.5).
+
+    :raises RobotTooLargeError: more than 11 bodies (torso included) or more than 16 hinges.
+    """
+    bodies = robot.num_limbs + 1
+    if bodies > MAX_BODIES:
+        raise RobotTooLargeError(
+            f"robot {robot.name!r} has {bodies} bodies (torso included); at most {MAX_BODIES} are allowed "
+            f"(MAX_LIMBS = {MAX_LIMBS} limb slots, one always padding)"
+        )
+    if robot.dof > MAX_JOINTS:
+        raise RobotTooLargeError(
+            f"robot {robot.name!r} has {robot.dof} hinge joints; at most MAX_JOINTS = {MAX_JOINTS} are allowed"
+        )
+
+
+def resolve_robot(spec: RobotSpec, robot_dirs: Iterable[str | os.PathLike[str]] = ()) -> Morphology:
+    """One robot from a Morphology, a path to its XML file, or a name in the robot folders.
+
+    :raises UnknownRobotError: a name that no folder has.
+    :raises RobotFileError: an unreadable or invalid robot file.
+    :raises RobotTooLargeError: more than 11 bodies or 16 joints.
+    """
+    if isinstance(spec, Morphology):
+        robot = spec
+    else:
+        path = Path(spec)
+        is_path = path.suffix == ".xml" or path.exists() or os.sep in str(spec)
+        robot = load(path if is_path else find_robot_file(str(spec), robot_dirs))
+    check_robot_size(robot)
+    return robot
+
+
+def resolve_robots(
+    specs: RobotSpec | Sequence[RobotSpec], robot_dirs: Iterable[str | os.PathLike[str]] = ()
+) -> list[Morphology]:
+    """Robots from a list of specs; a folder expands to all of its robots (sorted by file name).
+
+    :raises UnknownRobotError: a name no folder has, or a folder without robot files.
+    """
+    if isinstance(specs, (str, os.PathLike, Morphology)):
+        specs = [specs]
+    robots: list[Morphology] = []
+    for spec in specs:
+        if not isinstance(spec, Morphology) and Path(spec).is_dir():
+            files = folder_robot_files(spec)
+            if not files:
+                raise UnknownRobotError(
+                    f"robot folder {str(spec)!r} has no .xml files (nor an xml/ subfolder with any)"
+                )
+            robots.extend(resolve_robot(f) for f in files)
+        else:
+            robots.append(resolve_robot(spec, robot_dirs))
+    if not robots:
+        raise UnknownRobotError("robots=[] names no robot; give at least one name, path, folder or Morphology")
+    return robots

@@ -1,0 +1,563 @@
+"""``UnimalEnv``: the UNIMAL locomotion benchmark (FT, VT, Obstacle) on modern MuJoCo and Gymnasium."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+from lxml import etree
+
+from ..morphology import Morphology
+from ..morphology.context import CONTEXT_DIM, MAX_JOINTS, MAX_LIMBS
+from ..morphology.tree import FLOOR_OFFSET
+from .arenas import Arena, FlatFloor
+from .assembly import CAMERAS, agent_scene, compile_scene
+from .errors import InvalidActionError, InvalidStateError
+from .observation import PROPRIOCEPTIVE_DIM, AgentObservation
+from .robots import RobotSpec, resolve_robots
+
+TASKS = ("ft", "vt", "obstacle")
+STAND_HEIGHT_RATIO = {"ft": 0.5, "vt": 0.3, "obstacle": 0.5}  # ENV.md §0
+ACTION_DIM = 2 * MAX_LIMBS  # ENV.md §4
+PHYSICS_WARNINGS = (  # spec decision 4
+    mujoco.mjtWarning.mjWARN_BADQACC,
+    mujoco.mjtWarning.mjWARN_BADQPOS,
+    mujoco.mjtWarning.mjWARN_BADQVEL,
+    mujoco.mjtWarning.mjWARN_CONTACTFULL,
+    mujoco.mjtWarning.mjWARN_CNSTRFULL,
+)
+_WARNING_INDEX = np.array([int(w) for w in PHYSICS_WARNINGS])
+
+
+@dataclass
+class _Robot:
+    """Everything cached per robot: its scene without ground, observation builder, compiled model."""
+
+    morphology: Morphology
+    scene: etree._Element
+    fall_threshold: float
+    orig_height: float
+    observation: AgentObservation | None = None
+    model: mujoco.MjModel | None = None
+    data: mujoco.MjData | None = None
+    layout_version: int = -1
+
+
+class UnimalEnv(gym.Env):
+    r"""UNIMAL locomotion: move a UNIMAL robot forward (+x) as fast as possible.
+
+    ## Description
+
+    A re-implementation of the MetaMorph / ModuMorph / HyperDistill environments (ENV.md; the MX
+    code is the reference) that reproduces the original's observations, rewards and physics: for
+    all 100 training robots, replaying the original's recorded states and actions gives the
+    recorded qpos, observation and reward to within 1e-6. Three tasks share this class:
+
+    * ``"ft"`` (``Unimal-FT-v0``), flat terrain: a 200 m × 200 m box floor with its top at z = 1.
+    * ``"vt"`` (``Unimal-VT-v0``), variable terrain: a 110 m × 40 m corridor of flat boxes and
+      hills, steps and rubble (heightfields), new every episode, nothing beyond its edges.
+    * ``"obstacle"`` (``Unimal-Obstacle-v0``): a flat 100 m × 40 m walled corridor with 50 boxes,
+      placed anew every episode.
+
+    The robot comes from ``robot=`` (a UNIMAL XML path, a :class:`~unimal_gym.morphology.Morphology`
+    or a robot name) or ``robots=[...]`` (several; one is drawn at every reset, uniformly or by
+    :meth:`set_robot_weights`). One model is compiled per robot and reused across resets; VT and
+    Obstacle rewrite the terrain in place where they can.
+
+    ## Action Space
+
+    ``Box(-1, 1, (24,), float32)``: two slots per limb slot (12 limbs × 2). Slot ``2k`` drives limb
+    k's ``limbx`` hinge, slot ``2k + 1`` its ``limby`` hinge. Slots with ``act_padding_mask = True``
+    (the torso's, absent joints, padded limbs) are ignored. The others are written, in actuator
+    order, to ``ctrl``; MuJoCo clamps them to [−1, 1] and each motor applies torque gear × ctrl
+    (gear ∈ {150, 200, 250, 300}, N·m). Actions of the wrong shape or with NaN/inf raise
+    :class:`InvalidActionError`.
+
+    ## Observation Space
+
+    A ``Dict`` with limb-major per-limb matrices flattened and zero-padded to 12 limbs (limbs in
+    MuJoCo body order: depth-first pre-order of the XML, torso first):
+
+    ====================  ==============  =======  ==================================================
+    key                   shape           dtype    content
+    ====================  ==============  =======  ==================================================
+    ``proprioceptive``    (624,) = 12×52  float64  state and static morphology per limb, table below
+    ``context``           (636,) = 12×53  float64  normalised morphology per limb, table below
+    ``edges``             (32,)           int64    (child, parent) limb index per joint, padded with 11
+    ``obs_padding_mask``  (12,)           bool     True = padded limb slot
+    ``act_padding_mask``  (24,)           bool     True = action slot without a joint
+    ``adjacency_matrix``  (12, 12)        float64  row-normalised, self-loops, one link per joint
+    ``hfield``            (1410,) = 47×30 float64  VT and Obstacle only: terrain around the torso
+    ====================  ==============  =======  ==================================================
+
+    ``proprioceptive``, 52 columns per limb (ENV.md §3.3; no scaling except the joint angle):
+
+    ======  =============  ==================================================================
+    cols    feature        definition
+    ======  =============  ==================================================================
+    0–2     body_xpos      world position of the body origin; x minus the torso's x (m)
+    3–5     body_xvelp     world linear velocity of the body origin, Jacobian × qvel (m/s)
+    6–8     body_xvelr     world angular velocity, Jacobian × qvel (rad/s)
+    9–12    body_xquat     world orientation (w, x, y, z)
+    13–15   body_pos       position in the parent frame (torso: (0, 0, z_xml + 1)) (m)
+    16–18   body_ipos      centre of mass in the body frame (m)
+    19–22   body_iquat     inertial-frame orientation
+    23–26   geom_quat      capsule orientation in the body frame
+    27      body_mass      mass with MuJoCo 2.0 capsule volumes, ρπr²(2h + r) (kg)
+    28–29   body_shape     geom size: (radius, half-length); torso (0.1, 0) (m)
+    30–40   joint slot A   ``limbx`` hinge: qpos_n, qvel, jnt_pos (3), jnt_range (2), jnt_axis (3), gear
+    41–51   joint slot B   ``limby`` hinge: the same 11 features
+    ======  =============  ==================================================================
+
+    qpos_n = (q − lo) / (hi − lo) with the joint range (lo, hi) in radians; qvel in rad/s;
+    jnt_pos in m in the body frame. Empty slots, the torso's slots and padded limbs are zeros.
+
+    ``context``, 53 columns per limb, computed once per robot (ENV.md §3.4; "fixed range" maps
+    [lo, hi] to [−1, 1] with v' = −[lo ≠ hi] + 2(v − lo)/(hi − lo + 1e-8)):
+
+    ======  ====================  =============================================================
+    cols    feature               transform
+    ======  ====================  =============================================================
+    0–2     absolute_body_pos     raw m: body origin at qpos0, torso at (0, 0, z_xml + 1)
+    3–5     absolute_body_ipos    raw m: absolute_body_pos + body_ipos
+    6–9     body_iquat            fixed range (c, −c, −c, 0)…(1, c, c, 0), c = 0.70710678
+    10      body_mass             fixed range 1.17809725…4.1887902
+    11–12   body_shape            fixed range (0.05, 0)…(0.1, 0.22627417)
+    13–25   A joint_range_onehot  nearest of the 13 UNIMAL ranges (degrees)
+    26–28   A joint_axis          fixed range (−0.5000024, −0.5000024, −1)…(1, 1, 1)
+    29–32   A gear_onehot         one-hot over gears (150, 200, 250, 300)
+    33–52   B …                   slot B, as slot A
+    ======  ====================  =============================================================
+
+    ``hfield`` (ENV.md §3.6): terrain heights on a non-uniform 47 × 30 grid (rows DR, columns DX,
+    row-major), relative to the height under the torso, read from the padded terrain array H
+    (0.1 m cells; −10 beyond the terrain; 4.0 on the Obstacle wall strip; 3.0 on obstacles):
+
+    * DX (30, forward, 0.1 m): −10 −6 −5 −3 −2 −1 0 1 2 3 4 5 6 7 8 9 10 11 12 13 15 16 17 18 20 22 24
+      28 32 40;
+    * DR (47, rightward, 0.1 m): −40 −32 −28 −24 −22 −20 −18 −17 −16 −15 −13 −12 −11 … 11 12 13 15 16
+      17 18 20 22 24 28 32 40 (symmetric).
+
+    On steps the grid is rotated by the torso's yaw ψ (cell offsets rounded half-to-even); on reset
+    it is not rotated (quirk, see below).
+
+    ## Rewards
+
+    ``r = forward_reward_weight · (x_after − x_before)/dt − ctrl_cost_weight · Σ a² +
+    stand_reward_weight · min(torso_height, 2 · orig_height)``, with x the torso's x, dt = 0.02 s,
+    a the unclipped action of the real joints. Defaults 1, 0, 0, so the return is 50 × the forward
+    distance. ``info`` carries ``__reward__forward``, ``__reward__ctrl``, ``__reward__stand`` and
+    ``__reward__energy`` = int(Σ |actuator torque|) (a metric, never added).
+
+    ## Starting State
+
+    qpos0 (torso at (0, 0, z_xml + 1), identity orientation, hinges at 0) and zero velocity, plus
+    U(−reset_noise_scale, reset_noise_scale) on every qpos and qvel entry; the free joint's
+    quaternion is then re-normalised (spec decision 3). The robot drops 0.15–0.25 m onto the
+    ground. ``reset(options={"qpos": ..., "qvel": ...})`` starts exactly from a given state (no
+    noise), ``options={"robot": name}`` picks the robot, and VT/Obstacle accept a recorded layout
+    (``"terrain_hfield"``, ``"obstacles"``; see :mod:`unimal_gym.envs.terrain`).
+
+    ## Episode End
+
+    * terminated, fall: ``torso_height ≤ stand_height_ratio · (z_xml − 0.2)`` with ``torso_height
+      = round(z_torso − ground, 3)``; ground = 1 on FT, the H cell under the torso (≥ 0) on VT and
+      Obstacle (``info["terminate_on_fall"] = True``). Off with ``terminate_on_fall=False``.
+    * terminated, edge (VT, Obstacle): ``|y_torso| ≥ terrain half-width − 1`` (19 m).
+    * truncated, physics error: a MuJoCo warning (bad qacc/qpos/qvel, contact or constraint
+      buffer full) or more than ``max_contacts`` contacts / ``max_constraint_rows`` constraint
+      rows (the original's buffer sizes) during any substep. That step's reward is 0,
+      ``info["mj_step_error"]`` names the cause, ``info["timeout"] = True``, and the state is
+      restored to before the step, so MuJoCo's automatic reset never teleports the robot.
+    * truncated, time limit: 1000 steps (``gym.make``'s ``max_episode_steps``).
+
+    ## Arguments
+
+    ======================  ===============  ===========================================================
+    keyword                 default          meaning
+    ======================  ===============  ===========================================================
+    ``robot``               –                one robot: XML path, Morphology or robot name
+    ``robots``              –                several robots (names, paths, folders, Morphologies)
+    ``robot_weights``       uniform          sampling weights of ``robots`` (see set_robot_weights)
+    ``robot_dirs``          ()               extra folders searched for robot names
+    ``task``                ``"ft"``         ``"ft"``, ``"vt"`` or ``"obstacle"``
+    ``frame_skip``          4                physics steps of 0.005 s per env step
+    ``forward_reward_weight``  1.0           weight of x velocity
+    ``ctrl_cost_weight``    0.0              weight of Σ a²
+    ``stand_reward_weight`` 0.0              weight of min(torso_height, 2 · orig_height)
+    ``stand_height_ratio``  0.5 / 0.3 / 0.5  fall threshold ratio (FT / VT / Obstacle)
+    ``terminate_on_fall``   True             end the episode on a fall
+    ``reset_noise_scale``   0.005            half-width of the uniform reset noise
+    ``max_contacts``        200              contacts per substep before a physics error (njmax)
+    ``max_constraint_rows`` 1000             constraint rows per substep before a physics error
+    ``terrain``             TerrainConfig()  VT generator settings (:class:`TerrainConfig`)
+    ``obstacles``           ObstacleConfig() Obstacle settings (:class:`ObstacleConfig`)
+    ``rotate_reset_hfield`` False            True: rotate the hfield grid on reset too (fixes quirk 4)
+    ``render_mode``         None             None or ``"rgb_array"``
+    ``width``, ``height``   480, 480         image size
+    ``camera_name``         task's view      one of the original's cameras: ``ft_view``, ``vt_view``, …
+    ======================  ===============  ===========================================================
+
+    ## Quirks of the original kept by default (spec decision 1)
+
+    1. The robot file's ``<exclude>`` pairs are dropped: sibling limbs collide (parent–child
+       contacts are filtered).
+    2. Observation and reward use the kinematics from before the last substep's integration (no
+       ``mj_forward`` after stepping, ENV.md §6.4), with the new joint velocities.
+    3. ``proprioceptive`` includes static morphology features (cols 13–30 and joint constants).
+    4. The hfield observation on reset is not rotated by the torso's heading.
+    5. VT rubble (``rugged_square``) is mirrored in y between physics and observation
+       (``TerrainConfig(mirror_rugged=False)`` fixes it).
+    6. Obstacle boxes float 0.1 m above the ground and read 3.0 in H; the wall strip reads 4.0
+       while the wall top is at 3.0.
+    7. ``torso_height`` uses the single H cell under the torso centre, clipped at ≥ 0.
+    8. Masses follow MuJoCo 2.0's capsule convention (3–5 % lighter than modern MuJoCo's).
+
+    Not kept: the original declared the padded action slots with high = −1 (ENV.md §4, quirk 5);
+    here every slot is [−1, 1], because a space that forbids real joints' positive torques would
+    make SB3 clip them away. Its quirk 7 (quaternion not re-normalised on reset) is settled by
+    spec decision 3, and physics errors truncate as in MX (decision 4).
+
+    ## Version History
+
+    * v0: first version, matched to the recordings of MX commit 18c0516 (MuJoCo 2.1 binaries).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}  # noqa: RUF012 (gymnasium convention)
+
+    def __init__(
+        self,
+        robot: RobotSpec | None = None,
+        robots: RobotSpec | Sequence[RobotSpec] | None = None,
+        robot_weights: Sequence[float] | dict[str, float] | None = None,
+        robot_dirs: Sequence[str | os.PathLike[str]] = (),
+        task: str = "ft",
+        frame_skip: int = 4,
+        forward_reward_weight: float = 1.0,
+        ctrl_cost_weight: float = 0.0,
+        stand_reward_weight: float = 0.0,
+        stand_height_ratio: float | None = None,
+        terminate_on_fall: bool = True,
+        reset_noise_scale: float = 0.005,
+        max_contacts: int = 200,
+        max_constraint_rows: int = 1000,
+        terrain: object = None,
+        obstacles: object = None,
+        rotate_reset_hfield: bool = False,
+        render_mode: str | None = None,
+        width: int = 480,
+        height: int = 480,
+        camera_name: str | None = None,
+    ) -> None:
+        if task not in TASKS:
+            raise ValueError(f"task={task!r}; allowed: {TASKS}")
+        if (robot is None) == (robots is None):
+            raise ValueError("give exactly one of robot=... (one robot) or robots=[...] (several)")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode={render_mode!r}; allowed: None, {self.metadata['render_modes']}")
+        if camera_name is not None and camera_name not in CAMERAS:
+            raise ValueError(f"camera_name={camera_name!r}; allowed: {CAMERAS}")
+        if frame_skip < 1:
+            raise ValueError(f"frame_skip={frame_skip}; must be at least 1")
+        self.task = task
+        self.frame_skip = int(frame_skip)
+        self.forward_reward_weight = float(forward_reward_weight)
+        self.ctrl_cost_weight = float(ctrl_cost_weight)
+        self.stand_reward_weight = float(stand_reward_weight)
+        self.stand_height_ratio = float(STAND_HEIGHT_RATIO[task] if stand_height_ratio is None else stand_height_ratio)
+        self.terminate_on_fall = bool(terminate_on_fall)
+        self.reset_noise_scale = float(reset_noise_scale)
+        self.max_contacts = int(max_contacts)
+        self.max_constraint_rows = int(max_constraint_rows)
+        self.rotate_reset_hfield = bool(rotate_reset_hfield)
+
+        self._arena: Arena
+        if task == "ft":
+            self._arena = FlatFloor()
+        else:
+            raise NotImplementedError(f"task={task!r} is not implemented yet")
+
+        specs = [robot] if robot is not None else robots
+        self._robots = [self._prepare(m) for m in resolve_robots(specs, robot_dirs)]
+        self.robot_names = [r.morphology.name for r in self._robots]
+        self._weights = np.full(len(self._robots), 1.0 / len(self._robots))
+        if robot_weights is not None:
+            self.set_robot_weights(robot_weights)
+
+        self.render_mode = render_mode
+        self.width, self.height = int(width), int(height)
+        self.camera_name = camera_name or self._arena.camera
+        self._renderer: mujoco.Renderer | None = None
+
+        inf = np.inf
+        keys: dict[str, spaces.Space] = {
+            "proprioceptive": spaces.Box(-inf, inf, (MAX_LIMBS * PROPRIOCEPTIVE_DIM,), np.float64),
+            "context": spaces.Box(-inf, inf, (MAX_LIMBS * CONTEXT_DIM,), np.float64),
+            "edges": spaces.Box(0, MAX_LIMBS - 1, (2 * MAX_JOINTS,), np.int64),
+            "obs_padding_mask": spaces.Box(0, 1, (MAX_LIMBS,), bool),
+            "act_padding_mask": spaces.Box(0, 1, (ACTION_DIM,), bool),
+            "adjacency_matrix": spaces.Box(0.0, 1.0, (MAX_LIMBS, MAX_LIMBS), np.float64),
+        }
+        if self._arena.has_hfield_observation:
+            keys["hfield"] = spaces.Box(-inf, inf, (1410,), np.float64)
+        self.observation_space = spaces.Dict(keys)
+        self.action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+
+        self._current = self._robots[0]
+        self._activate(self._current)
+        self._last_obs: dict[str, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ robots and models
+    def _prepare(self, morph: Morphology) -> _Robot:
+        orig_height = morph.torso_z - FLOOR_OFFSET  # ENV.md §1.3 (Agent module)
+        return _Robot(
+            morphology=morph,
+            scene=agent_scene(morph),
+            orig_height=orig_height,
+            fall_threshold=orig_height * self.stand_height_ratio,
+        )
+
+    def _activate(self, robot: _Robot) -> None:
+        """Make ``robot`` current, compiling its model if its ground layout changed (else reuse it)."""
+        if robot.model is None or robot.layout_version != self._arena.layout_version:
+            root = copy.deepcopy(robot.scene)
+            self._arena.add_ground(root)
+            robot.model = compile_scene(root)
+            robot.data = mujoco.MjData(robot.model)
+            robot.layout_version = self._arena.layout_version
+            if robot.observation is None:
+                robot.observation = AgentObservation(robot.model)
+            self._arena.after_compile(robot.model)
+            if self._renderer is not None and robot is self._current:
+                self._renderer.close()
+                self._renderer = None
+        else:
+            self._arena.update_model(robot.model)
+        if robot is not self._current and self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        self._current = robot
+
+    @property
+    def model(self) -> mujoco.MjModel:
+        """The current robot's compiled ``MjModel``."""
+        return self._current.model
+
+    @property
+    def data(self) -> mujoco.MjData:
+        """The current robot's ``MjData``."""
+        return self._current.data
+
+    @property
+    def robot_name(self) -> str:
+        """Name of the current robot."""
+        return self._current.morphology.name
+
+    @property
+    def dt(self) -> float:
+        """Control period: ``frame_skip`` × the model's timestep (0.02 s)."""
+        return self.model.opt.timestep * self.frame_skip
+
+    def set_robot_weights(self, weights: Sequence[float] | dict[str, float]) -> None:
+        """Set the probabilities of drawing each robot at reset (normalised here).
+
+        :param weights: one non-negative weight per robot in ``robot_names`` order, or a dict
+            ``{name: weight}`` (robots not named get weight 0).
+        :raises ValueError: wrong length, unknown name, negative or non-finite weights, all zero.
+        """
+        if isinstance(weights, dict):
+            unknown = sorted(set(weights) - set(self.robot_names))
+            if unknown:
+                raise ValueError(f"robot_weights names unknown robots {unknown}; robots: {self.robot_names}")
+            w = np.array([float(weights.get(n, 0.0)) for n in self.robot_names])
+        else:
+            w = np.asarray(weights, dtype=float).reshape(-1)
+            if len(w) != len(self._robots):
+                raise ValueError(f"robot_weights has {len(w)} entries; expected {len(self._robots)} (one per robot)")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(f"robot_weights must be finite, non-negative and not all zero; got {w.tolist()}")
+        self._weights = w / w.sum()
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start an episode; see the class docstring's Starting State for ``options``."""
+        super().reset(seed=seed)
+        options = options or {}
+        if "robot" in options:
+            if options["robot"] not in self.robot_names:
+                raise ValueError(f"options['robot']={options['robot']!r} is not one of {self.robot_names}")
+            robot = self._robots[self.robot_names.index(options["robot"])]
+        elif len(self._robots) > 1:
+            robot = self._robots[self.np_random.choice(len(self._robots), p=self._weights)]
+        else:
+            robot = self._robots[0]
+        self._arena.new_episode(self.np_random, options)
+        self._activate(robot)
+
+        model, data = self.model, self.data
+        mujoco.mj_resetData(model, data)
+        if "qpos" in options or "qvel" in options:
+            self._write_state(options.get("qpos", model.qpos0), options.get("qvel", np.zeros(model.nv)))
+        else:
+            s = self.reset_noise_scale
+            data.qpos[:] = model.qpos0 + self.np_random.uniform(-s, s, model.nq)
+            data.qvel[:] = self.np_random.uniform(-s, s, model.nv)
+            mujoco.mju_normalize4(data.qpos[3:7])  # spec decision 3
+        mujoco.mj_forward(model, data)
+        obs = self._observation(rotate_hfield=self.rotate_reset_hfield)
+        self._last_obs = obs
+        return obs, {"name": self.robot_name, "torso_height": self._torso_height()}
+
+    def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
+        """Set the simulator's positions (nq,) and velocities (nv,), then ``mj_forward``.
+
+        :raises InvalidStateError: wrong sizes or non-finite values.
+        """
+        self._write_state(qpos, qvel)
+        mujoco.mj_forward(self.model, self.data)
+
+    def _write_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
+        model = self.model
+        qpos = np.asarray(qpos, dtype=float)
+        qvel = np.asarray(qvel, dtype=float)
+        for field, value, size in (("qpos", qpos, model.nq), ("qvel", qvel, model.nv)):
+            if value.shape != (size,) or not np.all(np.isfinite(value)):
+                raise InvalidStateError(
+                    f"{field} for robot {self.robot_name!r} must be {size} finite numbers; got shape {value.shape}"
+                )
+        self.data.qpos[:] = qpos
+        self.data.qvel[:] = qvel
+
+    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Advance ``frame_skip`` physics steps with the padded action (24,)."""
+        action = self._check_action(action)
+        model, data, robot = self.model, self.data, self._current
+        torso = robot.observation.torso_id
+        xy_before = data.xpos[torso, :2].copy()
+        ctrl = action[robot.observation.actuated]
+        data.ctrl[:] = ctrl
+        error = self._simulate()
+        if error:
+            mujoco.mj_forward(model, data)
+            obs = {key: value.copy() for key, value in self._last_obs.items()}
+            info = {**self._info(xy_before, xy_before, 0.0, ctrl), "mj_step_error": error, "timeout": True}
+            return obs, 0.0, False, True, info
+
+        xy_after = data.xpos[torso, :2].copy()
+        x_vel = (xy_after[0] - xy_before[0]) / self.dt
+        torso_height = self._torso_height()
+        info = self._info(xy_before, xy_after, x_vel, ctrl, torso_height)
+        reward = info["__reward__forward"] - info["__reward__ctrl"] + info["__reward__stand"]
+        fell = torso_height <= robot.fall_threshold
+        terminated = False
+        if fell and self.terminate_on_fall:
+            terminated = True
+            info["terminate_on_fall"] = True
+        if self._arena.off_edge(float(data.xpos[torso, 1])):
+            terminated = True
+            info["terminate_on_edge"] = True
+        obs = self._observation(rotate_hfield=True)
+        self._last_obs = obs
+        return obs, float(reward), terminated, False, info
+
+    def _check_action(self, action: np.ndarray) -> np.ndarray:
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != (ACTION_DIM,):
+            raise InvalidActionError(
+                f"action for robot {self.robot_name!r} must have shape ({ACTION_DIM},) (2 slots × {MAX_LIMBS} limbs, "
+                f"padded slots ignored); got shape {a.shape}"
+            )
+        if not np.all(np.isfinite(a)):
+            bad = np.flatnonzero(~np.isfinite(a)).tolist()
+            raise InvalidActionError(f"action for robot {self.robot_name!r} has NaN or inf at slots {bad}")
+        return a
+
+    def _simulate(self) -> str:
+        """Run ``frame_skip`` substeps; on a physics error restore the pre-step state and name it."""
+        model, data = self.model, self.data
+        qpos, qvel, time = data.qpos.copy(), data.qvel.copy(), data.time
+        warnings_before = data.warning.number[_WARNING_INDEX].copy()
+        for _ in range(self.frame_skip):
+            mujoco.mj_step(model, data)
+            raised = data.warning.number[_WARNING_INDEX] > warnings_before
+            problem = ""
+            if raised.any():
+                problem = ", ".join(PHYSICS_WARNINGS[i].name for i in np.flatnonzero(raised))
+            elif data.ncon > self.max_contacts:
+                problem = f"{data.ncon} contacts > max_contacts={self.max_contacts}"
+            elif data.nefc > self.max_constraint_rows:
+                problem = f"{data.nefc} constraint rows > max_constraint_rows={self.max_constraint_rows}"
+            if problem:
+                data.qpos[:], data.qvel[:], data.time = qpos, qvel, time
+                return f"physics error at t={time:.3f} for robot {self.robot_name!r}: {problem}"
+        return ""
+
+    def _torso_height(self) -> float:
+        x, y, z = self.data.xpos[self._current.observation.torso_id]
+        return round(float(z) - self._arena.ground_height(float(x), float(y)), 3)
+
+    def _info(
+        self,
+        xy_before: np.ndarray,
+        xy_after: np.ndarray,
+        x_vel: float,
+        ctrl: np.ndarray,
+        torso_height: float | None = None,
+    ) -> dict[str, Any]:
+        torso_height = self._torso_height() if torso_height is None else torso_height
+        stand = min(torso_height, 2 * self._current.orig_height)
+        return {
+            "name": self.robot_name,
+            "x_pos": float(xy_after[0]),
+            "metric": float(xy_after[0]),
+            "x_vel": float(x_vel),
+            "xy_pos_before": xy_before,
+            "xy_pos_after": xy_after,
+            "torso_height": torso_height,
+            "mj_step_error": False,
+            "timeout": False,
+            "__reward__forward": self.forward_reward_weight * x_vel,
+            "__reward__ctrl": self.ctrl_cost_weight * float(np.sum(ctrl**2)),
+            "__reward__stand": self.stand_reward_weight * stand,
+            "__reward__energy": int(np.abs(self.data.qfrc_actuator[1:]).sum()),  # ENV.md §7
+        }
+
+    def _observation(self, rotate_hfield: bool) -> dict[str, np.ndarray]:
+        builder = self._current.observation
+        obs = {"proprioceptive": builder.proprioceptive(self.data)}
+        obs.update((key, value.copy()) for key, value in builder.morphology.items())
+        if self._arena.has_hfield_observation:
+            torso = builder.torso_id
+            x, y = self.data.xpos[torso, :2]
+            heading = self.data.xmat[torso].reshape(3, 3)[:2, 0] if rotate_hfield else None
+            obs["hfield"] = self._arena.hfield_observation(float(x), float(y), heading)
+        return obs
+
+    # ------------------------------------------------------------------ rendering
+    def render(self) -> np.ndarray | None:
+        """An (height, width, 3) uint8 image from ``camera_name`` when ``render_mode="rgb_array"``."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without render_mode; pass render_mode='rgb_array' to the constructor")
+            return None
+        if self._renderer is None:
+            model = self.model
+            model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
+            model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
+            self._renderer = mujoco.Renderer(model, self.height, self.width)
+        self._renderer.update_scene(self.data, camera=self.camera_name)
+        return self._renderer.render()
+
+    def close(self) -> None:
+        """Release the renderer."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
