@@ -13,7 +13,7 @@ from unimal_gym.envs import UnimalEnv
 ROBOTS = json.loads((ORACLE / "ft_train_meta.json").read_text())["robots"]
 TOL = 1e-6  # spec decision 2: modern MuJoCo reproduces the original to ~1e-7
 MORPHOLOGY_KEYS = ("edges", "obs_padding_mask", "act_padding_mask")
-FLOAT_KEYS = ("proprioceptive", "context", "adjacency_matrix")
+FLOAT_KEYS = ("proprioceptive", "context", "adjacency_matrix", "hfield")
 INFO_FLOATS = ("x_pos", "x_vel", "xy_pos_before", "xy_pos_after", "__reward__forward", "__reward__ctrl")
 INFO_EXACT = ("__reward__energy", "__reward__stand", "mj_step_error", "timeout")
 
@@ -22,16 +22,31 @@ def check_obs(obs: dict[str, np.ndarray], rec: dict[str, np.ndarray], where: str
     """Masks and edges exactly, float keys to TOL."""
     for key in MORPHOLOGY_KEYS:
         np.testing.assert_array_equal(obs[key], rec[key], err_msg=f"{where}: {key}")
+    assert set(obs) == set(rec), where
     for key in FLOAT_KEYS:
+        if key not in obs:
+            continue
         np.testing.assert_allclose(obs[key], rec[key], rtol=0, atol=TOL, err_msg=f"{where}: {key}")
 
 
-def replay(env: UnimalEnv, oracle: np.lib.npyio.NpzFile, name: str, atol: float = TOL) -> None:
-    """Reset from the recorded state, compare; then both recorded rollouts, comparing every field."""
+def recorded(oracle: np.lib.npyio.NpzFile, prefix: str, exclude: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The recorded arrays under ``prefix`` (one level), by their last name."""
+    names = [k[len(prefix) :] for k in oracle.files if k.startswith(prefix)]
+    return {n: oracle[prefix + n] for n in names if "/" not in n and n not in exclude}
+
+
+def replay(
+    env: UnimalEnv, oracle: np.lib.npyio.NpzFile, name: str, options: dict | None = None, atol: float = TOL
+) -> None:
+    """Reset from the recorded state, compare; then both recorded rollouts, comparing every field.
+
+    :param options: extra reset options (a recorded terrain or obstacle layout).
+    """
     for action_name in ("zero", "rand"):
         prefix = f"{name}/{action_name}"
-        obs, _ = env.reset(options={"qpos": oracle[f"{name}/reset/qpos"], "qvel": oracle[f"{name}/reset/qvel"]})
-        reset = {k: oracle[f"{name}/reset/{k}"] for k in obs}
+        state = {"qpos": oracle[f"{name}/reset/qpos"], "qvel": oracle[f"{name}/reset/qvel"]}
+        obs, _ = env.reset(options={**(options or {}), **state})
+        reset = recorded(oracle, f"{name}/reset/", exclude=("qpos", "qvel"))
         check_obs(obs, reset, f"{name} reset")
         action = oracle[f"{prefix}/action_padded"]
         for t in range(len(oracle[f"{prefix}/reward"])):
@@ -43,7 +58,7 @@ def replay(env: UnimalEnv, oracle: np.lib.npyio.NpzFile, name: str, atol: float 
             assert env.data.time == pytest.approx(oracle[f"{prefix}/time"][t], abs=1e-12), where
             assert reward == pytest.approx(oracle[f"{prefix}/reward"][t], abs=atol), where
             assert (terminated or truncated) == oracle[f"{prefix}/done"][t], where
-            check_obs(obs, {k: oracle[f"{prefix}/obs/{k}"][t] for k in obs}, where)
+            check_obs(obs, {k: v[t] for k, v in recorded(oracle, f"{prefix}/obs/").items()}, where)
             for key in INFO_FLOATS:
                 np.testing.assert_allclose(info[key], oracle[f"{prefix}/info/{key}"][t], atol=atol, err_msg=where)
             for key in INFO_EXACT:

@@ -20,8 +20,10 @@ from ..morphology.tree import FLOOR_OFFSET
 from .arenas import Arena, FlatFloor
 from .assembly import CAMERAS, agent_scene, compile_scene
 from .errors import InvalidActionError, InvalidStateError
+from .hfield import HFIELD_DIM
 from .observation import PROPRIOCEPTIVE_DIM, AgentObservation
 from .robots import RobotSpec, resolve_robots
+from .terrain import ObstacleConfig, ObstacleCourse, TerrainConfig, TerrainCorridor
 
 TASKS = ("ft", "vt", "obstacle")
 STAND_HEIGHT_RATIO = {"ft": 0.5, "vt": 0.3, "obstacle": 0.5}  # ENV.md §0
@@ -248,8 +250,8 @@ class UnimalEnv(gym.Env):
         reset_noise_scale: float = 0.005,
         max_contacts: int = 200,
         max_constraint_rows: int = 1000,
-        terrain: object = None,
-        obstacles: object = None,
+        terrain: TerrainConfig | None = None,
+        obstacles: ObstacleConfig | None = None,
         rotate_reset_hfield: bool = False,
         render_mode: str | None = None,
         width: int = 480,
@@ -281,8 +283,10 @@ class UnimalEnv(gym.Env):
         self._arena: Arena
         if task == "ft":
             self._arena = FlatFloor()
+        elif task == "vt":
+            self._arena = TerrainCorridor(terrain or TerrainConfig())
         else:
-            raise NotImplementedError(f"task={task!r} is not implemented yet")
+            self._arena = ObstacleCourse(obstacles or ObstacleConfig())
 
         specs = [robot] if robot is not None else robots
         self._robots = [self._prepare(m) for m in resolve_robots(specs, robot_dirs)]
@@ -306,7 +310,7 @@ class UnimalEnv(gym.Env):
             "adjacency_matrix": spaces.Box(0.0, 1.0, (MAX_LIMBS, MAX_LIMBS), np.float64),
         }
         if self._arena.has_hfield_observation:
-            keys["hfield"] = spaces.Box(-inf, inf, (1410,), np.float64)
+            keys["hfield"] = spaces.Box(-inf, inf, (HFIELD_DIM,), np.float64)
         self.observation_space = spaces.Dict(keys)
         self.action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
 

@@ -1,0 +1,418 @@
+"""VT's terrain corridor and the Obstacle course (ENV.md §2.3–2.4).
+
+A corridor is a row of segments along +x starting at x = −start_flat: flat boxes ``floor/k`` of
+half-size (ℓ, w, 1) and heightfield geoms ``floor/k`` (hills, steps, rubble). The height array H
+(0.1 m cells, rows ↔ y with row 0 at y = +w, columns ↔ x) holds absolute heights (1.0 on flat
+ground) and is padded for the observation with −10 ("gap") and, with boundary walls, a 4.0 strip.
+
+**Row-order quirk (kept by default).** MuJoCo stores heightfield row 0 at y = −w, but the original
+writes the profile with row 0 meant as y = +w. Only rubble (``rugged_square``) depends on y, so the
+physical rubble at (x, y) equals H at (x, −y). ``TerrainConfig(mirror_rugged=False)`` flips the rows
+before writing them so that physics and observation agree.
+
+**Replaying a recorded terrain.** ``reset(options={"terrain": layout})`` with a
+:class:`TerrainLayout` (for example :meth:`TerrainLayout.from_mjcf` on a recorded model XML and its
+``terrain_hfield``), or ``options={"terrain_hfield": H}`` alone, in which case the segments are the
+runs of flat and non-flat columns of H. Obstacle layouts replay with
+``options={"obstacles": array}`` of rows (x, y, half_length, half_width), e.g. from
+:func:`obstacles_from_mjcf`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import mujoco
+import numpy as np
+from lxml import etree
+
+from .arenas import Arena
+from .assembly import TERRAIN_THICKNESS, ground_asset
+from .hfield import CELLS_PER_METRE, HFIELD_OBS_SIZE, HeightMap
+
+Range = tuple[float, float, float]
+
+
+def range_values(r: Range) -> np.ndarray:
+    """The values ``sample_from_range([a, b, s])`` draws from: arange(a, b, s) rounded to 2 decimals, plus b."""
+    a, b, s = r
+    return np.append(np.round(np.arange(a, b, s), 2), b)
+
+
+def cells(metres: float) -> int:
+    """Metres to 0.1 m cells, robust to float noise (0.7 m → 7 cells)."""
+    return math.ceil(round(metres * CELLS_PER_METRE, 6))
+
+
+@dataclass(frozen=True)
+class TerrainConfig:
+    """VT corridor generator settings; defaults are the original's ``csr.yaml`` (ENV.md §2.3)."""
+
+    size: tuple[float, float, float] = (55.0, 20.0, TERRAIN_THICKNESS)  # TERRAIN.SIZE: half-lengths x, y; thickness
+    start_flat: float = 3.0  # START_FLAT: the first box spans x ∈ [−3, 3]
+    flat_length_range: Range = (1.0, 3.0, 1.0)  # half-lengths {1, 2, 3}
+    hfield_length_range: Range = (4.0, 8.0, 4.0)  # hills and rubble: half-lengths {4, 8}
+    step_length_range: Range = (12.0, 16.0, 4.0)  # steps: half-lengths {12, 16}
+    curve_height_range: Range = (0.6, 1.2, 0.1)  # hill peak {0.6, …, 1.2}
+    rugged_clip_range: Range = (0.2, 0.3, 0.1)  # rubble plateau {0.2, 0.3}
+    rugged_band_rows: tuple[int, int] = (10, 20)  # band width drawn from [10, 20) rows
+    rugged_frequencies: tuple[float, ...] = (10.0, 15.0)  # triangle-wave frequencies
+    num_steps: int = 8  # NUM_STEPS: 3 up, a double-width top, 3 down
+    step_height: float = 0.2  # STEP_HEIGHT (m)
+    types: tuple[str, ...] = ("curve_slope", "steps", "rugged_square")  # "flat" adds no obstacle segment
+    padding: float = 10.0  # HFIELD.PADDING (m) of gap around H for the observation
+    gap_depth: float = -10.0  # HFIELD.GAP_DEPTH
+    boundary_walls: bool = False
+    wall_length: float = 0.5  # wall half-thickness (m)
+    wall_height: float = 2.0  # wall half-height (m): top at 3.0
+    wall_obs_height: float = 4.0  # H value of the wall strip (quirk: the wall top is at 3.0)
+    edge_margin: float = 1.0  # terminate when half-width − |y| ≤ this
+    mirror_rugged: bool = True  # keep the original's row order (see module docstring)
+    obs_size: tuple[float, float, float, float] = HFIELD_OBS_SIZE  # [behind, front, right, left] (m)
+
+    @property
+    def rows(self) -> int:
+        """Rows of the unpadded H (400)."""
+        return cells(2 * self.size[1])
+
+    @property
+    def cols(self) -> int:
+        """Columns of the unpadded H (1100 for VT, 1000 for Obstacle)."""
+        return cells(2 * self.size[0])
+
+
+@dataclass(frozen=True)
+class ObstacleConfig:
+    """Obstacle task settings; defaults are the original's ``obstacle.yaml`` (ENV.md §2.4)."""
+
+    terrain: TerrainConfig = field(
+        default_factory=lambda: TerrainConfig(
+            size=(50.0, 20.0, TERRAIN_THICKNESS),
+            flat_length_range=(50.0, 20.0, 1.0),  # arange is empty: every flat piece is 20 (then cut)
+            types=("flat",),
+            boundary_walls=True,
+        )
+    )
+    num_obstacles: int = 50  # NUM_OBSTACLES
+    length_range: Range = (0.5, 1.0, 0.1)  # OBSTACLE_LEN_RANGE, half-sizes along x
+    width_range: Range = (0.5, 1.0, 0.1)  # OBSTACLE_WIDTH_RANGE, half-sizes along y
+    placement_buffer_len: float = 3.0  # PLACEMENT_BUFFER_LEN: kept free after the start box (m)
+    placement_tries: int = 10  # tries per obstacle before skipping it
+    half_height: float = 2.0  # box half-height (m)
+    float_gap: float = 0.1  # quirk: boxes float this far above the ground
+    obs_height: float = 3.0  # H value written over an obstacle
+
+
+@dataclass
+class Segment:
+    """One ground piece: a box (``profile is None``) or a heightfield with absolute heights.
+
+    :param x: centre (m). :param half_length: half-length along x (m).
+    :param profile: (rows, ncol) absolute surface heights, row 0 at y = +w.
+    """
+
+    x: float
+    half_length: float
+    profile: np.ndarray | None = None
+
+
+@dataclass
+class TerrainLayout:
+    """A corridor: its segments and the unpadded height array H (rows, cols)."""
+
+    segments: list[Segment]
+    heights: np.ndarray
+
+    @classmethod
+    def from_heights(cls, padded: np.ndarray, config: TerrainConfig) -> TerrainLayout:
+        """Segments from a padded H: runs of all-flat columns become boxes, other runs heightfields."""
+        pad = cells(config.padding) + (cells(config.wall_length * 2) if config.boundary_walls else 0)
+        heights = padded[pad:-pad, pad:-pad]
+        flat = np.all(heights == TERRAIN_THICKNESS, axis=0)
+        cuts = np.flatnonzero(np.diff(flat.astype(int))) + 1
+        segments = []
+        for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(flat)], strict=True):
+            half = (stop - start) / (2 * CELLS_PER_METRE)
+            x = start / CELLS_PER_METRE - config.start_flat + half
+            segments.append(Segment(x, half, None if flat[start] else heights[:, start:stop].copy()))
+        return cls(segments, heights.copy())
+
+    @classmethod
+    def from_mjcf(cls, xml: str, padded: np.ndarray, config: TerrainConfig) -> TerrainLayout:
+        """Segments of an original model XML (``floor/k`` geoms), heights from its padded H."""
+        root = etree.fromstring(xml.encode())
+        pad = cells(config.padding) + (cells(config.wall_length * 2) if config.boundary_walls else 0)
+        heights = padded[pad:-pad, pad:-pad]
+        hfields = {h.get("name"): h for h in root.iter("hfield")}
+        segments = []
+        for geom in root.find("worldbody").findall("geom"):
+            if not re.fullmatch(r"floor/\d+", geom.get("name", "")):
+                continue
+            x = float(geom.get("pos").split()[0])
+            if geom.get("type") == "hfield":
+                asset = hfields[geom.get("hfield")]
+                half = float(asset.get("size").split()[0])
+                start = cells(x - half + config.start_flat)
+                segments.append(Segment(x, half, heights[:, start : start + int(asset.get("ncol"))].copy()))
+            else:
+                segments.append(Segment(x, float(geom.get("size").split()[0])))
+        return cls(segments, heights.copy())
+
+
+def triangle_wave(t: np.ndarray) -> np.ndarray:
+    """A triangle wave in [−1, 1] with period 2π, −1 at t = 0 and 1 at t = π."""
+    phase = np.mod(t, 2 * np.pi) / (2 * np.pi)
+    return np.where(phase < 0.5, 4 * phase - 1, 3 - 4 * phase)
+
+
+def generate_corridor(config: TerrainConfig, rng: np.random.Generator) -> TerrainLayout:
+    """Draw a corridor (ENV.md §2.3 ``create_corridor``).
+
+    :returns: the layout; H rounded to 3 decimals, heights absolute (1.0 on flat ground).
+    """
+    rows, total = config.rows, config.cols
+    heights = np.zeros((rows, total))
+    first = cells(2 * config.start_flat)
+    heights[:, :first] = TERRAIN_THICKNESS
+    segments = [Segment(0.0, config.start_flat)]
+    end = first  # columns used so far
+
+    def add(half: float, profile: np.ndarray | None) -> None:
+        nonlocal end
+        prev = segments[-1]
+        segments.append(Segment(round(prev.x + prev.half_length + half, 2), half, profile))
+        ncol = cells(2 * half)
+        heights[:, end : end + ncol] = TERRAIN_THICKNESS if profile is None else profile
+        end += ncol
+
+    while end < total:
+        kind = config.types[rng.integers(len(config.types))]
+        half = float(rng.choice(range_values(config.flat_length_range)))
+        if end + cells(2 * half) > total:
+            half = (total - end) / (2 * CELLS_PER_METRE)
+        if half > 0:
+            add(half, None)
+        if kind == "flat":
+            continue
+        lengths = config.step_length_range if kind == "steps" else config.hfield_length_range
+        half = float(rng.choice(range_values(lengths)))
+        if end + cells(2 * half) > total:
+            continue
+        add(half, TERRAIN_THICKNESS + _profile(kind, rows, cells(2 * half), config, rng))
+    return TerrainLayout(segments, np.round(heights, 3))
+
+
+def _profile(kind: str, rows: int, ncol: int, config: TerrainConfig, rng: np.random.Generator) -> np.ndarray:
+    """Heights above the base (rows, ncol) of one obstacle segment (ENV.md §2.3 step 6)."""
+    if kind == "curve_slope":
+        peak = float(rng.choice(range_values(config.curve_height_range)))
+        return np.tile(peak * np.sin(np.linspace(0, np.pi, ncol)), (rows, 1))
+    if kind == "steps":
+        up = config.num_steps // 2
+        levels = config.step_height * np.r_[np.arange(up), np.arange(up - 1, -1, -1)]
+        return np.tile(np.repeat(levels, ncol // config.num_steps), (rows, 1))
+    if kind == "rugged_square":
+        out = np.zeros((rows, ncol))
+        row = 0
+        while row < rows:
+            width = int(rng.integers(*config.rugged_band_rows))
+            freq = float(rng.choice(config.rugged_frequencies))
+            clip = float(rng.choice(range_values(config.rugged_clip_range)))
+            t = np.linspace(0, freq * np.pi, ncol)
+            out[row : row + width] = np.minimum(triangle_wave(t) + 1, clip)
+            row += width
+        return out
+    raise ValueError(f"terrain type {kind!r}; allowed: curve_slope, steps, rugged_square, flat")
+
+
+def pad_heights(heights: np.ndarray, config: TerrainConfig) -> np.ndarray:
+    """H padded for the observation: a wall strip (with boundary walls), then the gap (ENV.md §2.3–2.4)."""
+    if config.boundary_walls:
+        heights = np.pad(heights, cells(2 * config.wall_length), constant_values=config.wall_obs_height)
+    return np.pad(heights, cells(config.padding), constant_values=config.gap_depth)
+
+
+class TerrainCorridor(Arena):
+    """VT's ground: a new corridor every episode; the model is recompiled when the layout changes."""
+
+    camera = "vt_view"
+    has_hfield_observation = True
+
+    def __init__(self, config: TerrainConfig) -> None:
+        self.config = config
+        self.layout: TerrainLayout | None = None
+        self.map: HeightMap | None = None
+
+    def _col_origin(self) -> int:
+        walls = 2 * self.config.wall_length if self.config.boundary_walls else 0.0
+        return cells(self.config.start_flat + self.config.padding + walls)
+
+    def new_episode(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
+        if "terrain" in options:
+            self.layout = options["terrain"]
+        elif "terrain_hfield" in options:
+            self.layout = TerrainLayout.from_heights(np.asarray(options["terrain_hfield"], float), self.config)
+        else:
+            self.layout = generate_corridor(self.config, rng)
+        self.map = HeightMap(pad_heights(self.layout.heights, self.config), self._col_origin(), self.config.obs_size)
+        self.layout_version += 1
+
+    def add_ground(self, root: etree._Element) -> None:
+        if self.layout is None:
+            self.new_episode(np.random.default_rng(), {})
+        world = root.find("worldbody")
+        assets = ground_asset(root)
+        w, thickness = self.config.size[1], self.config.size[2]
+        for k, seg in enumerate(self.layout.segments):
+            name = f"floor/{k}"
+            pos = f"{seg.x:g} 0 0"
+            if seg.profile is None:
+                geom = etree.Element("geom", name=name, type="box", material="grid", pos=pos)
+                geom.set("size", f"{seg.half_length:g} {w:g} {thickness:g}")
+            else:
+                top = round(float(seg.profile.max()), 2)
+                nrow, ncol = seg.profile.shape
+                size = f"{seg.half_length:g} {w:g} {top:g} 0.1"
+                assets.append(etree.Element("hfield", name=name, nrow=str(nrow), ncol=str(ncol), size=size))
+                geom = etree.Element("geom", name=name, type="hfield", hfield=name, material="hfield", pos=pos)
+            world.insert(1 + k, geom)
+        if self.config.boundary_walls:
+            self._add_walls(world, 1 + len(self.layout.segments))
+
+    def _add_walls(self, world: etree._Element, at: int) -> None:
+        """Four boxes around the corridor (ENV.md §2.4 table)."""
+        c = self.config
+        length, width, thick = c.size[0], c.size[1], c.wall_length
+        centre = length - c.start_flat
+        walls = (
+            ("front", (2 * length - c.start_flat + thick, 0), (thick, width + 2 * thick)),
+            ("back", (-c.start_flat - thick, 0), (thick, width + 2 * thick)),
+            ("right", (centre, width + thick), (length, thick)),
+            ("left", (centre, -width - thick), (length, thick)),
+        )
+        for k, (name, (x, y), (hx, hy)) in enumerate(walls):
+            wall = etree.Element("geom", name=f"boundary/{name}", type="box", material="boundary")
+            wall.set("pos", f"{x:g} {y:g} {c.size[2]:g}")
+            wall.set("size", f"{hx:g} {hy:g} {c.wall_height:g}")
+            world.insert(at + k, wall)
+
+    def after_compile(self, model: mujoco.MjModel) -> None:
+        """Write the normalised heightfield data (the original writes it after compiling)."""
+        hfields = [s.profile for s in self.layout.segments if s.profile is not None]
+        for k, profile in enumerate(hfields):
+            data = profile / profile.max()
+            if not self.config.mirror_rugged:
+                data = data[::-1]
+            adr, n = model.hfield_adr[k], model.hfield_nrow[k] * model.hfield_ncol[k]
+            model.hfield_data[adr : adr + n] = data.reshape(-1)
+
+    def ground_height(self, x: float, y: float) -> float:
+        return max(0.0, self.map.height(x, y))
+
+    def off_edge(self, y: float) -> bool:
+        return self.config.size[1] - abs(y) <= self.config.edge_margin
+
+    def hfield_observation(self, x: float, y: float, heading: np.ndarray | None) -> np.ndarray:
+        """The (1410,) ``hfield`` key, see :meth:`HeightMap.observe`."""
+        return self.map.observe(x, y, heading)
+
+
+class ObstacleCourse(TerrainCorridor):
+    """Obstacle's ground: a fixed walled corridor; 50 boxes moved and resized in place every episode."""
+
+    camera = "obstacle_view"
+
+    def __init__(self, config: ObstacleConfig) -> None:
+        super().__init__(config.terrain)
+        self.obstacle_config = config
+        self.layout = generate_corridor(config.terrain, np.random.default_rng(0))  # deterministic: "flat" only
+        self.obstacles = np.zeros((0, 4))
+
+    def new_episode(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
+        if "obstacles" in options:
+            self.obstacles = np.asarray(options["obstacles"], dtype=float).reshape(-1, 4)
+        else:
+            self.obstacles = self._place(rng)
+        self.map = HeightMap(pad_heights(self.layout.heights, self.config), self._col_origin(), self.config.obs_size)
+        self._heights_and_z()
+
+    def _place(self, rng: np.random.Generator) -> np.ndarray:
+        """Rows (x, y, half_length, half_width) of the placed boxes (ENV.md §2.4 steps 1–4)."""
+        c, t = self.obstacle_config, self.config
+        rows, cols = t.rows, t.cols
+        margin = cells(t.start_flat + c.placement_buffer_len)
+        used = np.zeros((rows, cols), dtype=bool)
+        placed = []
+        lengths, widths = range_values(c.length_range), range_values(c.width_range)
+        for _ in range(c.num_obstacles):
+            bl, bw = float(rng.choice(lengths)), float(rng.choice(widths))
+            sx, sy = cells(bl), cells(bw)
+            for _ in range(c.placement_tries):
+                row = int(rng.integers(sy, rows - sy))
+                col = int(rng.integers(sx + margin, cols - sx - margin))
+                block = used[row - sy : row + sy, col - sx : col + sx]
+                if not block.any():
+                    block[:] = True
+                    x = round(col / CELLS_PER_METRE - t.start_flat, 2)
+                    y = round(row / CELLS_PER_METRE - t.size[1], 2)
+                    placed.append((x, y, bl, bw))
+                    break
+        return np.array(placed, dtype=float).reshape(-1, 4)
+
+    def _heights_and_z(self) -> None:
+        """Box centre heights (ENV.md §2.4 step 5) and the obstacle blocks written into H (step 7)."""
+        c = self.obstacle_config
+        heights = self.map.heights
+        self._z = np.zeros(len(self.obstacles))
+        for k, (x, y, bl, bw) in enumerate(self.obstacles):
+            row, col = self.map.index(x, y)
+            sx, sy = cells(bl), cells(bw)
+            block = heights[row - sy : row + sy, col - sx : col + sx]
+            self._z[k] = c.half_height + block.max() + c.float_gap
+            block[:] = c.obs_height
+
+    def add_ground(self, root: etree._Element) -> None:
+        if self.map is None:
+            self.new_episode(np.random.default_rng(), {})
+        super().add_ground(root)
+        world = root.find("worldbody")
+        for k in range(self.obstacle_config.num_obstacles):
+            body = etree.SubElement(world, "body", name=f"obstacle/{k}", pos="0 0 0")
+            etree.SubElement(body, "geom", name=f"obstacle/{k}", type="box", size="1 1 1", mass="1", material="self")
+
+    def after_compile(self, model: mujoco.MjModel) -> None:
+        self.update_model(model)
+
+    def update_model(self, model: mujoco.MjModel) -> None:
+        """Move and resize the obstacle boxes; unplaced ones are parked 100 m below the ground."""
+        c = self.obstacle_config
+        n = len(self.obstacles)
+        if n > c.num_obstacles:
+            raise ValueError(f"options['obstacles'] has {n} boxes; this env holds at most {c.num_obstacles}")
+        body0 = model.body("obstacle/0").id
+        geom0 = model.geom("obstacle/0").id
+        bodies, geoms = np.arange(body0, body0 + c.num_obstacles), np.arange(geom0, geom0 + c.num_obstacles)
+        size = np.tile([0.5, 0.5, c.half_height], (c.num_obstacles, 1))
+        pos = np.tile([0.0, 0.0, -100.0], (c.num_obstacles, 1))
+        size[:n, :2] = self.obstacles[:, 2:4]
+        pos[:n, :2] = self.obstacles[:, :2]
+        pos[:n, 2] = self._z
+        model.body_pos[bodies] = pos
+        model.geom_size[geoms] = size
+        model.geom_rbound[geoms] = np.linalg.norm(size, axis=1)
+        model.geom_aabb[geoms] = np.hstack([np.zeros_like(size), size])
+
+
+def obstacles_from_mjcf(xml: str) -> np.ndarray:
+    """Rows (x, y, half_length, half_width) of the ``obstacle/k`` boxes in an original model XML."""
+    root = etree.fromstring(xml.encode())
+    rows = []
+    for body in root.find("worldbody").findall("body"):
+        if body.get("name", "").startswith("obstacle/"):
+            x, y, _ = (float(v) for v in body.get("pos").split())
+            hx, hy, _ = (float(v) for v in body.find("geom").get("size").split())
+            rows.append((x, y, hx, hy))
+    return np.array(rows, dtype=float).reshape(-1, 4)
