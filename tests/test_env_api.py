@@ -1,0 +1,233 @@
+"""UnimalEnv's API: registration, robot resolution, multi-robot sampling, bad input, resets, terminations."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import TRAIN_XML, train_robot_files
+from gymnasium.utils.env_checker import check_env
+
+import unimal_gym  # noqa: F401  (registers the environments)
+from unimal_gym.envs import InvalidActionError, InvalidStateError, RobotTooLargeError, UnimalEnv, UnknownRobotError
+from unimal_gym.envs.robots import bundled_robot_dirs, check_robot_size
+from unimal_gym.morphology import RobotFileError, load
+
+FILES = train_robot_files()
+ROBOT = FILES[16]  # floor-1409-5-4-01-13-42-51, 8 limbs
+
+
+@pytest.mark.parametrize("env_id", ["Unimal-FT-v0", "Unimal-VT-v0", "Unimal-Obstacle-v0"])
+def test_registered_and_passes_check_env(env_id: str) -> None:
+    env = gym.make(env_id, robot=ROBOT)
+    assert env.spec.max_episode_steps == 1000
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*infinity.*")  # unbounded Box spaces are intended
+        check_env(env.unwrapped, skip_render_check=True)  # rendering: tests/test_env_render.py
+    obs, _ = env.reset(seed=0)
+    assert ("hfield" in obs) == (env_id != "Unimal-FT-v0")
+    assert env.observation_space.contains(obs)
+
+
+def test_sb3_check_env() -> None:
+    sb3 = pytest.importorskip("stable_baselines3.common.env_checker", reason="stable-baselines3 is not installed")
+    sb3.check_env(UnimalEnv(robot=ROBOT), warn=False)
+
+
+def test_robot_as_morphology_name_and_path_agree() -> None:
+    by_path = UnimalEnv(robot=ROBOT)
+    by_morph = UnimalEnv(robot=load(ROBOT))
+    by_name = UnimalEnv(robot=ROBOT.stem, robot_dirs=[TRAIN_XML.parent])
+    obs = [e.reset(seed=5)[0]["proprioceptive"] for e in (by_path, by_morph, by_name)]
+    np.testing.assert_array_equal(obs[0], obs[1])
+    np.testing.assert_array_equal(obs[0], obs[2])
+
+
+def test_bundled_robot_names_resolve() -> None:
+    dirs = bundled_robot_dirs()
+    if not dirs:
+        pytest.skip("no bundled robot set (morphologies/) in this checkout")
+    name = sorted((dirs[0] / "xml").glob("*.xml"))[0].stem
+    assert UnimalEnv(robot=name).robot_name == name
+
+
+def test_unknown_name_lists_close_matches() -> None:
+    with pytest.raises(UnknownRobotError, match="closest names: floor-1409-5-4-01-13-42-51") as err:
+        UnimalEnv(robot="floor-1409-5-4-01-13-42-5", robot_dirs=[TRAIN_XML])
+    assert isinstance(err.value, ValueError)
+
+
+def test_unreadable_and_invalid_xml(tmp_path) -> None:
+    with pytest.raises(RobotFileError, match="no such file"):
+        UnimalEnv(robot=tmp_path / "missing.xml")
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<mujoco><worldbody>")
+    with pytest.raises(RobotFileError, match="malformed XML"):
+        UnimalEnv(robot=bad)
+    no_torso = tmp_path / "no_torso.xml"
+    no_torso.write_text("<mujoco><worldbody/></mujoco>")
+    with pytest.raises(RobotFileError, match="no torso"):
+        UnimalEnv(robot=no_torso)
+
+
+def test_robot_size_limits() -> None:
+    robot = load(next(f for f in FILES if load(f).num_limbs == 10))
+    big = robot.copy()
+    extra = dataclasses.replace(next(iter(big.limbs.values())), index=99, children=[])
+    big.limbs[99] = extra
+    with pytest.raises(RobotTooLargeError, match=r"12 bodies .* at most 11"):
+        check_robot_size(big)
+    many = robot.copy()
+    for limb in many.limbs.values():
+        if len(limb.joints) == 1:
+            other = "y" if limb.joints[0].axis == "x" else "x"
+            limb.joints = sorted(
+                [limb.joints[0], dataclasses.replace(limb.joints[0], axis=other)], key=lambda j: j.axis
+            )
+    assert many.dof > 16
+    with pytest.raises(RobotTooLargeError, match="at most MAX_JOINTS = 16"):
+        UnimalEnv(robot=many)
+
+
+def test_bad_actions() -> None:
+    env = UnimalEnv(robot=ROBOT)
+    env.reset(seed=0)
+    with pytest.raises(InvalidActionError, match=r"shape \(24,\)"):
+        env.step(np.zeros(11))
+    action = np.zeros(24)
+    action[5] = np.nan
+    with pytest.raises(InvalidActionError, match=r"NaN or inf at slots \[5\]"):
+        env.step(action)
+    action[5] = np.inf
+    with pytest.raises(InvalidActionError):
+        env.step(action)
+
+
+def test_out_of_range_actions_are_clamped_like_mujoco() -> None:
+    env = UnimalEnv(robot=ROBOT)
+    rng = np.random.default_rng(0)
+    big = rng.uniform(-5, 5, 24)
+    trajectories = []
+    for action in (big, np.clip(big, -1, 1)):
+        env.reset(seed=1)
+        for _ in range(5):
+            obs, *_ = env.step(action)
+        trajectories.append(obs["proprioceptive"])
+    np.testing.assert_array_equal(trajectories[0], trajectories[1])
+
+
+def test_physics_error_truncates_without_teleport() -> None:
+    env = UnimalEnv(robot=ROBOT)
+    env.reset(seed=0)
+    env.step(np.zeros(24))
+    qvel = env.data.qvel.copy()
+    qvel[8] = 1e11  # beyond MuJoCo's velocity bound: bad qvel, and MuJoCo resets the state
+    env.set_state(env.data.qpos.copy(), qvel)
+    qpos_before = env.data.qpos.copy()
+    obs, reward, terminated, truncated, info = env.step(np.zeros(24))
+    assert truncated and not terminated and reward == 0.0
+    assert "BADQVEL" in info["mj_step_error"] and info["timeout"]
+    np.testing.assert_array_equal(env.data.qpos, qpos_before)
+    assert env.observation_space.contains(obs)
+
+
+def test_contact_buffer_limit_is_a_physics_error() -> None:
+    env = UnimalEnv(robot=ROBOT, max_contacts=0)
+    env.reset(seed=0)
+    for _ in range(50):
+        *_, truncated, info = env.step(np.zeros(24))
+        if truncated:
+            break
+    assert truncated and "max_contacts=0" in info["mj_step_error"]
+
+
+def test_bad_state() -> None:
+    env = UnimalEnv(robot=ROBOT)
+    env.reset(seed=0)
+    with pytest.raises(InvalidStateError, match=f"qpos .* must be {env.model.nq} finite numbers"):
+        env.set_state(np.zeros(3), np.zeros(env.model.nv))
+    with pytest.raises(InvalidStateError, match="qvel"):
+        env.reset(options={"qpos": env.model.qpos0, "qvel": np.full(env.model.nv, np.nan)})
+
+
+def test_reset_noise_seed_and_no_recompile() -> None:
+    env = UnimalEnv(robot=ROBOT)
+    model = env.model
+    a, _ = env.reset(seed=7)
+    qpos = env.data.qpos.copy()
+    b, _ = env.reset(seed=7)
+    np.testing.assert_array_equal(a["proprioceptive"], b["proprioceptive"])
+    assert env.model is model
+    assert np.linalg.norm(qpos[3:7]) == pytest.approx(1.0, abs=1e-15)
+    noise = np.delete(qpos - model.qpos0, [3, 4, 5, 6])
+    assert np.all(np.abs(noise) <= 0.005) and np.any(noise != 0)
+    assert np.all(np.abs(env.data.qvel) <= 0.005)
+
+
+def test_reset_from_state_has_no_noise() -> None:
+    env = UnimalEnv(robot=ROBOT)
+    env.reset(options={"qpos": env.model.qpos0, "qvel": np.zeros(env.model.nv)})
+    np.testing.assert_array_equal(env.data.qpos, env.model.qpos0)
+
+
+def test_fall_termination() -> None:
+    """A fall threshold above the torso ends the episode at once, unless terminate_on_fall=False."""
+    env = UnimalEnv(robot=ROBOT, stand_height_ratio=10.0)
+    env.reset(seed=0)
+    *_, terminated, truncated, info = env.step(np.zeros(24))
+    assert terminated and not truncated and info["terminate_on_fall"]
+    assert info["torso_height"] <= env._current.fall_threshold
+    env = UnimalEnv(robot=ROBOT, stand_height_ratio=10.0, terminate_on_fall=False)
+    env.reset(seed=0)
+    assert not env.step(np.zeros(24))[2]
+
+
+def test_edge_termination_vt() -> None:
+    env = UnimalEnv(robot=ROBOT, task="vt")
+    env.reset(seed=0)
+    qpos = env.data.qpos.copy()
+    qpos[1] = 19.2
+    env.set_state(qpos, np.zeros(env.model.nv))
+    *_, terminated, _, info = env.step(np.zeros(24))
+    assert terminated and info["terminate_on_edge"]
+
+
+def test_multi_robot_sampling_weights_and_cache() -> None:
+    names = [f.stem for f in FILES[:3]]
+    env = UnimalEnv(robots=FILES[:3])
+    assert env.robot_names == names
+    seen, models = set(), {}
+    for seed in range(30):
+        _, info = env.reset(seed=seed)
+        seen.add(info["name"])
+        models.setdefault(info["name"], env.model)
+        assert env.model is models[info["name"]], "one compiled model per robot, reused"
+        assert env.step(env.action_space.sample())[4]["name"] == info["name"]
+    assert seen == set(names)
+    env.set_robot_weights({names[1]: 1.0})
+    assert {env.reset()[1]["name"] for _ in range(10)} == {names[1]}
+    env.set_robot_weights([1, 0, 0])
+    assert {env.reset()[1]["name"] for _ in range(10)} == {names[0]}
+    assert env.reset(options={"robot": names[2]})[1]["name"] == names[2]
+    for bad in ([1, 2], [-1, 1, 1], [0, 0, 0], {"nobody": 1.0}):
+        with pytest.raises(ValueError):
+            env.set_robot_weights(bad)
+
+
+def test_robots_from_a_folder() -> None:
+    env = UnimalEnv(robots=[TRAIN_XML])
+    assert len(env.robot_names) == 100
+
+
+def test_constructor_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="task="):
+        UnimalEnv(robot=ROBOT, task="maze")
+    with pytest.raises(ValueError, match="exactly one of"):
+        UnimalEnv()
+    with pytest.raises(ValueError, match="render_mode"):
+        UnimalEnv(robot=ROBOT, render_mode="human")
+    with pytest.raises(ValueError, match="camera_name"):
+        UnimalEnv(robot=ROBOT, camera_name="nowhere")
