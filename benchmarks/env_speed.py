@@ -1,0 +1,84 @@
+"""Environment speed: env steps/s with random actions, reset time, and raw MuJoCo speed on the same model.
+
+For the three robots of the oracle's speed table (../shared/oracle/README.md), on one core::
+
+    python benchmarks/env_speed.py [--robots-dir ../shared/unimal/train/xml] [--steps 5000] [--task ft]
+
+"raw" is ``mj_step`` × frame_skip on the env's own model and data with zero ctrl, no observation;
+the ratio env / raw is the share of time left to physics. "incl. resets" counts the resets of
+episodes that end (falls) inside the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from unimal_gym.envs import UnimalEnv
+
+ROBOTS = ("floor-5506-3-10-01-14-19-06", "floor-1409-5-4-01-13-42-51", "floor-1409-15-4-01-15-28-42")
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "unimal" / "train" / "xml"
+
+
+def measure(path: Path, task: str, steps: int, resets: int) -> dict[str, float]:
+    """Steps/s (with and without resets), mean reset time, and raw simulator env-steps/s."""
+    env = UnimalEnv(robot=path, task=task)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, (steps, 24)).astype(np.float32)
+    env.reset(seed=0)
+    stepping = resetting = 0.0
+    for a in actions:
+        t0 = time.perf_counter()
+        _, _, terminated, truncated, _ = env.step(a)
+        t1 = time.perf_counter()
+        stepping += t1 - t0
+        if terminated or truncated:
+            env.reset()
+            resetting += time.perf_counter() - t1
+    t0 = time.perf_counter()
+    for _ in range(resets):
+        env.reset()
+    reset_s = (time.perf_counter() - t0) / resets
+
+    model, data = env.model, env.data
+    mujoco.mj_resetData(model, data)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        for _ in range(env.frame_skip):
+            mujoco.mj_step(model, data)
+    raw = steps / (time.perf_counter() - t0)
+    return {
+        "limbs": env._current.observation.layout.num_limbs,
+        "env": steps / stepping,
+        "env_with_resets": steps / (stepping + resetting),
+        "reset_ms": 1e3 * reset_s,
+        "raw": raw,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robots-dir", type=Path, default=DEFAULT_DIR, help="folder with the original robots' XML")
+    parser.add_argument("--task", choices=("ft", "vt", "obstacle"), default="ft")
+    parser.add_argument("--steps", type=int, default=5000, help="env steps per measurement")
+    parser.add_argument("--resets", type=int, default=50, help="resets timed separately")
+    args = parser.parse_args()
+    print(f"task {args.task}, {args.steps} steps, frame_skip 4; raw = mj_step only, same model")
+    header = (
+        f"{'robot':32} {'limbs':>5} {'env st/s':>9} {'incl.reset':>10} {'reset ms':>8} {'raw st/s':>9} {'env/raw':>7}"
+    )
+    print(header)
+    for name in ROBOTS:
+        r = measure(args.robots_dir / f"{name}.xml", args.task, args.steps, args.resets)
+        print(
+            f"{name:32} {r['limbs']:5d} {r['env']:9.0f} {r['env_with_resets']:10.0f} {r['reset_ms']:8.2f} "
+            f"{r['raw']:9.0f} {r['env'] / r['raw']:7.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
