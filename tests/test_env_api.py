@@ -119,7 +119,8 @@ def test_out_of_range_actions_are_clamped_like_mujoco() -> None:
     np.testing.assert_array_equal(trajectories[0], trajectories[1])
 
 
-def test_physics_error_truncates_without_teleport() -> None:
+def test_physics_error_truncates_without_teleport(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # MuJoCo appends its warning to ./MUJOCO_LOG.TXT
     env = UnimalEnv(robot=ROBOT)
     env.reset(seed=0)
     env.step(np.zeros(24))
