@@ -491,19 +491,22 @@ class UnimalEnv(gym.Env):
         model, data = self.model, self.data
         qpos, qvel, time = data.qpos.copy(), data.qvel.copy(), data.time
         warnings_before = data.warning.number[_WARNING_INDEX].copy()
+        problem = ""
         for _ in range(self.frame_skip):
             mujoco.mj_step(model, data)
-            raised = data.warning.number[_WARNING_INDEX] > warnings_before
-            problem = ""
-            if raised.any():
-                problem = ", ".join(PHYSICS_WARNINGS[i].name for i in np.flatnonzero(raised))
-            elif data.ncon > self.max_contacts:
+            if data.ncon > self.max_contacts:
                 problem = f"{data.ncon} contacts > max_contacts={self.max_contacts}"
             elif data.nefc > self.max_constraint_rows:
                 problem = f"{data.nefc} constraint rows > max_constraint_rows={self.max_constraint_rows}"
             if problem:
-                data.qpos[:], data.qvel[:], data.time = qpos, qvel, time
-                return f"physics error at t={time:.3f} for robot {self.robot_name!r}: {problem}"
+                break
+        # warning counters only grow, so one look after the substeps sees a warning raised in any of them
+        raised = data.warning.number[_WARNING_INDEX] > warnings_before
+        if raised.any():
+            problem = ", ".join(PHYSICS_WARNINGS[i].name for i in np.flatnonzero(raised))
+        if problem:
+            data.qpos[:], data.qvel[:], data.time = qpos, qvel, time
+            return f"physics error at t={time:.3f} for robot {self.robot_name!r}: {problem}"
         return ""
 
     def _torso_height(self) -> float:
@@ -531,7 +534,7 @@ class UnimalEnv(gym.Env):
             "mj_step_error": False,
             "timeout": False,
             "__reward__forward": self.forward_reward_weight * x_vel,
-            "__reward__ctrl": self.ctrl_cost_weight * float(np.sum(ctrl**2)),
+            "__reward__ctrl": self.ctrl_cost_weight * float(ctrl @ ctrl),
             "__reward__stand": self.stand_reward_weight * stand,
             "__reward__energy": int(np.abs(self.data.qfrc_actuator[1:]).sum()),  # ENV.md §7
         }
@@ -539,6 +542,7 @@ class UnimalEnv(gym.Env):
     def _observation(self, rotate_hfield: bool) -> dict[str, np.ndarray]:
         builder = self._current.observation
         obs = {"proprioceptive": builder.proprioceptive(self.data)}
+        # constant per model; copied because Gymnasium requires fresh arrays on every call
         obs.update((key, value.copy()) for key, value in builder.morphology.items())
         if self._arena.has_hfield_observation:
             torso = builder.torso_id
