@@ -32,9 +32,14 @@ def test_registered_and_passes_check_env(env_id: str) -> None:
     assert env.observation_space.contains(obs)
 
 
-def test_sb3_check_env() -> None:
+@pytest.mark.parametrize("task", ["ft", "vt", "obstacle"])
+def test_sb3_check_env(task: str) -> None:
+    """stable-baselines3's checker passes; its only remark is the original's (12, 12) adjacency shape."""
     sb3 = pytest.importorskip("stable_baselines3.common.env_checker", reason="stable-baselines3 is not installed")
-    sb3.check_env(UnimalEnv(robot=ROBOT), warn=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sb3.check_env(UnimalEnv(robot=ROBOT, task=task), warn=True)
+    assert all("adjacency_matrix" in str(w.message) for w in caught), [str(w.message) for w in caught]
 
 
 def test_robot_as_morphology_name_and_path_agree() -> None:
