@@ -7,9 +7,15 @@ Every user error (missing file, malformed XML, not a UNIMAL robot, …) prints o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+# MuJoCo picks its OpenGL backend when it is imported: without a display, render offscreen with EGL
+# (set MUJOCO_GL=osmesa yourself where EGL is missing). Nothing else here uses OpenGL.
+if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+    os.environ["MUJOCO_GL"] = "egl"
 
 import numpy as np
 
@@ -117,6 +123,40 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_render(args: argparse.Namespace) -> int:
+    from .envs import UnimalEnv
+    from .media import MediaError, write_png, write_video
+
+    env = UnimalEnv(
+        robot=args.robot,
+        task=args.task,
+        render_mode="rgb_array",
+        width=args.width,
+        height=args.height,
+        camera_name=args.camera,
+    )
+    try:
+        env.reset(seed=args.seed)
+        if args.video:
+            rng = np.random.default_rng(args.seed)
+            frames = [env.render()]
+            for _ in range(args.steps):
+                _, _, terminated, truncated, _ = env.step(rng.uniform(-1.0, 1.0, env.action_space.shape))
+                frames.append(env.render())
+                if terminated or truncated:
+                    break
+            path = write_video(args.output, frames, fps=round(1 / env.dt))
+            print(f"{path}: {len(frames)} frames of random actions ({args.task}, camera {env.camera_name})")
+        else:
+            path = write_png(args.output, env.render())
+            print(f"{path}: {args.width}x{args.height} ({args.task}, camera {env.camera_name})")
+    except MediaError as e:
+        raise MorphologyError(str(e)) from None
+    finally:
+        env.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``unimal-gym``."""
     parser = argparse.ArgumentParser(prog="unimal-gym", description=__doc__.splitlines()[0])
@@ -160,6 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="variants", help="output folder (xml/ + metadata/)")
     p.set_defaults(func=_cmd_vary)
+
+    p = sub.add_parser("render", help="a picture of a robot in its task (or a short video of random actions)")
+    p.add_argument("robot", help="robot XML file or robot name")
+    p.add_argument("-o", "--output", default="robot.png", help="output file (.png, or .mp4 with --video)")
+    p.add_argument("--video", action="store_true", help="record a rollout of random actions instead")
+    p.add_argument("--steps", type=int, default=150, help="control steps in the video (50 per second)")
+    p.add_argument("--task", choices=("ft", "vt", "obstacle"), default="ft")
+    p.add_argument("--camera", help="camera name (default: the task's view)")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("stats", help="statistics of robot sets (limb and DoF histograms, ...)")
     p.add_argument("folders", nargs="+", help="robot-set folders (with xml/ inside)")
