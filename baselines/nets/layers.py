@@ -1,0 +1,153 @@
+"""Building blocks shared by the networks: MLPs, the terrain encoder, the pre-LN transformer layer
+(optionally with fixed attention), hypernetwork heads and per-limb application of generated weights."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from .obs import HFIELD_DIM
+
+TERRAIN_DIMS = (64, 64)  # MODELS.md §2.3: EXT_HIDDEN_DIMS of csr.yaml / obstacle.yaml
+
+HeadInit = Literal["bias_init", "bias_init_v2", "uniform"]
+
+
+def mlp(dims: Sequence[int], final_activation: bool = True) -> nn.Sequential:
+    """Linear layers dims[0] → dims[1] → … with ReLU after each (MODELS.md §2.2).
+
+    :param dims: layer widths, at least two.
+    :param final_activation: keep the ReLU after the last layer.
+    """
+    layers: list[nn.Module] = []
+    for i, (d_in, d_out) in enumerate(itertools.pairwise(dims)):
+        layers.append(nn.Linear(d_in, d_out))
+        if final_activation or i < len(dims) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class TerrainEncoder(nn.Module):
+    """φ(hfield): a ReLU MLP 1410 → 64 → 64 with a ReLU after the last layer too (MODELS.md §2.3).
+
+    Shared by all limbs; never used for attention.
+    """
+
+    def __init__(self, dims: Sequence[int] = TERRAIN_DIMS) -> None:
+        super().__init__()
+        self.out_dim = dims[-1]
+        self.net = mlp([HFIELD_DIM, *dims])
+
+    def forward(self, hfield: Tensor) -> Tensor:
+        """:param hfield: (B, 1410) raw relative heights. :return: (B, 64)."""
+        return self.net(hfield)
+
+
+class PreLNEncoderLayer(nn.Module):
+    """One pre-LN transformer encoder layer, batch-first (MODELS.md §2.1).
+
+    ``x ← x + MHA(q, k, v = LN1(x))`` with ``q = k = LN1(x)``, or ``q = k = LN_ctx(ctx)`` with fixed
+    attention; then ``x ← x + W2 ReLU(W1 LN2(x))``. Padded limbs are excluded as keys.
+
+    :param d_model: token width d.
+    :param n_heads: attention heads.
+    :param ff_dim: feed-forward width.
+    :param dropout: dropout in attention and feed-forward (0 in every configuration of the paper).
+    :param fixed_attention: build ``norm_context`` and take queries and keys from the context embedding.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, ff_dim: int, dropout: float = 0.0, fixed_attention: bool = False):
+        super().__init__()
+        self.fixed_attention = fixed_attention
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.linear1 = nn.Linear(d_model, ff_dim)
+        self.linear2 = nn.Linear(ff_dim, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.norm_context = nn.LayerNorm(d_model) if fixed_attention else None
+
+    def forward(self, x: Tensor, padding_mask: Tensor, context: Tensor | None = None) -> Tensor:
+        """:param x: (B, 12, d) tokens. :param padding_mask: (B, 12), True = padded.
+        :param context: (B, 12, d) context embedding, required with fixed attention.
+        :return: (B, 12, d)."""
+        u = self.norm1(x)
+        if self.norm_context is not None:
+            if context is None:
+                raise ValueError("a fixed-attention layer needs the context embedding")
+            qk = self.norm_context(context)
+        else:
+            qk = u
+        a, _ = self.attn(qk, qk, u, key_padding_mask=padding_mask, need_weights=False)
+        x = x + self.dropout(a)
+        f = self.linear2(self.dropout(torch.relu(self.linear1(self.norm2(x)))))
+        return x + self.dropout(f)
+
+
+class HypernetHead(nn.Module):
+    """A hypernetwork head: from an embedding e, generate a linear layer's weight (in, out) and bias (out).
+
+    ``W = reshape(A e + a, (in, out))`` (row = input unit) and ``b = B e + b0`` (MODELS.md §5.2, §3.2).
+
+    Initialisations (``A`` and ``B`` are always 0 so that every limb and robot starts alike):
+
+    * ``"bias_init"`` (HyperDistill default, Beck et al. 2023): ``a ~ N(0, 1/fan_in)``, ``b0 = 0``;
+    * ``"bias_init_v2"``: ``a, b0 ~ U(±√(1/fan_in))``;
+    * ``"uniform"`` (ModuMorph's embedding and decoder heads): ``a ~ U(±bound)``, ``b0 = 0``.
+
+    :param embed_dim: width of e.
+    :param in_dim: generated layer's input width.
+    :param out_dim: generated layer's output width.
+    :param init: one of the initialisations above.
+    :param fan_in: the ``init_dim`` of the bias-init schemes.
+    :param bound: the bound of ``"uniform"``.
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        in_dim: int,
+        out_dim: int,
+        init: HeadInit = "bias_init",
+        fan_in: int | None = None,
+        bound: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.weight = nn.Linear(embed_dim, in_dim * out_dim)
+        self.bias = nn.Linear(embed_dim, out_dim)
+        nn.init.zeros_(self.weight.weight)
+        nn.init.zeros_(self.bias.weight)
+        nn.init.zeros_(self.bias.bias)
+        scale = 1.0 / math.sqrt(fan_in if fan_in is not None else in_dim)
+        if init == "bias_init":
+            nn.init.normal_(self.weight.bias, 0.0, scale)
+        elif init == "bias_init_v2":
+            nn.init.uniform_(self.weight.bias, -scale, scale)
+            nn.init.uniform_(self.bias.bias, -scale, scale)
+        elif init == "uniform":
+            nn.init.uniform_(self.weight.bias, -bound, bound)
+        else:
+            raise ValueError(f"unknown hypernetwork head init '{init}'; use bias_init, bias_init_v2 or uniform")
+
+    def forward(self, e: Tensor) -> tuple[Tensor, Tensor]:
+        """:param e: (..., embed_dim). :return: weight (..., in, out) and bias (..., out)."""
+        w = self.weight(e).reshape(*e.shape[:-1], self.in_dim, self.out_dim)
+        return w, self.bias(e)
+
+
+class LimbwiseLinear(nn.Module):
+    """Apply a generated linear layer per limb: ``y_l = x_l W_l + b_l`` (no parameters of its own).
+
+    Kept as a module so that the FLOPs walker (``baselines.flops``) sees generated layers.
+    """
+
+    def forward(self, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        """:param x: (B, 12, in). :param weight: (B, 12, in, out). :param bias: (B, 12, out).
+        :return: (B, 12, out)."""
+        return torch.einsum("bli,blio->blo", x, weight) + bias

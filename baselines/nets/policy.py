@@ -1,0 +1,118 @@
+"""Fixed-std Gaussian action distribution over the 24 action slots and the actor-critic wrapper.
+
+MODELS.md §3.8: π = N(μ, 0.9²) with a frozen, state-independent std; padded action slots contribute
+nothing to log-probabilities or entropy; the value is the mean of per-limb values over real limbs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from .hyperdistill import HyperDistill, hyperdistill
+from .mlp import MultiRobotMLP, multi_robot_mlp
+from .obs import ACTION_DIM
+from .transformer import LimbTransformer, metamorph, metamorph_compressed, modumorph, modumorph_compressed
+
+ACTION_STD = 0.9  # MODELS.md §3.8 (ACTION_STD, ACTION_STD_FIXED True)
+
+
+class MaskedGaussian:
+    """Diagonal Gaussian over 24 slots whose masked slots do not exist.
+
+    :param mean: (B, 24) action means.
+    :param std: (B, 24) or broadcastable standard deviations.
+    :param act_padding_mask: (B, 24), True = no actuator in this slot.
+    """
+
+    def __init__(self, mean: Tensor, std: Tensor, act_padding_mask: Tensor) -> None:
+        self.mean, self.std, self.mask = mean, std.expand_as(mean), act_padding_mask
+        self.valid = (~act_padding_mask).to(mean.dtype)
+
+    def log_prob(self, action: Tensor) -> Tensor:
+        """:param action: (B, 24). :return: (B,) Σ over real slots of log N(a_j; μ_j, σ_j²)."""
+        z = (action - self.mean) / self.std
+        per_slot = -0.5 * z * z - self.std.log() - 0.5 * math.log(2 * math.pi)
+        return (per_slot * self.valid).sum(-1)
+
+    def entropy(self) -> Tensor:
+        """:return: (B,) Σ over real slots of ½ log(2πe σ²). (MX averages over all 24 slots with masked
+        ones set to 0, i.e. this divided by 24; the entropy coefficient is 0 in every run.)"""
+        per_slot = 0.5 * math.log(2 * math.pi * math.e) + self.std.log()
+        return (per_slot * self.valid).sum(-1)
+
+    def sample(self) -> Tensor:
+        """:return: (B, 24) a ~ π (no gradient), masked slots 0."""
+        with torch.no_grad():
+            return (self.mean + self.std * torch.randn_like(self.mean)) * self.valid
+
+    def mode(self) -> Tensor:
+        """:return: (B, 24) the mean (deterministic action)."""
+        return self.mean
+
+
+class ActorCritic(nn.Module):
+    """An actor network (24 means) and a separate critic network (12 per-limb values), no shared weights.
+
+    :param actor: maps the observation dict to (B, 24).
+    :param critic: maps the observation dict to (B, 12) per-limb values.
+    :param action_std: the fixed std (a frozen parameter, as in the original).
+    """
+
+    def __init__(self, actor: nn.Module, critic: nn.Module, action_std: float = ACTION_STD) -> None:
+        super().__init__()
+        self.actor, self.critic = actor, critic
+        self.log_std = nn.Parameter(torch.full((1, ACTION_DIM), math.log(action_std)), requires_grad=False)
+
+    def distribution(self, obs: Mapping[str, Tensor]) -> MaskedGaussian:
+        """:return: π(·|obs) over (B, 24)."""
+        return MaskedGaussian(self.actor(obs), self.log_std.exp(), obs["act_padding_mask"])
+
+    def value(self, obs: Mapping[str, Tensor]) -> Tensor:
+        """:return: (B,) V = Σ_i (1 − m_i) v_i / Σ_i (1 − m_i)."""
+        real = (~obs["obs_padding_mask"]).to(self.log_std.dtype)
+        return (self.critic(obs) * real).sum(-1) / real.sum(-1)
+
+    def forward(self, obs: Mapping[str, Tensor], deterministic: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """Act: :return: action (B, 24), its log-probability (B,), value (B,)."""
+        dist = self.distribution(obs)
+        action = dist.mode() if deterministic else dist.sample()
+        return action, dist.log_prob(action), self.value(obs)
+
+    def evaluate_actions(self, obs: Mapping[str, Tensor], action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """For the PPO loss: :return: value (B,), log π(action) (B,), entropy (B,)."""
+        dist = self.distribution(obs)
+        return self.value(obs), dist.log_prob(action), dist.entropy()
+
+
+ARCHITECTURES: dict[str, Callable[[str, int], nn.Module]] = {
+    "modumorph": lambda task, k: LimbTransformer(modumorph(task), k),
+    "modumorph_compressed": lambda task, k: LimbTransformer(modumorph_compressed(task), k),
+    "transformer": lambda task, k: LimbTransformer(metamorph(task), k),
+    "transformer_compressed": lambda task, k: LimbTransformer(metamorph_compressed(task), k),
+    "mlp": lambda task, k: MultiRobotMLP(multi_robot_mlp(task), k),
+    "hyperdistill": lambda task, k: HyperDistill(hyperdistill(task), k),
+    "hn_rl": lambda task, k: HyperDistill(hyperdistill(task, embedding_dropout=0.0), k),
+}
+"""Every network of the paper by name: ``(task, outputs per limb) → module``. ``hn_rl`` is the
+HyperDistill architecture trained by PPO (MODELS.md §6.2; no context dropout by default)."""
+
+
+def build_network(arch: str, task: str, out_per_limb: int = 2) -> nn.Module:
+    """Build one network by name (see :data:`ARCHITECTURES`).
+
+    :param arch: architecture name.
+    :param task: ``"ft"``, ``"vt"`` or ``"obstacle"``.
+    :param out_per_limb: 2 for an actor, 1 for a critic.
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture '{arch}'; expected one of {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](task, out_per_limb)
+
+
+def build_actor_critic(arch: str, task: str, action_std: float = ACTION_STD) -> ActorCritic:
+    """Actor and critic of the same architecture, as in the original (MODELS.md §3.8, §6.2)."""
+    return ActorCritic(build_network(arch, task, 2), build_network(arch, task, 1), action_std)
