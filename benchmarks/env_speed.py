@@ -4,8 +4,9 @@ For the three robots of the oracle's speed table (../shared/oracle/README.md), o
 
     python benchmarks/env_speed.py [--robots-dir ../shared/unimal/train/xml] [--steps 5000] [--task ft]
 
-"raw" is ``mj_step`` × frame_skip on the env's own model and data with zero ctrl, no observation;
-the ratio env / raw is the share of time left to physics. "incl. resets" counts the resets of
+"raw" is ``mj_step`` × frame_skip on the env's own model and data, replaying the env run's ctrl
+sequence from the same states, with no observation, reward or checks; the ratio env / raw is the
+share of the env's step time spent in physics. "incl. resets" counts the resets of
 episodes that end (falls) inside the run.
 """
 
@@ -25,38 +26,50 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "unimal" / "train
 
 
 def measure(path: Path, task: str, steps: int, resets: int) -> dict[str, float]:
-    """Steps/s (with and without resets), mean reset time, and raw simulator env-steps/s."""
+    """Steps/s (with and without resets), mean reset time, and raw simulator env-steps/s.
+
+    The raw loop replays exactly the env's work: the same ctrl sequence from the same start states
+    (an episode that ended is restarted from the env's next reset state, untimed in both).
+    """
     env = UnimalEnv(robot=path, task=task)
     rng = np.random.default_rng(0)
     actions = rng.uniform(-1, 1, (steps, 24)).astype(np.float32)
     env.reset(seed=0)
+    model, data = env.model, env.data
+    starts = {0: (data.qpos.copy(), data.qvel.copy())}
+    ctrls = np.empty((steps, model.nu))
     stepping = resetting = 0.0
-    for a in actions:
+    for i, a in enumerate(actions):
         t0 = time.perf_counter()
         _, _, terminated, truncated, _ = env.step(a)
         t1 = time.perf_counter()
         stepping += t1 - t0
+        ctrls[i] = data.ctrl
         if terminated or truncated:
             env.reset()
             resetting += time.perf_counter() - t1
+            starts[i + 1] = (data.qpos.copy(), data.qvel.copy())
     t0 = time.perf_counter()
     for _ in range(resets):
         env.reset()
     reset_s = (time.perf_counter() - t0) / resets
 
-    model, data = env.model, env.data
-    mujoco.mj_resetData(model, data)
-    t0 = time.perf_counter()
-    for _ in range(steps):
+    raw_s = 0.0
+    for i in range(steps):
+        if i in starts:
+            data.qpos[:], data.qvel[:] = starts[i]
+            mujoco.mj_forward(model, data)
+        t0 = time.perf_counter()
+        data.ctrl[:] = ctrls[i]
         for _ in range(env.frame_skip):
             mujoco.mj_step(model, data)
-    raw = steps / (time.perf_counter() - t0)
+        raw_s += time.perf_counter() - t0
     return {
         "limbs": env._current.observation.layout.num_limbs,
         "env": steps / stepping,
         "env_with_resets": steps / (stepping + resetting),
         "reset_ms": 1e3 * reset_s,
-        "raw": raw,
+        "raw": steps / raw_s,
     }
 
 
