@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
+import torch
 from conftest import ORACLE
 
 KEYS = ("proprioceptive", "context", "obs_padding_mask", "act_padding_mask")
@@ -67,3 +68,9 @@ def normalised(obs: dict[str, np.ndarray], task: str) -> dict[str, np.ndarray]:
 def batch(task: str, n_robots: int = 3, per_robot: int = 4) -> dict[str, np.ndarray]:
     """Normalised observations, as the networks receive them."""
     return normalised(raw_batch(task, n_robots, per_robot), task)
+
+
+def morphology(obs: dict[str, np.ndarray], i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sample i's ``context`` (636,), ``obs_padding_mask`` (12,), ``act_padding_mask`` (24,): the
+    arguments of ``HyperDistill.generate``."""
+    return tuple(torch.as_tensor(obs[k][i]) for k in ("context", "obs_padding_mask", "act_padding_mask"))  # type: ignore[return-value]

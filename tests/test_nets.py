@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from nets_data import batch
+from nets_data import batch, morphology
 
 from baselines.nets import (
     ARCHITECTURES,
@@ -87,10 +87,7 @@ def test_bias_init_gives_every_robot_the_same_network() -> None:
     torch.manual_seed(0)
     student = HyperDistill(hyperdistill("ft")).eval()
     obs = batch("ft", n_robots=3, per_robot=1)
-    mlps = [
-        student.generate(*(torch.as_tensor(obs[k][i]) for k in ("context", "obs_padding_mask", "act_padding_mask")))
-        for i in range(3)
-    ]
+    mlps = [student.generate(*morphology(obs, i)) for i in range(3)]
     torch.testing.assert_close(mlps[0].layers[1].weight, mlps[2].layers[1].weight)
     assert not mlps[0].layers[1].bias.any()
     std = student.input_head.weight.bias.std().item()
