@@ -1,0 +1,161 @@
+"""Run an exported HyperDistill student with numpy alone (no torch).
+
+A student exported by ``baselines.export`` is one ``.npz`` file holding one robot's generated MLP
+(204 → 256 [+64 terrain] → … → 24), the observation-normalisation statistics it was trained with,
+the slice of the 624-wide ``proprioceptive`` vector it reads, and the robot's action mask.
+:class:`StudentPolicy` maps the **raw** environment observation to the 24-slot action::
+
+    import gymnasium as gym
+    import unimal_gym  # noqa: F401
+    from unimal_gym.deploy import StudentPolicy
+
+    policy = StudentPolicy.load("student_floor-1409-0-12-01-12-30-07.npz")
+    env = gym.make("Unimal-FT-v0", robot="floor-1409-0-12-01-12-30-07.xml")
+    obs, _ = env.reset(seed=0)
+    policy.check_robot(obs)  # optional: the file was made for this robot
+    obs, reward, terminated, truncated, info = env.step(policy(obs))
+
+This module imports nothing but numpy, so it can also be copied next to a robot controller on its
+own. File format (``format = "unimal-gym-student-v1"``):
+
+=========================  ===============  ==================================================
+key                        shape            meaning
+=========================  ===============  ==================================================
+``format``                 ()               the format string above
+``robot``                  ()               the robot's name (informational)
+``feature_index``          (204,) int       positions of the inputs in ``proprioceptive`` (624)
+``obs_mean``, ``obs_var``  (624,) float64   running statistics of ``proprioceptive``
+``clip_obs``, ``epsilon``  ()               ``clip((o − mean) / sqrt(var + epsilon), ±clip_obs)``
+``context``                (636,)           the robot's context (for :meth:`check_robot`)
+``obs_padding_mask``       (12,) bool       True = padded limb
+``act_padding_mask``       (24,) bool       True = no actuator; these actions are exactly 0
+``layer{i}_weight``        (in, out) f32    MLP layer i, ``h ← h @ W + b``, ReLU except the last
+``layer{i}_bias``          (out,) f32
+``terrain{j}_weight/bias``                  φ(hfield): ReLU MLP 1410 → 64 → 64 (VT, Obstacle)
+=========================  ===============  ==================================================
+
+With terrain layers, φ(hfield) is concatenated to the first hidden activation (after its ReLU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from os import PathLike
+
+import numpy as np
+
+FORMAT = "unimal-gym-student-v1"
+
+__all__ = ["FORMAT", "RobotMismatchError", "StudentFileError", "StudentPolicy"]
+
+
+class StudentFileError(ValueError):
+    """A file is not an exported student, or is missing a part of one."""
+
+
+class RobotMismatchError(ValueError):
+    """The observation comes from a different robot than the one the student was generated for."""
+
+
+def _layers(data: Mapping[str, np.ndarray], prefix: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    layers = []
+    while f"{prefix}{len(layers)}_weight" in data:
+        i = len(layers)
+        w = np.ascontiguousarray(data[f"{prefix}{i}_weight"], dtype=np.float32)
+        b = np.ascontiguousarray(data[f"{prefix}{i}_bias"], dtype=np.float32)
+        layers.append((w, b))
+    return layers
+
+
+class StudentPolicy:
+    """One robot's exported student: raw observation → 24-slot action (the Gaussian's mean).
+
+    :param data: the arrays of an exported file (see the module docstring), e.g. ``np.load(path)``.
+    :param source: where the data came from, for error messages.
+    """
+
+    def __init__(self, data: Mapping[str, np.ndarray], source: str = "<arrays>") -> None:
+        required = ("format", "feature_index", "obs_mean", "obs_var", "clip_obs", "epsilon", "act_padding_mask")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise StudentFileError(f"{source}: not an exported student, missing {missing}")
+        if str(data["format"]) != FORMAT:
+            raise StudentFileError(f"{source}: format '{data['format']}' is not supported (expected '{FORMAT}')")
+        self.robot = str(data["robot"]) if "robot" in data else ""
+        self.layers = _layers(data, "layer")
+        self.terrain_layers = _layers(data, "terrain")
+        if len(self.layers) < 2:
+            raise StudentFileError(f"{source}: expected at least 2 MLP layers, found {len(self.layers)}")
+        index = np.asarray(data["feature_index"], dtype=np.int64)
+        mean = np.asarray(data["obs_mean"], dtype=np.float64)
+        var = np.asarray(data["obs_var"], dtype=np.float64)
+        self.feature_index = index
+        self.clip_obs = float(data["clip_obs"])
+        self._mean = mean[index]
+        self._inv_std = 1.0 / np.sqrt(var[index] + float(data["epsilon"]))
+        self.act_padding_mask = np.asarray(data["act_padding_mask"], dtype=bool)
+        self.context = np.asarray(data["context"]) if "context" in data else None
+        self.obs_padding_mask = np.asarray(data["obs_padding_mask"], dtype=bool) if "obs_padding_mask" in data else None
+
+    @classmethod
+    def load(cls, path: str | PathLike[str]) -> StudentPolicy:
+        """Load an exported ``.npz`` file.
+
+        :param path: the file written by ``baselines.export.export_student``.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                data = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError) as err:
+            raise StudentFileError(f"{path}: cannot read an exported student ({err})") from err
+        return cls(data, source=str(path))
+
+    @property
+    def uses_terrain(self) -> bool:
+        """Whether the policy reads ``hfield`` (VT, Obstacle)."""
+        return bool(self.terrain_layers)
+
+    def normalise(self, proprioceptive: np.ndarray) -> np.ndarray:
+        """The student's input from raw ``proprioceptive``.
+
+        :param proprioceptive: (624,) or (B, 624) raw observation.
+        :return: (204,) or (B, 204) float32 normalised and clipped state features, limb-major 12 × 17.
+        """
+        x = (np.asarray(proprioceptive, dtype=np.float64)[..., self.feature_index] - self._mean) * self._inv_std
+        return np.clip(x, -self.clip_obs, self.clip_obs).astype(np.float32)
+
+    def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The action for a raw environment observation.
+
+        :param obs: the environment's observation dict (one (624,) or a batch (B, 624)); needs
+            ``proprioceptive`` and, with terrain, ``hfield``.
+        :return: (24,) or (B, 24) float32 action means; slots with ``act_padding_mask`` are 0.
+        """
+        (w, b), *rest = self.layers
+        h = np.maximum(self.normalise(obs["proprioceptive"]) @ w + b, 0.0)
+        if self.terrain_layers:
+            if "hfield" not in obs:
+                raise KeyError(f"the student for robot '{self.robot}' uses the terrain and needs obs['hfield']")
+            t = np.asarray(obs["hfield"], dtype=np.float32)
+            for tw, tb in self.terrain_layers:
+                t = np.maximum(t @ tw + tb, 0.0)
+            h = np.concatenate([h, t], axis=-1)
+        for w, b in rest[:-1]:
+            h = np.maximum(h @ w + b, 0.0)
+        w, b = rest[-1]
+        return h @ w + b
+
+    def check_robot(self, obs: Mapping[str, np.ndarray], atol: float = 1e-6) -> None:
+        """Raise :class:`RobotMismatchError` unless ``obs`` comes from the robot this file was made for.
+
+        :param obs: one observation with ``context``, ``obs_padding_mask`` and ``act_padding_mask``.
+        :param atol: tolerance on the context.
+        """
+        if not np.array_equal(np.asarray(obs["act_padding_mask"], dtype=bool), self.act_padding_mask):
+            raise RobotMismatchError(f"act_padding_mask differs from robot '{self.robot}' of this student")
+        if self.obs_padding_mask is not None and not np.array_equal(
+            np.asarray(obs["obs_padding_mask"], dtype=bool), self.obs_padding_mask
+        ):
+            raise RobotMismatchError(f"obs_padding_mask differs from robot '{self.robot}' of this student")
+        if self.context is not None and not np.allclose(obs["context"], self.context, atol=atol, rtol=0):
+            raise RobotMismatchError(f"context differs from robot '{self.robot}' of this student")
