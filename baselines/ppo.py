@@ -1,0 +1,467 @@
+"""Multi-robot PPO for the universal teachers (ModuMorph, TF, MLP) and HN-RL (MODELS.md §7).
+
+``python -m baselines.ppo --env ft --model modumorph --robots train --preset laptop --out runs/ft``
+
+stable-baselines3 provides the PPO object, the rollout buffer (GAE; time-limit truncations are
+bootstrapped with V(terminal observation) through SB3's ``TimeLimit.truncated``), the subprocess
+VecEnvs and VecNormalize (``proprioceptive`` only, return-based reward scaling, both clipped at ±10).
+Our networks plug in as :class:`baselines.sb3_policy.UnimalPolicy`. :meth:`UnimalPPO.train` is the
+update of MODELS.md §7 written out, because SB3's differs from the original in four places: SB3 clips
+the value loss without the max(), normalises advantages per minibatch, keeps incomplete minibatches,
+and stops on a different KL estimator at 1.5 × target. The trainer's loop (:func:`train`) sets the
+cosine learning rate with warm-up once per iteration and the robots' sampling weights (uniform, then
+∝ 1/EMA episode length) in every subprocess before each rollout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.utils import explained_variance
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
+
+import unimal_gym  # noqa: F401  (registers the environments)
+from unimal_gym.envs.robots import BUNDLED_SETS, bundled_robot_dirs, folder_robot_files
+
+from .config import ENVS, ConfigError, PPOConfig, add_config_arguments, config_from_args
+from .runs import CheckpointError, RunDir
+from .sb3_policy import UnimalPolicy
+
+OBS_KEYS = ("proprioceptive", "context", "obs_padding_mask", "act_padding_mask")  # what the networks read
+NORM_KEYS = ["proprioceptive"]  # ENV.md §3.7: only this key is normalised
+EMA_WARMUP_EPISODES = 10  # MODELS.md §7: ℓ_r starts as the mean of a robot's first 10 episodes
+DEFAULT_EPISODE_LENGTH = 1000.0  # MODELS.md §7: ℓ_r = 1000 until known (uniform sampling)
+
+
+# ---------------------------------------------------------------------------------------------- robots
+def robot_files(spec: str, limit: int = 0) -> list[Path]:
+    """The XML files of a robot set: a bundled set name (``train``, ``test``) or a folder.
+
+    :param spec: set name or folder (a folder of XML files or a set folder holding ``xml/``).
+    :param limit: keep the first ``limit`` files by name; 0 = all.
+    :raises ConfigError: no such set or folder, or no robot file in it.
+    """
+    path = Path(spec)
+    if not path.is_dir() and spec in BUNDLED_SETS:
+        path = next((d for d in bundled_robot_dirs() if d.name == spec), path)
+    if not path.is_dir():
+        raise ConfigError(f"--robots {spec!r}: no such folder and not a bundled set ({', '.join(BUNDLED_SETS)})")
+    files = folder_robot_files(path)
+    if not files:
+        raise ConfigError(f"--robots {spec!r}: folder {path} holds no .xml robot files (nor an xml/ subfolder)")
+    return files[:limit] if limit else files
+
+
+def obs_keys(task: str) -> list[str]:
+    """Observation keys kept for the networks (edges and adjacency dropped; hfield on VT/Obstacle)."""
+    return [*OBS_KEYS, *(("hfield",) if task != "ft" else ())]
+
+
+def make_env(task: str, robots: list[Path] | list[str], **kwargs: Any) -> gym.Env:
+    """One monitored env: ``Unimal-*-v0`` on the robots (a new one per reset), the network keys only.
+
+    ``Monitor`` records the raw return and length of each episode and the robot's name in
+    ``info["episode"]``.
+    """
+    env = gym.make(ENVS[task], robots=[str(r) for r in robots], **kwargs)
+    env = gym.wrappers.FilterObservation(env, obs_keys(task))
+    return Monitor(env, info_keywords=("name",))
+
+
+def make_vec_env(config: PPOConfig, robots: list[Path]) -> VecNormalize:
+    """``n_envs`` parallel envs wrapped in the training VecNormalize (MODELS.md §7, ENV.md §3.7)."""
+    fns = [lambda: make_env(config.env, robots) for _ in range(config.n_envs)]
+    venv: VecEnv = SubprocVecEnv(fns) if config.vec_env == "subproc" and config.n_envs > 1 else DummyVecEnv(fns)
+    return VecNormalize(
+        venv,
+        norm_obs=True,
+        norm_reward=True,
+        norm_obs_keys=NORM_KEYS,
+        clip_obs=config.norm_clip,
+        clip_reward=config.norm_clip,
+        gamma=config.gamma,
+        epsilon=1e-8,
+    )
+
+
+class RobotSampler:
+    """Per-robot sampling weights: uniform, or balanced ∝ 1000 / ℓ_r (MODELS.md §7).
+
+    ℓ_r is robot r's episode length: the mean of its first 10 episodes, then an EMA with rate
+    ``ema_alpha``; 1000 while unknown and during the first ``uniform_iters`` iterations.
+
+    :param names: robot names in the envs' order.
+    :param strategy: ``"balanced"`` or ``"uniform"``.
+    :param uniform_iters: iterations of uniform sampling first.
+    :param ema_alpha: EMA rate.
+    """
+
+    def __init__(self, names: list[str], strategy: str, uniform_iters: int, ema_alpha: float) -> None:
+        self.names, self.strategy = list(names), strategy
+        self.uniform_iters, self.ema_alpha = uniform_iters, ema_alpha
+        self.first: dict[str, list[float]] = defaultdict(list)
+        self.ema: dict[str, float] = {}
+
+    def record(self, name: str, length: float) -> None:
+        """Account one finished episode of robot ``name``."""
+        if name in self.ema:
+            self.ema[name] = (1 - self.ema_alpha) * self.ema[name] + self.ema_alpha * length
+            return
+        self.first[name].append(float(length))
+        if len(self.first[name]) == EMA_WARMUP_EPISODES:
+            self.ema[name] = float(np.mean(self.first.pop(name)))
+
+    def weights(self, iteration: int) -> np.ndarray:
+        """:return: (R,) probabilities of each robot for the episodes of ``iteration``."""
+        if self.strategy == "uniform" or iteration < self.uniform_iters:
+            lengths = np.full(len(self.names), DEFAULT_EPISODE_LENGTH)
+        else:
+            lengths = np.array([self.ema.get(n, DEFAULT_EPISODE_LENGTH) for n in self.names])
+        w = DEFAULT_EPISODE_LENGTH / np.maximum(lengths, 1.0)
+        return w / w.sum()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data for the checkpoint."""
+        return {"first": dict(self.first), "ema": dict(self.ema)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.first = defaultdict(list, {k: list(v) for k, v in state["first"].items()})
+        self.ema = dict(state["ema"])
+
+
+class EpisodeRecorder(BaseCallback):
+    """Collects (robot, return, length) of every episode that ends during a rollout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.episodes: list[tuple[str, float, int]] = []
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            ep = info.get("episode")
+            if ep is not None:
+                self.episodes.append((str(ep["name"]), float(ep["r"]), int(ep["l"])))
+        return True
+
+    def drain(self) -> list[tuple[str, float, int]]:
+        """:return: the episodes since the last call."""
+        out, self.episodes = self.episodes, []
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- PPO
+def learning_rate(iteration: int, config: PPOConfig) -> float:
+    """MODELS.md §7: lr(t) = min + (base − min)·½(1 + cos(π t / T)) (or linear / constant), times
+    0.1·(1 − t/5) + t/5 during the 5 warm-up iterations."""
+    t, total = iteration, config.iterations
+    if config.lr_schedule == "cos":
+        decay = 0.5 * (1 + math.cos(math.pi * t / total))
+    elif config.lr_schedule == "lin":
+        decay = 1 - t / total
+    else:
+        decay = 1.0
+    lr = config.min_lr + (config.learning_rate - config.min_lr) * decay
+    if t < config.warmup_iters:
+        alpha = t / config.warmup_iters
+        lr *= config.warmup_factor * (1 - alpha) + alpha
+    return lr
+
+
+class UnimalPPO(PPO):
+    """SB3's PPO with the update of MODELS.md §7 (see the module docstring for why it is overridden)."""
+
+    kl_limit: float = math.inf
+    clip_value: bool = True
+
+    def train(self) -> dict[str, float]:
+        """One iteration's update on the filled rollout buffer. :return: losses and diagnostics."""
+        policy, buffer = self.policy, self.rollout_buffer
+        policy.set_training_mode(True)
+        eps = float(self.clip_range(1.0))  # type: ignore[operator]
+        # Advantages A = R − V_old, normalised over the whole buffer.
+        adv = buffer.advantages
+        buffer.advantages = (adv - adv.mean()) / (adv.std() + 1e-5)
+        explained = float(explained_variance(buffer.values.flatten(), buffer.returns.flatten()))
+
+        stats: dict[str, list[float]] = defaultdict(list)
+        kl_stopped = False
+        for _ in range(self.n_epochs):
+            for batch in buffer.get(self.batch_size):
+                if len(batch.advantages) < self.batch_size:  # drop_last
+                    continue
+                values, log_prob, entropy = policy.evaluate_actions(batch.observations, batch.actions)
+                values = values.flatten()
+                # KL early stop, measured before this minibatch's step; the minibatch is not applied.
+                approx_kl = (batch.old_log_prob - log_prob).mean()
+                if approx_kl.item() > self.kl_limit:
+                    kl_stopped = True
+                    break
+                ratio = torch.exp(log_prob - batch.old_log_prob)
+                a = batch.advantages
+                policy_loss = -torch.min(ratio * a, torch.clamp(ratio, 1 - eps, 1 + eps) * a).mean()
+                r = batch.returns
+                if self.clip_value:
+                    v_clip = batch.old_values + torch.clamp(values - batch.old_values, -eps, eps)
+                    value_loss = 0.5 * torch.max((values - r) ** 2, (v_clip - r) ** 2).mean()
+                else:
+                    value_loss = 0.5 * ((values - r) ** 2).mean()
+                loss = self.vf_coef * value_loss + policy_loss - self.ent_coef * entropy.mean()
+
+                policy.optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(policy.parameters(), self.max_grad_norm)
+                policy.optimizer.step()
+                self._n_updates += 1
+
+                stats["policy_loss"].append(policy_loss.item())
+                stats["value_loss"].append(value_loss.item())
+                stats["entropy"].append(entropy.mean().item())
+                stats["approx_kl"].append(approx_kl.item())
+                stats["clip_fraction"].append((torch.abs(ratio - 1) > eps).float().mean().item())
+            if kl_stopped:
+                break
+        out = {k: float(np.mean(v)) for k, v in stats.items()}
+        for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"):
+            out.setdefault(key, float("nan"))
+        out.update(updates=len(stats["policy_loss"]), kl_stopped=int(kl_stopped), explained_variance=explained)
+        return out
+
+
+def build_model(config: PPOConfig, venv: VecEnv) -> UnimalPPO:
+    """The PPO object with our policy, seeded (network init and env seeds seed + i)."""
+    model = UnimalPPO(
+        UnimalPolicy,
+        venv,
+        learning_rate=config.learning_rate,
+        n_steps=config.n_steps,
+        batch_size=config.batch_size,
+        n_epochs=config.n_epochs,
+        gamma=config.gamma,
+        gae_lambda=config.gae_lambda,
+        clip_range=config.clip_range,
+        ent_coef=config.entropy_coef,
+        vf_coef=config.value_coef,
+        max_grad_norm=config.max_grad_norm,
+        seed=config.seed,
+        device=config.device,
+        policy_kwargs={"model": config.model, "task": config.env, "net": config.net, "action_std": config.action_std},
+        verbose=0,
+    )
+    model.kl_limit = config.kl_limit
+    model.clip_value = config.clip_value
+    model.set_logger(configure(None, []))
+    return model
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _rms_state(rms: Any) -> dict[str, Any]:
+    return {"mean": torch.as_tensor(rms.mean), "var": torch.as_tensor(rms.var), "count": float(rms.count)}
+
+
+def _load_rms(rms: Any, state: dict[str, Any], what: str) -> None:
+    mean = state["mean"].numpy().astype(np.float64)
+    if np.shape(rms.mean) != mean.shape:
+        raise CheckpointError(f"{what} statistics have shape {mean.shape}; this env has {np.shape(rms.mean)}")
+    rms.mean, rms.var, rms.count = mean, state["var"].numpy().astype(np.float64), state["count"]
+
+
+def checkpoint_state(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler, config: PPOConfig, it: int) -> dict:
+    """Everything needed to act (policy, observation statistics) and to resume (optimiser, counters)."""
+    return {
+        "config": config.to_dict(),
+        "iteration": it,
+        "timesteps": int(model.num_timesteps),
+        "policy": model.policy.state_dict(),
+        "optimizer": model.policy.optimizer.state_dict(),
+        "obs_rms": {k: _rms_state(venv.obs_rms[k]) for k in NORM_KEYS},
+        "ret_rms": _rms_state(venv.ret_rms),
+        "sampler": sampler.state_dict(),
+        "robots": list(sampler.names),
+    }
+
+
+def load_policy_state(policy: torch.nn.Module, state: dict[str, Any], source: str) -> None:
+    """Load a checkpoint's weights. :raises CheckpointError: another architecture or size."""
+    try:
+        policy.load_state_dict(state["policy"])
+    except (RuntimeError, KeyError) as exc:
+        head = " ".join(str(exc).strip().splitlines()[0:3])
+        raise CheckpointError(f"{source} does not fit this network (another model or size): {head}") from None
+
+
+def restore(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler, state: dict[str, Any], source: str) -> None:
+    """Resume: weights, optimiser, VecNormalize statistics, sampler and step counter."""
+    load_policy_state(model.policy, state, source)
+    model.policy.optimizer.load_state_dict(state["optimizer"])
+    for k in NORM_KEYS:
+        _load_rms(venv.obs_rms[k], state["obs_rms"][k], f"{source}: '{k}'")
+    _load_rms(venv.ret_rms, state["ret_rms"], f"{source}: return")
+    sampler.load_state_dict(state["sampler"])
+    model.num_timesteps = int(state["timesteps"])
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+def robot_rows(it: int, episodes: list[tuple[str, float, int]], names: list[str], weights: np.ndarray) -> list[dict]:
+    """Per-robot log rows of one iteration (every robot, also those without a finished episode)."""
+    per: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for name, ret, length in episodes:
+        per[name].append((ret, length))
+    rows = []
+    for name, w in zip(names, weights, strict=True):
+        eps = per.get(name, [])
+        rows.append(
+            {
+                "iteration": it,
+                "robot": name,
+                "episodes": len(eps),
+                "return_mean": float(np.mean([e[0] for e in eps])) if eps else "",
+                "length_mean": float(np.mean([e[1] for e in eps])) if eps else "",
+                "weight": float(w),
+            }
+        )
+    return rows
+
+
+def train(config: PPOConfig, out: str | os.PathLike[str], resume: bool = False, quiet: bool = False) -> Path:
+    """Run (or resume) PPO; every input is checked before anything is written or started.
+
+    :param config: the run's configuration.
+    :param out: run directory.
+    :param resume: continue from the latest checkpoint in ``out``.
+    :param quiet: no progress lines.
+    :return: the final checkpoint's path.
+    :raises ConfigError: bad configuration or robot set.
+    :raises CheckpointError: run directory or checkpoint problems.
+    """
+    config.validate()
+    files = robot_files(config.robots, config.robot_limit)
+    run = RunDir(out)
+    state = run.start(config, resume)
+    start = state["iteration"] if state else 0
+    if state is not None:
+        if state["robots"] != [f.stem for f in files]:
+            raise CheckpointError(f"{out}: the robot set changed since the checkpoint")
+        run.truncate_logs(start)
+
+    seed_everything(config.seed + start)
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    venv = make_vec_env(config, files)
+    try:
+        model = build_model(config, venv)
+        names = venv.get_attr("robot_names", [0])[0]
+        sampler = RobotSampler(names, config.sampling, config.uniform_iters, config.ema_alpha)
+        if state is not None:
+            restore(model, venv, sampler, state, str(run.latest_checkpoint()))
+            venv.seed(config.seed + 7919 * start)  # fresh, distinct episodes after a resume
+        recorder = EpisodeRecorder()
+        timesteps = model.num_timesteps
+        _, callback = model._setup_learn(config.total_timesteps, recorder, reset_num_timesteps=state is None)
+        model.num_timesteps = timesteps
+        path = _loop(config, run, model, venv, sampler, recorder, callback, start, quiet)
+    finally:
+        venv.close()
+        run.close()
+    return path
+
+
+def _loop(
+    config: PPOConfig,
+    run: RunDir,
+    model: UnimalPPO,
+    venv: VecNormalize,
+    sampler: RobotSampler,
+    recorder: EpisodeRecorder,
+    callback: BaseCallback,
+    start: int,
+    quiet: bool,
+) -> Path:
+    path = run.latest_checkpoint() or run.checkpoints / "final.pt"
+    t_run = time.perf_counter()
+    for it in range(start, config.iterations):
+        t0 = time.perf_counter()
+        weights = sampler.weights(it)
+        venv.env_method("set_robot_weights", weights.tolist())  # reaches every subprocess; next reset on
+        lr = learning_rate(it, config)
+        for group in model.policy.optimizer.param_groups:
+            group["lr"] = lr
+        model.collect_rollouts(venv, callback, model.rollout_buffer, config.n_steps)
+        stats = model.train()
+        seconds = time.perf_counter() - t0
+
+        episodes = recorder.drain()
+        for name, _, length in episodes:
+            sampler.record(name, length)
+        progress = {
+            "iteration": it + 1,
+            "timesteps": model.num_timesteps,
+            "wall_time": round(time.perf_counter() - t_run, 3),
+            "steps_per_s": config.steps_per_iteration / seconds,
+            "learning_rate": lr,
+            **stats,
+            "episodes": len(episodes),
+            "return_mean": float(np.mean([e[1] for e in episodes])) if episodes else "",
+            "length_mean": float(np.mean([e[2] for e in episodes])) if episodes else "",
+        }
+        run.log(progress, robot_rows(it + 1, episodes, sampler.names, weights))
+        done = it + 1 == config.iterations
+        if (it + 1) % config.checkpoint_every == 0 or done:
+            path = run.save_checkpoint(checkpoint_state(model, venv, sampler, config, it + 1), it + 1, final=done)
+        if not quiet and ((it + 1) % config.log_every == 0 or done or it == start):
+            ret = f"{progress['return_mean']:.1f}" if episodes else "-"
+            eta = (config.iterations - it - 1) * seconds
+            print(
+                f"[{it + 1}/{config.iterations}] steps {model.num_timesteps:,} | {progress['steps_per_s']:.0f} steps/s"
+                f" | return {ret} | kl {stats['approx_kl']:.4f} | clip {stats['clip_fraction']:.3f}"
+                f" | updates {stats['updates']} | eta {eta / 60:.1f} min",
+                flush=True,
+            )
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: see ``python -m baselines.ppo --help``."""
+    parser = argparse.ArgumentParser(prog="python -m baselines.ppo", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="run directory (config, checkpoints, logs)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_config_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        if args.resume and args.preset is None:
+            config = config_from_args(args, base=RunDir(args.out).read_config())
+        else:
+            config = config_from_args(args)
+        path = train(config, args.out, resume=args.resume, quiet=args.quiet)
+    except (ConfigError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"final checkpoint: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
