@@ -1,0 +1,240 @@
+"""PPO trainer: masked Gaussian in the loss, schedules, sampling, SB3 plumbing, smoke runs, resume, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("stable_baselines3")
+
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from baselines.config import PRESETS, ConfigError, PPOConfig
+from baselines.ppo import RobotSampler, learning_rate, main, make_env, make_vec_env, robot_files, train
+from baselines.runs import CheckpointError, RunDir, load_checkpoint
+from baselines.sb3_policy import UnimalPolicy, network_config
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = PRESETS["smoke"]
+
+
+def _obs_batch(n: int = 6) -> dict[str, np.ndarray]:
+    """Observations of robots with different numbers of limbs (so both masks have True entries)."""
+    files = robot_files("train", 3)
+    env = make_env("ft", files)
+    rows = []
+    for i in range(n):
+        obs, _ = env.reset(seed=i)
+        rows.append(obs)
+    env.close()
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+
+
+def _policy(model: str = "modumorph") -> UnimalPolicy:
+    env = make_env("ft", robot_files("train", 1))
+    policy = UnimalPolicy(env.observation_space, env.action_space, lambda _: 3e-4, model=model, task="ft", net="tiny")
+    env.close()
+    return policy
+
+
+@pytest.mark.parametrize("model", ["modumorph", "tf-compressed", "mlp", "hn"])
+def test_ppo_loss_gradient_ignores_padded_action_slots(model: str) -> None:
+    """log π and entropy are sums over real slots only: the PPO loss has zero gradient w.r.t. the means
+    of padded slots, and changing the action in a padded slot changes nothing."""
+    policy = _policy(model)
+    obs = {k: torch.as_tensor(v) for k, v in _obs_batch().items()}
+    mask = obs["act_padding_mask"]
+    assert mask.any() and (~mask).any()
+    captured = {}
+
+    def keep_mean(_module: torch.nn.Module, _inputs: object, out: torch.Tensor) -> None:
+        captured["mean"] = out  # the μ (B, 24) that the masked Gaussian receives
+
+    policy.ac.actor.register_forward_hook(keep_mean)
+    actions = torch.randn(len(mask), 24)
+    values, log_prob, entropy = policy.evaluate_actions(obs, actions)
+    captured["mean"].retain_grad()
+    ratio = torch.exp(log_prob - log_prob.detach())
+    adv = torch.randn(len(mask))
+    loss = -torch.min(ratio * adv, ratio.clamp(0.8, 1.2) * adv).mean() + 0.5 * values.pow(2).mean() - entropy.mean()
+    loss.backward()
+    grad = captured["mean"].grad
+    assert torch.all(grad[mask] == 0) and torch.any(grad[~mask] != 0)
+
+    poked = actions.clone()
+    poked[mask] += 100.0
+    _, log_prob2, entropy2 = policy.evaluate_actions(obs, poked)
+    assert torch.equal(log_prob, log_prob2) and torch.equal(entropy, entropy2)
+    n_real = (~mask).sum(-1).float()
+    assert torch.allclose(entropy, n_real * (0.5 * math.log(2 * math.pi * math.e) + math.log(0.9)))
+
+
+def test_action_std_is_fixed_and_not_optimised() -> None:
+    policy = _policy()
+    assert not policy.ac.log_std.requires_grad
+    assert torch.allclose(policy.ac.log_std.exp(), torch.full((1, 24), 0.9))
+    sampled = policy(_obs_batch())[0]
+    assert sampled.shape == (6, 24)
+
+
+def test_learning_rate_cosine_with_warmup() -> None:
+    cfg = replace(PPOConfig(), total_timesteps=100 * 2560 * 32)  # 100 iterations
+    assert learning_rate(0, cfg) == pytest.approx(3e-4 * 0.1)
+    assert learning_rate(2, cfg) == pytest.approx(3e-4 * 0.5 * (1 + math.cos(math.pi * 2 / 100)) * (0.1 * 0.6 + 0.4))
+    assert learning_rate(5, cfg) == pytest.approx(3e-4 * 0.5 * (1 + math.cos(math.pi * 5 / 100)))
+    assert learning_rate(99, cfg) < 1e-6
+    assert cfg.kl_limit == pytest.approx(0.05) and replace(cfg, env="vt").kl_limit == pytest.approx(0.03)
+
+
+def test_robot_sampler_uniform_then_inverse_episode_length() -> None:
+    sampler = RobotSampler(["a", "b", "c"], "balanced", uniform_iters=2, ema_alpha=0.1)
+    for _ in range(10):
+        sampler.record("a", 100)
+        sampler.record("b", 400)
+    assert np.allclose(sampler.weights(1), 1 / 3)
+    w = sampler.weights(2)  # c unknown: length 1000
+    assert np.allclose(w / w[2], [10, 2.5, 1])
+    sampler.record("a", 200)  # EMA: 0.9 · 100 + 0.1 · 200
+    assert sampler.ema["a"] == pytest.approx(110)
+    restored = RobotSampler(["a", "b", "c"], "balanced", 2, 0.1)
+    restored.load_state_dict(sampler.state_dict())
+    assert np.allclose(restored.weights(5), sampler.weights(5))
+    assert np.allclose(RobotSampler(["a", "b"], "uniform", 0, 0.1).weights(50), 0.5)
+
+
+def test_time_limit_truncation_reaches_sb3_for_bootstrapping() -> None:
+    """SB3 bootstraps a step with ``TimeLimit.truncated`` and ``terminal_observation`` in its info."""
+    venv = DummyVecEnv([lambda: make_env("ft", robot_files("train", 1), max_episode_steps=3)])
+    venv.reset()
+    for _ in range(3):
+        _, _, dones, infos = venv.step(np.zeros((1, 24)))
+    assert dones[0] and infos[0]["TimeLimit.truncated"] and "terminal_observation" in infos[0]
+    assert infos[0]["episode"]["l"] == 3 and infos[0]["episode"]["name"] == "unimal-train-000"
+    venv.close()
+
+
+def test_sampling_weights_reach_subprocesses() -> None:
+    cfg = replace(SMOKE, n_envs=2, vec_env="subproc")
+    venv = make_vec_env(cfg, robot_files("train", 3))
+    try:
+        venv.env_method("set_robot_weights", [0.0, 1.0, 0.0])
+        names = set()
+        for _ in range(2):
+            venv.venv.reset()  # bypass VecNormalize: raw resets in each worker
+            names.update(venv.get_attr("robot_name"))
+        assert names == {"unimal-train-001"}
+        assert venv.norm_obs_keys == ["proprioceptive"]
+    finally:
+        venv.close()
+
+
+def test_network_sizes_and_overrides() -> None:
+    assert network_config("modumorph", "ft", "tiny").d_model == 8
+    assert network_config("modumorph", "ft", "small,n_layers=2").n_layers == 2
+    assert network_config("mlp", "vt", "").terrain
+    with pytest.raises(ConfigError, match="d_model"):
+        network_config("mlp", "ft", "d_model=4")
+    with pytest.raises(ConfigError, match="unknown model"):
+        network_config("gnn", "ft")
+
+
+def _params(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path)["policy"]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_smoke_run_is_reproducible_and_writes_the_run_directory(tmp_path: Path) -> None:
+    final_a = train(SMOKE, tmp_path / "a", quiet=True)
+    final_b = train(SMOKE, tmp_path / "b", quiet=True)
+    a, b = _params(final_a), _params(final_b)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    run = tmp_path / "a"
+    assert PPOConfig.from_dict(json.loads((run / "config.json").read_text())) == SMOKE
+    state = load_checkpoint(run / "checkpoints" / "final.pt")
+    assert state["iteration"] == SMOKE.iterations and state["timesteps"] == SMOKE.iterations * 128
+    assert state["obs_rms"]["proprioceptive"]["mean"].shape == (624,)
+    progress = _rows(run / "progress.csv")
+    assert [int(r["iteration"]) for r in progress] == list(range(1, SMOKE.iterations + 1))
+    for key in ("approx_kl", "clip_fraction", "policy_loss", "value_loss", "steps_per_s"):
+        assert all(math.isfinite(float(r[key])) for r in progress)
+    robots = _rows(run / "robots.csv")
+    assert {r["robot"] for r in robots} == {"unimal-train-000", "unimal-train-001", "unimal-train-002"}
+    # log_std never moved
+    assert torch.allclose(state["policy"]["ac.log_std"].exp(), torch.full((1, 24), 0.9))
+
+
+def test_killed_run_resumes_without_losing_or_repeating_iterations(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    iterations = 12
+    cmd = [sys.executable, "-m", "baselines.ppo", "--preset", "smoke", "--quiet", "--out", str(out)]
+    cmd += ["--total-timesteps", str(iterations * 128), "--n-steps", "64", "--vec-env", "dummy"]
+    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / "checkpoints" / "iter_000003.pt").exists():
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = RunDir(out).latest_checkpoint()
+    assert done is not None and int(done.stem.split("_")[1]) < iterations, "the run finished before it was killed"
+    assert not (out / "checkpoints" / "final.pt").exists()
+
+    assert main(["--out", str(out), "--resume", "--quiet"]) == 0
+    state = load_checkpoint(out / "checkpoints" / "final.pt")
+    assert state["iteration"] == iterations and state["timesteps"] == iterations * 128
+    progress = _rows(out / "progress.csv")
+    assert [int(r["iteration"]) for r in progress] == list(range(1, iterations + 1))
+    assert [int(r["timesteps"]) for r in progress] == [128 * i for i in range(1, iterations + 1)]
+
+
+def test_bad_input_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    for args, message in [
+        (["--model", "gnn"], "model='gnn'"),
+        (["--preset", "huge"], "unknown preset"),
+        (["--env", "water"], "env='water'"),
+        (["--robots", str(tmp_path / "missing")], "no such folder"),
+        (["--n-envs", "two"], "expected int"),
+        (["--batch-size", "100000"], "exceeds"),
+    ]:
+        assert main(["--preset", "smoke", "--out", str(out), *args]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["--preset", "smoke", "--out", str(out), "--robots", str(tmp_path / "empty")]) == 2
+    assert "no .xml" in capsys.readouterr().err
+
+    # an existing run is never overwritten; a resume must match its config
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps(SMOKE.to_dict()))
+    before = (out / "config.json").read_bytes()
+    assert main(["--preset", "smoke", "--out", str(out)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["--preset", "smoke", "--out", str(out), "--resume", "--seed", "3"]) == 2
+    assert "differs" in capsys.readouterr().err
+    assert (out / "config.json").read_bytes() == before
+
+    # a corrupted checkpoint is named, not loaded
+    ckpt = out / "checkpoints" / "iter_000001.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"not a checkpoint")
+    assert main(["--out", str(out), "--resume"]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    with pytest.raises(CheckpointError):
+        load_checkpoint(ckpt)
