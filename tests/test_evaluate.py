@@ -1,0 +1,116 @@
+"""Evaluation harness: checkpoint round trip, reports, reference policies, unloadable robots, bad checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("stable_baselines3")
+
+from conftest import TRAIN_XML
+
+from baselines.config import PRESETS, ConfigError
+from baselines.evaluate import CheckpointAgent, evaluate, load_agent, main
+from baselines.ppo import make_vec_env, robot_files, train
+from baselines.runs import CheckpointError, load_checkpoint
+
+SMOKE = replace(PRESETS["smoke"], vec_env="dummy", total_timesteps=256)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("eval") / "run"
+    train(SMOKE, out, quiet=True)
+    return out
+
+
+def test_checkpoint_round_trip_acts_like_the_trained_policy(run_dir: Path) -> None:
+    """A reloaded checkpoint gives the trained policy's deterministic actions on VecNormalize'd observations."""
+    from baselines.ppo import build_model
+
+    state = load_checkpoint(run_dir / "checkpoints" / "final.pt")
+    venv = make_vec_env(SMOKE, robot_files("train", 3))
+    try:
+        model = build_model(SMOKE, venv)
+        model.policy.load_state_dict(state["policy"])
+        stats = state["obs_rms"]["proprioceptive"]
+        venv.obs_rms["proprioceptive"].mean = stats["mean"].numpy()
+        venv.obs_rms["proprioceptive"].var = stats["var"].numpy()
+        venv.training = False
+        raw = venv.venv.reset()
+        normalised = venv.normalize_obs(raw)
+        expected, _ = model.predict(normalised, deterministic=True)
+    finally:
+        venv.close()
+    agent = CheckpointAgent(run_dir / "checkpoints" / "final.pt")
+    got = agent.act(raw, deterministic=True)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert agent.iteration == SMOKE.iterations
+
+
+def test_evaluate_writes_reports_and_skips_unloadable_robots(run_dir: Path, tmp_path: Path) -> None:
+    robots = tmp_path / "robots"
+    robots.mkdir()
+    for f in sorted(TRAIN_XML.glob("*.xml"))[:2]:
+        shutil.copy(f, robots / f.name)  # a temporary copy, deleted with tmp_path
+    (robots / "broken.xml").write_text("<mujoco><worldbody>")
+    out = tmp_path / "report"
+    summary = evaluate(str(run_dir), [str(robots), "test"], out, episodes=2, limit=3, workers=2)
+    assert summary["robots"]["robots"] == 2 and summary["robots"]["skipped"] == 1
+    assert summary["test"]["robots"] == 3 and summary["test"]["skipped"] == 0
+
+    data = json.loads((out / "results.json").read_text())
+    skipped = [r for r in data["robots"] if "error" in r]
+    assert [r["robot"] for r in skipped] == ["broken"]
+    with (out / "results.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(data["robots"])
+    text = (out / "summary.md").read_text()
+    assert "broken" in text and "± " in text
+    pytest.importorskip("matplotlib")
+    assert (out / "returns.png").stat().st_size > 0 and (out / "learning_curve.png").stat().st_size > 0
+
+
+def test_reference_policies_and_returns_are_raw(tmp_path: Path) -> None:
+    zero = evaluate("zero", ["train"], tmp_path / "zero", episodes=2, limit=2, workers=1)
+    rand = evaluate("random", ["train"], tmp_path / "random", episodes=2, limit=2, workers=1, deterministic=True)
+    assert np.isfinite(zero["train"]["mean"]) and np.isfinite(rand["train"]["mean"])
+    data = json.loads((tmp_path / "zero" / "results.json").read_text())
+    assert all(len(r["returns"]) == 2 and max(r["lengths"]) <= 1000 for r in data["robots"])
+    assert load_agent("zero").act({"act_padding_mask": np.zeros((3, 24), bool)}, False).shape == (3, 24)
+
+
+def test_bad_checkpoints_and_sets_fail_before_work(run_dir: Path, tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"\x00garbage")
+    assert main([str(broken), "--robots", "train", "--out", str(tmp_path / "o")]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    assert main([str(tmp_path / "nothing"), "--robots", "train"]) == 2
+    assert "neither a checkpoint" in capsys.readouterr().err
+    assert main([str(run_dir), "--robots", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+    # weights of another architecture under a valid config
+    state = load_checkpoint(run_dir / "checkpoints" / "final.pt")
+    state["config"] = {**state["config"], "net": "d_model=16,n_layers=1,n_heads=1,ff_dim=16"}
+    mismatched = tmp_path / "mismatched.pt"
+    torch.save(state, mismatched)
+    with pytest.raises(CheckpointError, match="do not fit"):
+        CheckpointAgent(mismatched)
+    # observation statistics of another size
+    state = load_checkpoint(run_dir / "checkpoints" / "final.pt")
+    state["obs_rms"]["proprioceptive"]["mean"] = torch.zeros(204)
+    other = tmp_path / "obs.pt"
+    torch.save(state, other)
+    with pytest.raises(CheckpointError, match="shape"):
+        CheckpointAgent(other)
+    with pytest.raises(ConfigError):
+        evaluate("zero", ["train"], tmp_path / "o2", episodes=0)
