@@ -361,10 +361,10 @@ def train(config: PPOConfig, out: str | os.PathLike[str], resume: bool = False, 
     run = RunDir(out)
     state = run.start(config, resume)
     start = state["iteration"] if state else 0
-    if state is not None:
-        if state["robots"] != [f.stem for f in files]:
-            raise CheckpointError(f"{out}: the robot set changed since the checkpoint")
-        run.truncate_logs(start)
+    if state is not None and state["robots"] != [f.stem for f in files]:
+        raise CheckpointError(f"{out}: the robot set changed since the checkpoint")
+    if resume:
+        run.truncate_logs(start)  # rows an interrupted run wrote after its last checkpoint
 
     seed_everything(config.seed + start)
     if config.torch_threads:
@@ -399,7 +399,7 @@ def _loop(
     start: int,
     quiet: bool,
 ) -> Path:
-    path = run.latest_checkpoint() or run.checkpoints / "final.pt"
+    path = run.checkpoints / "final.pt"
     t_run = time.perf_counter()
     for it in range(start, config.iterations):
         t0 = time.perf_counter()

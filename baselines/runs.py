@@ -165,12 +165,13 @@ class RunDir:
         return files[-1] if files else None
 
     def save_checkpoint(self, state: dict[str, Any], iteration: int, final: bool) -> Path:
-        """Write ``iter_{iteration}.pt`` (and ``final.pt``) atomically. :return: the iteration file."""
+        """Write ``iter_{iteration}.pt`` (and ``final.pt``) atomically. :return: the file written last."""
         state = {"format": CHECKPOINT_FORMAT, **state}
         path = self.checkpoints / f"iter_{iteration:06d}.pt"
         atomic_write(path, lambda p: torch.save(state, p))
         if final:
-            atomic_write(self.checkpoints / "final.pt", lambda p: torch.save(state, p))
+            path = self.checkpoints / "final.pt"
+            atomic_write(path, lambda p: torch.save(state, p))
         return path
 
     # ------------------------------------------------------------------ logs
