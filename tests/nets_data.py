@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
+import pytest
 import torch
 from conftest import ORACLE
 
@@ -74,3 +75,32 @@ def morphology(obs: dict[str, np.ndarray], i: int) -> tuple[torch.Tensor, torch.
     """Sample i's ``context`` (636,), ``obs_padding_mask`` (12,), ``act_padding_mask`` (24,): the
     arguments of ``HyperDistill.generate``."""
     return tuple(torch.as_tensor(obs[k][i]) for k in ("context", "obs_padding_mask", "act_padding_mask"))  # type: ignore[return-value]
+
+
+@cache
+def network(arch: str, task: str, out_per_limb: int = 2) -> torch.nn.Module:
+    """A network with every parameter moved off its initialisation (the hypernetworks' bias-init gives
+    every robot the same weights and their encoders no gradient), built once per test session.
+
+    Tests share it: they may switch its mode and compute gradients (then reset them), never change
+    its parameters.
+    """
+    from baselines.nets import build_network
+
+    torch.manual_seed(0)
+    net = build_network(arch, task, out_per_limb)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=g))
+    return net.eval()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> object:
+    """Run a test module's tiny batches on one torch thread, restored afterwards: on a busy 2-core
+    machine two threads per op wait on each other (measured 35× slower under load)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -15,21 +15,20 @@ import numpy as np
 import pytest
 import torch
 from conftest import TRAIN_XML
-from nets_data import morphology, normalisation, normalised, raw_batch, robots
+from nets_data import (
+    morphology,
+    network,
+    normalisation,
+    normalised,
+    one_torch_thread,  # noqa: F401  (autouse fixture)
+    raw_batch,
+    robots,
+)
 
 import unimal_gym  # noqa: F401
 from baselines.export import export_student, student_arrays
-from baselines.nets import HyperDistill, hyperdistill, to_torch
+from baselines.nets import HyperDistill, to_torch
 from unimal_gym.deploy import RobotMismatchError, StudentFileError, StudentPolicy
-
-
-def trained_like(task: str) -> HyperDistill:
-    torch.manual_seed(0)
-    student = HyperDistill(hyperdistill(task))
-    with torch.no_grad():
-        for p in student.parameters():
-            p.add_(0.01 * torch.randn_like(p))
-    return student.eval()
 
 
 def one_robot(obs: dict[str, np.ndarray], i: int, n_robots: int) -> dict[str, np.ndarray]:
@@ -37,7 +36,7 @@ def one_robot(obs: dict[str, np.ndarray], i: int, n_robots: int) -> dict[str, np
 
 
 def export(task: str, tmp_path: Path, robot_index: int = 0) -> tuple[HyperDistill, Path, dict[str, np.ndarray]]:
-    student = trained_like(task)
+    student = network("hyperdistill", task)
     raw = one_robot(raw_batch(task, n_robots=3, per_robot=6), robot_index, 3)
     mean, var = normalisation(task)
     name = robots(task)[robot_index]
@@ -127,7 +126,7 @@ def test_onnx_export_matches_when_onnx_is_installed(task: str, tmp_path: Path) -
     pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
     ort = pytest.importorskip("onnxruntime")
-    student = trained_like(task)
+    student = network("hyperdistill", task)
     raw = one_robot(raw_batch(task, n_robots=3, per_robot=4), 0, 3)
     mean, var = normalisation(task)
     files = export_student(student, {k: v[0] for k, v in raw.items()}, tmp_path / "s.npz", mean, var, onnx=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from nets_data import one_torch_thread  # noqa: F401  (autouse fixture)
 
 from baselines.flops import count, example_observation, main, millions, table
 from baselines.nets import LimbTransformer, modumorph

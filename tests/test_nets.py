@@ -8,10 +8,16 @@ import math
 import numpy as np
 import pytest
 import torch
-from nets_data import batch, morphology
+from nets_data import (
+    batch,
+    morphology,
+    network,
+    one_torch_thread,  # noqa: F401  (autouse fixture)
+)
 
 from baselines.nets import (
     ARCHITECTURES,
+    ActorCritic,
     HyperDistill,
     LimbTransformer,
     MaskedGaussian,
@@ -30,14 +36,11 @@ TASKS = ("ft", "vt", "obstacle")
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_forward_backward_on_real_observations(arch: str, task: str) -> None:
     torch.manual_seed(0)
-    obs = to_torch(batch(task))
-    ac = build_actor_critic(arch, task)
-    with torch.no_grad():  # move off the hypernetworks' zero-weight init, where encoders get no gradient
-        for p in ac.parameters():
-            p.add_(1e-3)
+    obs = to_torch(batch(task, n_robots=2, per_robot=2))
+    ac = ActorCritic(network(arch, task, 2), network(arch, task, 1))
     ac.train()
     action, log_prob, value = ac(obs)
-    assert action.shape == (12, 24) and log_prob.shape == (12,) and value.shape == (12,)
+    assert action.shape == (4, 24) and log_prob.shape == (4,) and value.shape == (4,)
     mean = ac.actor(obs)
     assert torch.isfinite(mean).all() and torch.isfinite(value).all()
     assert (mean[obs["act_padding_mask"]] == 0).all() and (action[obs["act_padding_mask"]] == 0).all()
@@ -46,6 +49,8 @@ def test_forward_backward_on_real_observations(arch: str, task: str) -> None:
     no_grad = [n for n, p in ac.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
     assert no_grad == [], f"parameters without gradient: {no_grad}"
     assert not ac.log_std.requires_grad
+    ac.zero_grad(set_to_none=True)
+    ac.eval()
 
 
 def test_gaussian_ignores_padded_slots() -> None:

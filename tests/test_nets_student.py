@@ -7,7 +7,12 @@ from dataclasses import replace
 
 import pytest
 import torch
-from nets_data import batch, morphology
+from nets_data import (
+    batch,
+    morphology,
+    network,
+    one_torch_thread,  # noqa: F401  (autouse fixture)
+)
 
 from baselines.nets import HyperDistill, hyperdistill, student_state, to_torch
 from baselines.nets.hyperdistill import RobotGroups
@@ -28,7 +33,7 @@ def trained_like(task: str, **overrides: object) -> HyperDistill:
 @pytest.mark.parametrize("task", TASKS)
 def test_generated_mlp_equals_hypernetwork_forward(task: str) -> None:
     obs = batch(task, n_robots=3, per_robot=4)
-    student = trained_like(task)
+    student = network("hyperdistill", task)
     t = to_torch(obs)
     with torch.no_grad():
         expected = student(t)
