@@ -5,7 +5,7 @@ spread evenly over the 100 robots of the project's training set, model in train 
 dropout on). ``per_sample`` generates every sample's weights, as the original does; ``per_robot``
 generates them once per robot in the batch and applies them with one batched matmul per layer::
 
-    python benchmarks/hn_generation.py [--env ft] [--batch 5120] [--repeats 3]
+    python benchmarks/hn_generation.py [--env ft] [--batch 5120] [--repeats 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env", choices=("ft", "vt", "obstacle"), default="ft")
     parser.add_argument("--batch", type=int, default=5120)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     obs, target = make_batch(args.env, args.batch)
     per_robot = HyperDistill(hyperdistill(args.env))
