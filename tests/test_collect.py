@@ -1,0 +1,143 @@
+"""Expert data (baselines.collect): content, storage, resume after SIGKILL, and refused folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.collect import COLLECT_PRESETS, DataError, collect
+from baselines.config import PRESETS
+from baselines.evaluate import CheckpointAgent
+from baselines.nets import to_torch
+from baselines.nets.obs import student_state_index
+from baselines.ppo import train
+
+torch.set_num_threads(1)
+SMOKE = replace(COLLECT_PRESETS["smoke"], steps=24)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def smoke_teacher(out: Path, seed: int = 1409) -> Path:
+    """A few-second PPO teacher (tiny ModuMorph, in-process envs)."""
+    train(replace(PRESETS["smoke"], vec_env="dummy", seed=seed), out, quiet=True)
+    return out / "checkpoints" / "final.pt"
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return smoke_teacher(tmp_path_factory.mktemp("teacher") / "run")
+
+
+@pytest.fixture(scope="module")
+def data(teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "d"
+    collect(teacher, out, SMOKE, progress=None)
+    return out
+
+
+def shard_arrays(root: Path) -> dict[str, np.ndarray]:
+    manifest = json.loads((root / "manifest.json").read_text())
+    return {
+        f"{name}/{f.stem}": np.load(f)
+        for name in manifest["robots"]
+        for f in sorted((root / "shards" / name).glob("*.npy"))
+    }
+
+
+def test_manifest_robots_and_counts(data: Path, teacher: Path) -> None:
+    manifest = json.loads((data / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["env"] == "ft"
+    assert manifest["teacher"]["path"] == str(teacher.resolve())
+    names = manifest["robots"]
+    assert names[:2] == ["unimal-train-000", "unimal-train-001"]  # the parents, then one PD mutant each
+    assert [n.split("-mutate-")[0] for n in names[2:]] == names[:2]
+    assert manifest["counts"] == {n: 48 for n in names} and manifest["transitions"] == 4 * 48
+    assert all((data / "robots" / "xml" / f"{n}.xml").is_file() for n in names)
+    rms = np.load(data / "obs_rms.npz")
+    assert rms["mean"].shape == (624,) and float(rms["clip"]) == 10.0
+
+
+def test_stored_observations_are_what_the_teacher_saw(data: Path, teacher: Path) -> None:
+    """The teacher's mean on the stored normalised observation and the robot's context is the stored target."""
+    agent = CheckpointAgent(teacher)
+    manifest = json.loads((data / "manifest.json").read_text())
+    for name in manifest["robots"]:
+        shard = data / "shards" / name
+        prop, act_mean, act = (np.load(shard / f"{k}.npy") for k in ("proprioceptive", "act_mean", "act"))
+        assert prop.shape == (48, 624) and act_mean.shape == act.shape == (48, 24)
+        assert prop.dtype == np.float32 and np.abs(prop).max() <= 10.0
+        robot = dict(np.load(shard / "robot.npz"))
+        obs = {k: np.repeat(v[None], len(prop), 0) for k, v in robot.items()}
+        with torch.no_grad():
+            mean = agent.ac.actor(to_torch({**obs, "proprioceptive": prop})).numpy()
+        np.testing.assert_allclose(mean, act_mean, atol=1e-5)
+        assert not act[:, robot["act_padding_mask"]].any()  # padded slots never act
+        noise = (act - act_mean)[:, ~robot["act_padding_mask"]]
+        assert 0.6 < noise.std() < 1.2  # σ = 0.9 exploration
+        assert json.loads((shard / "meta.json").read_text())["transitions"] == 48
+
+
+def test_student_features_are_the_slice_of_the_full_data(data: Path, teacher: Path, tmp_path: Path) -> None:
+    out = tmp_path / "student"
+    collect(teacher, out, replace(SMOKE, features="student"), progress=None)
+    name = "unimal-train-001"
+    small = np.load(out / "shards" / name / "proprioceptive.npy")
+    full = np.load(data / "shards" / name / "proprioceptive.npy")
+    assert small.shape == (48, 204)
+    np.testing.assert_array_equal(small, full[:, student_state_index()])
+
+
+def test_sigkill_during_collection_resumes_exactly(data: Path, teacher: Path, tmp_path: Path) -> None:
+    """Kill the CLI after its first shard; the resumed folder equals the uninterrupted collection exactly."""
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "baselines.collect", "--teacher", str(teacher), "--out", str(out)]
+    cmd += ["--preset", "smoke", "--steps", "24"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        shards = out / "shards"
+        if shards.is_dir() and any(not p.name.startswith(".") for p in shards.iterdir()):
+            break
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = [p for p in (out / "shards").iterdir() if not p.name.startswith(".")]
+    assert 1 <= len(finished) < 4, "the kill should land mid-collection"
+    assert not json.loads((out / "manifest.json").read_text())["complete"]
+    (out / "shards" / ".tmp-half-written").mkdir()  # as a kill during a shard write leaves it
+    manifest = collect(teacher, out, SMOKE, progress=None)
+    assert manifest["transitions"] == 4 * 48
+    assert sorted(p.name for p in (out / "shards").iterdir()) == sorted(manifest["robots"])
+    expected, resumed = shard_arrays(data), shard_arrays(out)
+    assert expected.keys() == resumed.keys()
+    for key, array in expected.items():
+        np.testing.assert_array_equal(resumed[key], array, err_msg=key)
+
+
+def test_folders_of_another_teacher_or_config_are_refused(data: Path, teacher: Path, tmp_path: Path) -> None:
+    other = smoke_teacher(tmp_path / "other", seed=7)
+    with pytest.raises(DataError, match="holds data of teacher"):
+        collect(other, data, SMOKE, progress=None)
+    with pytest.raises(DataError, match=r"another config.*steps"):
+        collect(teacher, data, replace(SMOKE, steps=5), progress=None)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("x")
+    with pytest.raises(DataError, match=r"no manifest\.json"):
+        collect(teacher, junk, SMOKE, progress=None)
+
+
+def test_cli_reports_bad_input(tmp_path: Path) -> None:
+    from baselines.collect import main
+
+    assert main(["--teacher", str(tmp_path / "none.pt"), "--out", str(tmp_path / "d"), "--preset", "smoke"]) == 2
