@@ -1,0 +1,133 @@
+"""Distillation (baselines.distill): the loss, students, checkpoints, resume and refused inputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.collect import COLLECT_PRESETS, DataError, collect
+from baselines.config import PRESETS
+from baselines.distill import (
+    DISTILL_PRESETS,
+    STUDENTS,
+    ExpertData,
+    StudentAgent,
+    distill,
+    kl_loss,
+    load_distill_checkpoint,
+)
+from baselines.ppo import train
+from baselines.runs import CheckpointError
+
+torch.set_num_threads(1)
+SMOKE = replace(DISTILL_PRESETS["smoke"], evaluate=False)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("teacher") / "run"
+    train(replace(PRESETS["smoke"], vec_env="dummy"), out, quiet=True)
+    return out / "checkpoints" / "final.pt"
+
+
+@pytest.fixture(scope="module")
+def data(teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "d"
+    collect(teacher, out, COLLECT_PRESETS["smoke"], progress=None)
+    return out
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_kl_loss_is_the_balanced_mean_matching_loss_over_valid_slots() -> None:
+    student = torch.randn(3, 24, requires_grad=True)
+    teacher = torch.randn(3, 24)
+    mask = torch.zeros(3, 24, dtype=torch.bool)
+    mask[0, :2] = mask[1, 10:] = True
+    loss = kl_loss(student, teacher, mask)
+    expected = np.mean([0.5 * ((student[b] - teacher[b])[~mask[b]] ** 2).mean().item() for b in range(3)])
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    assert not student.grad[mask].any() and student.grad[~mask].abs().sum() > 0
+
+
+def test_robots_are_balanced_and_memory_mapped_reads_match(data: Path) -> None:
+    full = ExpertData(data, per_robot=20)
+    mapped = ExpertData(data, per_robot=20, memory_limit_gb=0)
+    assert full.in_memory and not mapped.in_memory and len(full) == 4 * 20
+    index = np.random.default_rng(0).permutation(len(full))[:37]
+    (a, ta), (b, tb) = full.batch(index), mapped.batch(index)
+    assert torch.equal(ta, tb) and all(torch.equal(a[k], b[k]) for k in a)
+    robot = 2
+    row = np.load(data / "shards" / full.names[robot] / "act_mean.npy")[5]
+    np.testing.assert_array_equal(full.batch(np.array([robot * 20 + 5]))[1][0].numpy(), row)
+
+
+def test_hyperdistill_learns_and_checkpoint_acts_like_the_student(data: Path, tmp_path: Path) -> None:
+    config = replace(SMOKE, epochs=4, learning_rate=3e-3)
+    final = distill(data, config, tmp_path / "run", progress=None)
+    rows = read_csv(tmp_path / "run" / "progress.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    assert all(float(r["samples_per_s"]) > 0 for r in rows)
+    agent = StudentAgent(final)  # the checkpoint round trip, acting through the generated MLP
+    dataset = ExpertData(data, per_robot=32)
+    obs, _ = dataset.batch(np.arange(8))  # robot 0, normalised observations
+    agent.student.eval()
+    with torch.no_grad():
+        expected = agent.student(obs).numpy()
+    raw = {k: v.numpy() for k, v in obs.items()}
+    raw["proprioceptive"] = raw["proprioceptive"] * np.sqrt(agent.var + 1e-8) + agent.mean  # undo normalisation
+    np.testing.assert_allclose(agent.act(raw, deterministic=True), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("student", [s for s in STUDENTS if s != "hyperdistill"])
+def test_every_student_distils(student: str, data: Path, tmp_path: Path) -> None:
+    final = distill(data, replace(SMOKE, student=student, epochs=1), tmp_path / student, progress=None)
+    assert load_distill_checkpoint(final)["config"]["student"] == student
+
+
+def test_resume_after_interruption_equals_the_uninterrupted_run(data: Path, tmp_path: Path) -> None:
+    config = replace(SMOKE, epochs=3)
+    straight = distill(data, config, tmp_path / "straight", progress=None)
+    split = tmp_path / "split"
+    distill(data, config, split, stop_after=1, progress=None)
+    with (split / "progress.csv").open("a") as f:  # a row written after the last checkpoint, then killed
+        f.write("2,128,9.9,1,1,1\n")
+    resumed = distill(data, config, split, resume=True, progress=None)
+    a, b = load_distill_checkpoint(straight)["student"], load_distill_checkpoint(resumed)["student"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [int(r["epoch"]) for r in read_csv(split / "progress.csv")] == [1, 2, 3]
+
+
+def test_bad_inputs_are_refused_before_training(data: Path, teacher: Path, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    collect(teacher, small, replace(COLLECT_PRESETS["smoke"], features="student"), progress=None)
+    with pytest.raises(DataError, match="reads 52 proprioceptive features"):
+        distill(small, replace(SMOKE, student="mlp"), tmp_path / "a", progress=None)
+    distill(small, replace(SMOKE, epochs=1), tmp_path / "hd17", progress=None)  # HyperDistill fits 17 features
+
+    broken = tmp_path / "broken"
+    shutil.copytree(data, broken)
+    name = json.loads((data / "manifest.json").read_text())["robots"][1]
+    (broken / "shards" / name / "act_mean.npy").unlink()
+    with pytest.raises(DataError, match=f"shards/{name}/act_mean.npy is missing"):
+        distill(broken, SMOKE, tmp_path / "b", progress=None)
+
+    distill(data, replace(SMOKE, epochs=1), tmp_path / "c", progress=None)
+    with pytest.raises(CheckpointError, match="already holds"):
+        distill(data, replace(SMOKE, epochs=1), tmp_path / "c", progress=None)
+    with pytest.raises(CheckpointError, match="differs"):
+        distill(data, replace(SMOKE, epochs=2, learning_rate=1.0), tmp_path / "c", resume=True, progress=None)
+    with pytest.raises(DataError, match="no manifest"):
+        distill(tmp_path, SMOKE, tmp_path / "d", progress=None)
