@@ -1,0 +1,449 @@
+"""The HyperDistill pipeline: teacher → PD robots → expert data → students → evaluation → report.
+
+Stages and where they live in ``RUN`` (every stage folder is named by a hash of everything that
+determines its content: its own configuration and the hashes of the stages it reads)::
+
+    pipeline.json               the exact PipelineConfig
+    teacher-<key>/              PPO run (skipped with --teacher CHECKPOINT)
+    data-<key>/                 PD robots and expert data (baselines.collect)
+    students/<name>-<key>/      one distillation run per student (baselines.distill)
+    eval/<label>-<key>.json     per-robot returns of the teacher (students: their run's last evaluation)
+    report/report.md            Table 1 and Figures 2–3 of the paper for this run (+ PNG plots)
+
+A stage whose folder holds a ``.done`` marker is skipped; an interrupted stage resumes (PPO from its
+last checkpoint, collection robot by robot, distillation after its last epoch). Changing any setting
+of a stage gives it a new key, and so a new folder, for it and every stage after it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..collect import COLLECT_PRESETS, CollectConfig, collect, file_sha256
+from ..config import ENVS, PRESETS, ConfigError, PPOConfig
+from ..distill import (
+    DISTILL_PRESETS,
+    STUDENTS,
+    DistillConfig,
+    StudentAgent,
+    distill,
+    evaluate_policy,
+)
+from ..evaluate import CheckpointAgent
+from ..flops import count, example_observation, format_table, table
+from ..nets import HyperDistill, student_state, to_torch
+from ..ppo import train
+from ..runs import CheckpointError, atomic_write
+
+NAMES = {
+    "teacher": "Teacher (ModuMorph, PPO)",
+    "hyperdistill": "HyperDistill",
+    "mlp": "Multi-robot MLP",
+    "tf": "TF",
+    "tf-compressed": "TF (compressed)",
+    "modumorph-compressed": "ModuMorph (compressed)",
+    "modumorph": "ModuMorph",
+}
+PAPER_CLAIM = {"train": 0.95, "test": 0.9}  # paper §4: HyperDistill / teacher on training and test robots
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """One end-to-end run; each part is the configuration of its own stage."""
+
+    env: str = "ft"
+    """Task: ft, vt or obstacle."""
+    teacher: PPOConfig = field(default_factory=PPOConfig)
+    """Teacher PPO run (ignored when a teacher checkpoint is given)."""
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    """PD robots and expert data."""
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    """Distillation (the student field is set per student); its eval_* fields are the final evaluation's too."""
+    students: tuple[str, ...] = ("hyperdistill", "mlp")
+    """Students to distil; HyperDistill and at least one baseline for the comparison."""
+    latency_min_time: float = 0.2
+    """Seconds per latency measurement round (benchmarks/inference.py logic)."""
+
+    def validate(self) -> PipelineConfig:
+        """:raises ConfigError: unknown task or student. :return: self."""
+        if self.env not in ENVS:
+            raise ConfigError(f"env={self.env!r} is not allowed; choose one of {', '.join(ENVS)}")
+        unknown = [s for s in self.students if s not in STUDENTS]
+        if unknown or not self.students:
+            raise ConfigError(f"students {unknown or '(none)'}: choose from {', '.join(STUDENTS)}")
+        self.teacher.validate()
+        self.collect.validate()
+        self.distill.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+
+def pipeline_preset(name: str, env: str = "ft") -> PipelineConfig:
+    """``smoke`` (tests: seconds), ``laptop`` (a 2-core machine, about an hour) or ``paper``.
+
+    :raises ConfigError: unknown preset or task.
+    """
+    if name not in ("smoke", "laptop", "paper"):
+        raise ConfigError(f"unknown preset {name!r}; choose smoke, laptop or paper")
+    teacher = replace(PRESETS[name], env=env)
+    distill_cfg = DISTILL_PRESETS[name]
+    if name == "smoke":
+        teacher = replace(teacher, vec_env="dummy")
+        distill_cfg = replace(distill_cfg, evaluate=False, eval_limit=1, eval_episodes=1, eval_workers=1)
+    if name != "paper":  # evaluate on the robots the teacher was trained on, and as many test robots
+        distill_cfg = replace(distill_cfg, eval_train=teacher.robots, eval_limit=teacher.robot_limit)
+    return PipelineConfig(
+        env=env,
+        teacher=teacher,
+        collect=replace(COLLECT_PRESETS[name], robots=teacher.robots, robot_limit=teacher.robot_limit),
+        distill=distill_cfg,
+        latency_min_time={"smoke": 0.002, "laptop": 0.1, "paper": 0.2}[name],
+    )
+
+
+# ---------------------------------------------------------------------------------------------- stages
+def stage_key(*parts: Any) -> str:
+    """12 hex digits of the SHA-256 of the parts' JSON."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _done(folder: Path) -> bool:
+    return (folder / ".done").is_file()
+
+
+def _mark_done(folder: Path, info: dict[str, Any]) -> None:
+    atomic_write(folder / ".done", lambda p: p.write_text(json.dumps(info) + "\n"))
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    out: str | Path,
+    teacher: str | Path | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Run (or resume) every stage and write the report.
+
+    :param config: the run's configuration.
+    :param out: run folder.
+    :param teacher: an existing teacher checkpoint or run directory (skips PPO).
+    :param log: progress lines.
+    :return: the report's path.
+    :raises ConfigError, CheckpointError, DataError: bad input.
+    """
+    config.validate()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "pipeline.json", lambda p: p.write_text(json.dumps(config.to_dict(), indent=1) + "\n"))
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    # 1. teacher
+    t0 = time.perf_counter()
+    if teacher is not None:
+        teacher_ckpt = _resolve_teacher(teacher, config.env)
+        log(f"== teacher: given, {teacher_ckpt}")
+    else:
+        folder = out / f"teacher-{stage_key(config.teacher.to_dict())}"
+        if not _done(folder):
+            log(f"== teacher: PPO ({config.teacher.model}, {config.teacher.total_timesteps:,} steps) in {folder}")
+            train(config.teacher, folder, resume=(folder / "config.json").is_file())
+            _mark_done(folder, {"stage": "teacher"})
+        teacher_ckpt = folder / "checkpoints" / "final.pt"
+    teacher_sha = file_sha256(teacher_ckpt)
+    timings["teacher"] = time.perf_counter() - t0
+
+    # 2. PD robots and expert data
+    t0 = time.perf_counter()
+    data = out / f"data-{stage_key(teacher_sha, config.collect.to_dict())}"
+    if not _done(data):
+        log(f"== expert data in {data}")
+        collect(teacher_ckpt, data, config.collect, progress=log)
+        _mark_done(data, {"stage": "data"})
+    data_sha = file_sha256(data / "manifest.json")
+    timings["data"] = time.perf_counter() - t0
+
+    # 3. students
+    runs: dict[str, Path] = {}
+    for student in config.students:
+        t0 = time.perf_counter()
+        cfg = replace(config.distill, student=student)
+        folder = out / "students" / f"{student}-{stage_key(data_sha, cfg.to_dict())}"
+        if not _done(folder):
+            log(f"== distilling {student} in {folder}")
+            distill(data, cfg, folder, resume=(folder / "config.json").is_file(), progress=log)
+            _mark_done(folder, {"stage": f"student {student}"})
+        runs[student] = folder
+        timings[f"distill {student}"] = time.perf_counter() - t0
+
+    # 4. evaluation on training and unseen test robots
+    t0 = time.perf_counter()
+    d = config.distill
+    sets = {"train": d.eval_train, "test": d.eval_test}
+    settings = [sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed]
+    evals: dict[str, dict[str, Any]] = {}
+    sources = {"teacher": teacher_ckpt, **{s: runs[s] / "checkpoints" / "final.pt" for s in config.students}}
+    for label, ckpt in sources.items():
+        last_eval = runs[label] / "eval" / f"epoch_{d.epochs:04d}.json" if label in runs else None
+        if last_eval is not None and last_eval.is_file():  # the distillation's final evaluation, same settings
+            evals[label] = json.loads(last_eval.read_text())
+            continue
+        path = out / "eval" / f"{label}-{stage_key(file_sha256(ckpt), settings)}.json"
+        if not path.is_file():
+            log(f"== evaluating {label} on {d.eval_limit or 'all'} train and test robots × {d.eval_episodes} episodes")
+            summary, results = evaluate_policy(ckpt, sets, d.eval_limit, d.eval_episodes, *settings[3:], d.eval_workers)
+            atomic_write(path, lambda p, s=summary, r=results: p.write_text(json.dumps({"summary": s, "robots": r})))
+        evals[label] = json.loads(path.read_text())
+    timings["evaluation"] = time.perf_counter() - t0
+
+    # 5. cost tables and report
+    t0 = time.perf_counter()
+    costs = student_costs(config.env, teacher_ckpt, {s: runs[s] / "checkpoints" / "final.pt" for s in runs})
+    latencies = student_latency(config.env, teacher_ckpt, runs, config.latency_min_time)
+    timings["tables"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    report = write_report(out / "report", config, teacher_ckpt, data, runs, evals, costs, latencies, timings)
+    log(f"== report: {report}")
+    return report
+
+
+def _resolve_teacher(teacher: str | Path, env: str) -> Path:
+    from ..runs import resolve_checkpoint
+
+    path = resolve_checkpoint(teacher)
+    agent = CheckpointAgent(path)
+    if agent.task != env:
+        raise CheckpointError(f"teacher {path} is a {agent.task} policy; the pipeline runs --env {env}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- tables
+def _actor(source: Path) -> tuple[nn.Module, Any]:
+    """A checkpoint's actor network and agent (teacher or student)."""
+    try:
+        agent: Any = StudentAgent(source)
+        return agent.student, agent
+    except CheckpointError:
+        agent = CheckpointAgent(source)
+        return agent.ac.actor, agent
+
+
+def student_costs(env: str, teacher: Path, students: dict[str, Path]) -> dict[str, Any]:
+    """Parameters and FLOPs per step (MODELS.md §11) of the networks as trained here, HyperDistill as the
+    plain MLP it generates; and the paper-size Table 1 from :func:`baselines.flops.table`."""
+    obs = example_observation(env)
+    rows = {}
+    for label, path in {"teacher": teacher, **students}.items():
+        net, _ = _actor(path)
+        net.eval()
+        if isinstance(net, HyperDistill):
+            generated = net.generate(obs["context"][0], obs["obs_padding_mask"][0], obs["act_padding_mask"][0])
+            rows[label] = count(generated, (student_state(obs["proprioceptive"]).flatten(1), obs.get("hfield")))
+        else:
+            rows[label] = count(net, (obs,))
+    return {"ours": rows, "paper_sizes": format_table(table(env))}
+
+
+def _latency_fn() -> Callable[..., float] | None:
+    """``latency`` of benchmarks/inference.py (the checkout's), or None when it is not there."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "inference.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("_unimal_inference_benchmark", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.latency
+
+
+def student_latency(env: str, teacher: Path, runs: dict[str, Path], min_time: float) -> dict[str, float]:
+    """Seconds per control step, batch 1, one thread, on a real observation of a training robot."""
+    import gymnasium as gym
+
+    from ..ppo import obs_keys, robot_files
+
+    latency = _latency_fn()
+    if latency is None:
+        return {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    robot = robot_files("train", 1)[0]
+    e = gym.wrappers.FilterObservation(gym.make(ENVS[env], robot=str(robot)), obs_keys(env))
+    raw, _ = e.reset(seed=0)
+    e.close()
+    obs = to_torch(raw)
+    out = {}
+    try:
+        with torch.inference_mode():
+            for label, path in {
+                "teacher": teacher,
+                **{s: r / "checkpoints" / "final.pt" for s, r in runs.items()},
+            }.items():
+                net, _ = _actor(path)
+                net.eval()
+                if isinstance(net, HyperDistill):
+                    mlp = net.generate(obs["context"][0], obs["obs_padding_mask"][0], obs["act_padding_mask"][0])
+                    state, hfield = student_state(obs["proprioceptive"]).flatten(1), obs.get("hfield")
+                    out[label] = latency(lambda m=mlp, s=state, h=hfield: m(s, h), min_time=min_time, rounds=5)
+                else:
+                    out[label] = latency(lambda n=net: n(obs), min_time=min_time, rounds=5)
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- report
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_report(
+    folder: Path,
+    config: PipelineConfig,
+    teacher: Path,
+    data: Path,
+    runs: dict[str, Path],
+    evals: dict[str, dict[str, Any]],
+    costs: dict[str, Any],
+    latencies: dict[str, float],
+    timings: dict[str, float],
+) -> Path:
+    """``report.md`` (+ ``results.json``, ``curves.png``, ``returns.png``): students against the teacher."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = json.loads((data / "manifest.json").read_text())
+    summary = {label: e["summary"] for label, e in evals.items()}
+    teacher_mean = {s: summary["teacher"][s]["mean"] for s in ("train", "test")}
+    d = config.distill
+    mode = "deterministic (mean)" if d.eval_deterministic else "stochastic"
+    throughput = {}
+    for student, run in runs.items():
+        rows = _read_csv(run / "progress.csv")
+        if rows:
+            throughput[student] = float(np.median([float(r["samples_per_s"]) for r in rows]))
+    lines = [
+        f"# HyperDistill pipeline report ({config.env.upper()})",
+        "",
+        f"Teacher `{teacher}`; expert data: {manifest['transitions']:,} transitions of {len(manifest['counts'])} "
+        f"robots ({config.collect.num_envs} envs × {config.collect.steps} steps each, σ = {config.collect.action_std});"
+        f" students distilled for {d.epochs} epochs on {d.per_robot_samples} transitions per robot "
+        f"(batch {d.batch_size}, Adam {d.learning_rate:g}, clip {d.grad_norm}, size '{d.net or 'paper'}').",
+        f"Evaluation: {d.eval_episodes} episodes per robot, {mode} actions, seed {d.eval_seed}; train = "
+        f"`{d.eval_train}`, test = `{d.eval_test}` (unseen), first {d.eval_limit or 'all'} robots of each.",
+        "",
+        "| policy | train return ± s.e. | test return ± s.e. | train / teacher | test / teacher"
+        " | params | FLOPs | µs/step (batch 1, 1 thread) | distill samples/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label in ("teacher", *runs):
+        s = summary[label]
+        ratio = {k: s[k]["mean"] / teacher_mean[k] if teacher_mean[k] else float("nan") for k in ("train", "test")}
+        cost = costs["ours"][label]
+        lat = f"{latencies[label] * 1e6:.1f}" if label in latencies else "-"
+        thr = f"{throughput[label]:,.0f}" if label in throughput else "-"
+        lines.append(
+            f"| {NAMES[label]} | {s['train']['mean']:.1f} ± {s['train']['se']:.1f} | "
+            f"{s['test']['mean']:.1f} ± {s['test']['se']:.1f} | {ratio['train']:.2f} | {ratio['test']:.2f} | "
+            f"{cost.params:,} | {cost.flops:,} | {lat} | {thr} |"
+        )
+    lines += ["", _claim(summary, teacher_mean), ""]
+    lines += [
+        "Parameters and FLOPs above are of the networks as trained in this run (HyperDistill: the plain MLP it",
+        "generates per robot). At the paper's sizes (`python -m baselines.flops`, MODELS.md §11):",
+        "",
+        "```",
+        costs["paper_sizes"],
+        "```",
+        "",
+        "Figures: `curves.png` (student return on training and test robots during distillation, teacher as",
+        "a line: the paper's Figures 2–3), `returns.png` (final returns).",
+        "",
+        "Stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()),
+    ]
+    report = folder / "report.md"
+    report.write_text("\n".join(lines) + "\n")
+    results = {
+        "summary": summary,
+        "costs": {k: asdict(v) for k, v in costs["ours"].items()},
+        "latency_s": latencies,
+        "distill_samples_per_s": throughput,
+        "timings_s": timings,
+    }
+    (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    _plots(folder, runs, summary, teacher_mean)
+    return report
+
+
+def _claim(summary: dict[str, Any], teacher: dict[str, float]) -> str:
+    """The paper's claim checked on this run."""
+    if "hyperdistill" not in summary or min(teacher.values()) <= 0:
+        return "The paper's claim cannot be checked here (no HyperDistill student, or a teacher return ≤ 0)."
+    hd = {k: summary["hyperdistill"][k]["mean"] / teacher[k] for k in ("train", "test")}
+    met = all(hd[k] >= PAPER_CLAIM[k] for k in hd)
+    text = (
+        f"Paper's claim (HyperDistill / teacher ≥ {PAPER_CLAIM['train']} on training and ≥ {PAPER_CLAIM['test']} on "
+        f"test robots): **{'met' if met else 'not met'}** here ({hd['train']:.2f} / {hd['test']:.2f})."
+    )
+    if "mlp" in summary:
+        mlp_test = summary["mlp"]["test"]["mean"] / teacher["test"]
+        text += f" Multi-robot MLP on test robots: {mlp_test:.2f} of the teacher."
+    return text
+
+
+def _plots(folder: Path, runs: dict[str, Path], summary: dict[str, Any], teacher: dict[str, float]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # plots are optional
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, split in zip(axes, ("train", "test"), strict=True):
+        for k, (student, run) in enumerate(runs.items()):
+            rows = [r for r in _read_csv(run / "eval.csv") if r["set"] == split]
+            if rows:
+                ax.plot([int(r["epoch"]) for r in rows], [float(r["mean"]) for r in rows], "o-", color=f"C{k}")
+                ax.plot([], [], "o-", color=f"C{k}", label=NAMES[student])
+            else:  # no curve: the final point only
+                ax.plot([0], [summary[student][split]["mean"]], "o", color=f"C{k}", label=NAMES[student])
+        ax.axhline(teacher[split], color="k", ls="--", label=NAMES["teacher"])
+        ax.set_title(f"{split} robots")
+        ax.set_xlabel("distillation epoch")
+    axes[0].set_ylabel("mean episode return")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "curves.png", dpi=120)
+    plt.close(fig)
+    labels = list(summary)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.4
+    for j, split in enumerate(("train", "test")):
+        ax.bar(
+            np.arange(len(labels)) + (j - 0.5) * width,
+            [summary[lb][split]["mean"] for lb in labels],
+            width,
+            yerr=[summary[lb][split]["se"] for lb in labels],
+            label=f"{split} robots",
+        )
+    ax.set_xticks(range(len(labels)), [NAMES[lb] for lb in labels], rotation=15, fontsize=8)
+    ax.set_ylabel("mean episode return")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "returns.png", dpi=120)
+    plt.close(fig)

@@ -1,0 +1,62 @@
+"""The end-to-end pipeline (python -m baselines.hyperdistill) on its smoke preset: report, caching, bad input."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from baselines.hyperdistill import pipeline_preset, run_pipeline
+from baselines.hyperdistill.__main__ import main
+from baselines.runs import CheckpointError
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    out = tmp_path_factory.mktemp("pipeline") / "run"
+    lines: list[str] = []
+    run_pipeline(pipeline_preset("smoke"), out, log=lines.append)
+    return out, lines
+
+
+def test_smoke_pipeline_writes_the_report(smoke_run: tuple[Path, list[str]]) -> None:
+    out, lines = smoke_run
+    report = (out / "report" / "report.md").read_text()
+    for row in ("| Teacher (ModuMorph, PPO) |", "| HyperDistill |", "| Multi-robot MLP |", "ModuMorph (oracle)"):
+        assert row in report
+    results = json.loads((out / "report" / "results.json").read_text())
+    assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp"}
+    assert all(set(s) == {"train", "test"} for s in results["summary"].values())
+    assert results["distill_samples_per_s"]["hyperdistill"] > 0
+    assert set(results["latency_s"]) == {"teacher", "hyperdistill", "mlp"}
+    assert (out / "report" / "curves.png").is_file() and (out / "report" / "returns.png").is_file()
+    assert any(line.startswith("== teacher: PPO") for line in lines)
+
+
+def test_stages_are_cached_and_a_changed_stage_reruns_alone(smoke_run: tuple[Path, list[str]]) -> None:
+    out, _ = smoke_run
+    lines: list[str] = []
+    run_pipeline(pipeline_preset("smoke"), out, log=lines.append)
+    assert [line for line in lines if line.startswith("==")] == [f"== report: {out / 'report' / 'report.md'}"]
+    config = pipeline_preset("smoke")
+    lines.clear()
+    run_pipeline(replace(config, students=("hyperdistill", "tf-compressed")), out, log=lines.append)
+    stages = [line.split(" in ")[0] for line in lines if line.startswith("==")]
+    assert stages == [
+        "== distilling tf-compressed",
+        "== evaluating tf-compressed on 3 train and test robots × 1 episodes",
+        f"== report: {out / 'report' / 'report.md'}",
+    ]
+
+
+def test_teacher_of_another_task_is_refused(smoke_run: tuple[Path, list[str]], tmp_path: Path) -> None:
+    out, _ = smoke_run
+    teacher = next(out.glob("teacher-*"))
+    with pytest.raises(CheckpointError, match="is a ft policy"):
+        run_pipeline(pipeline_preset("smoke", "vt"), tmp_path / "vt", teacher=teacher, log=lambda _: None)
+    assert main(["--preset", "nope", "--out", str(tmp_path / "x")]) == 2
