@@ -60,3 +60,17 @@ def test_teacher_of_another_task_is_refused(smoke_run: tuple[Path, list[str]], t
     with pytest.raises(CheckpointError, match="is a ft policy"):
         run_pipeline(pipeline_preset("smoke", "vt"), tmp_path / "vt", teacher=teacher, log=lambda _: None)
     assert main(["--preset", "nope", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_an_interrupted_stage_resumes(smoke_run: tuple[Path, list[str]]) -> None:
+    """A student stage killed after its first epoch (no marker, no final checkpoint) continues from there."""
+    out, _ = smoke_run
+    folder = next((out / "students").glob("mlp-*"))
+    for name in (".done", "checkpoints/final.pt", "checkpoints/epoch_0002.pt"):
+        (folder / name).unlink()
+    lines: list[str] = []
+    run_pipeline(pipeline_preset("smoke"), out, log=lines.append)
+    assert any("into mlp" in line and "epochs 1→2" in line for line in lines)
+    rows = (folder / "progress.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == [1, 2]
+    assert (folder / ".done").is_file()
