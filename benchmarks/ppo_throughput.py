@@ -5,8 +5,8 @@
 Measures, one after the other on the same robots:
 
 1. one env in this process, random actions (the environment alone);
-2. the preset's ``n_envs`` subprocess envs (SB3 SubprocVecEnv + VecNormalize), random actions — the
-   collection machinery without a policy;
+2. the preset's ``n_envs`` envs in its VecEnv (SubprocVecEnv or DummyVecEnv) + VecNormalize, random
+   actions — the collection machinery without a policy;
 3. PPO with the preset for a few iterations (rollouts + updates; the first iteration is skipped as warm-up).
 
 Prints a table and the ratios PPO / bare (target ≥ 0.5 on CPU, issue 5).
@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--model", default=None)
     parser.add_argument("--net", default=None)
+    parser.add_argument("--vec-env", default=None, help="subproc or dummy (default: the preset's)")
     args = parser.parse_args()
     config = PRESETS[args.preset]
     config = replace(config, total_timesteps=args.iterations * config.steps_per_iteration)
@@ -78,6 +79,8 @@ def main() -> None:
         config = replace(config, model=args.model)
     if args.net is not None:
         config = replace(config, net=args.net)
+    if args.vec_env:
+        config = replace(config, vec_env=args.vec_env)
     robots = robot_files(config.robots, config.robot_limit)
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
@@ -88,9 +91,9 @@ def main() -> None:
     print("| measurement | env steps/s |")
     print("|---|---|")
     print(f"| one env, this process, random actions | {single:,.0f} |")
-    print(f"| {config.n_envs} subprocess envs + VecNormalize, random actions | {vec:,.0f} |")
+    print(f"| {config.n_envs} envs ({config.vec_env} VecEnv) + VecNormalize, random actions | {vec:,.0f} |")
     print(f"| PPO ({config.model}, rollout + {config.n_epochs} epochs of updates) | {learn:,.0f} |")
-    print(f"ratio PPO / subprocess envs: {learn / vec:.3f}; PPO / one env: {learn / single:.3f}")
+    print(f"ratio PPO / the same VecEnv: {learn / vec:.3f}; PPO / one env: {learn / single:.3f}")
 
 
 if __name__ == "__main__":
