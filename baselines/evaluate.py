@@ -205,7 +205,10 @@ def write_reports(out: Path, meta: dict[str, Any], results: list[dict[str, Any]]
                 writer.writerow(
                     [r["set"], r["robot"], n, r["return_mean"], r["return_se"], float(np.mean(r["lengths"])), ""]
                 )
-    mode = "deterministic (mean)" if meta["deterministic"] else "stochastic"
+    if meta["source"] in REFERENCE_POLICIES:
+        mode = f"{meta['source']} (reference policy)"
+    else:
+        mode = "deterministic (mean)" if meta["deterministic"] else "stochastic"
     lines = [
         f"# Evaluation of `{meta['source']}`",
         "",
