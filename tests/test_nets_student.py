@@ -15,7 +15,7 @@ from nets_data import (
 )
 
 from baselines.nets import HyperDistill, hyperdistill, student_state, to_torch
-from baselines.nets.hyperdistill import RobotGroups
+from baselines.nets.layers import RobotGroups
 
 TASKS = ("ft", "vt", "obstacle")
 

@@ -28,7 +28,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .layers import TERRAIN_DIMS, HeadInit, HypernetHead, PreLNEncoderLayer, TerrainEncoder, mlp
+from .layers import TERRAIN_DIMS, HeadInit, HypernetHead, PreLNEncoderLayer, RobotGroups, TerrainEncoder, mlp
 from .obs import (
     ACTS_PER_LIMB,
     CONTEXT_DIM,
@@ -159,34 +159,6 @@ class GeneratedMLP(nn.Module):
         for layer in self.layers[1:-1]:
             h = torch.relu(layer(h))
         return self.layers[-1](h)
-
-
-class RobotGroups:
-    """Samples of a batch grouped by robot (identical context and padding mask), padded per group.
-
-    :param keys: (B, D) one row per sample; equal rows are the same robot.
-    """
-
-    def __init__(self, keys: Tensor) -> None:
-        _, inverse = torch.unique(keys, dim=0, return_inverse=True)
-        n_robots = int(inverse.max()) + 1
-        order = torch.argsort(inverse, stable=True)
-        counts = torch.bincount(inverse, minlength=n_robots)
-        starts = torch.cumsum(counts, 0) - counts
-        slot = torch.empty_like(inverse)
-        slot[order] = torch.arange(len(inverse), device=keys.device) - starts[inverse[order]]
-        self.robot, self.slot = inverse, slot  # (B,), (B,): group and position of every sample
-        self.first = order[starts]  # (R,): one sample of each robot
-        self.size = int(counts.max())
-
-    def group(self, x: Tensor) -> Tensor:
-        """(B, F) → (R, max group size, F), zero-padded."""
-        out = x.new_zeros(len(self.first), self.size, x.shape[-1])
-        return out.index_put((self.robot, self.slot), x)
-
-    def ungroup(self, y: Tensor) -> Tensor:
-        """(R, max group size, F) → (B, F) in the batch's order."""
-        return y[self.robot, self.slot]
 
 
 class HyperDistill(nn.Module):

@@ -148,6 +148,40 @@ class LimbwiseLinear(nn.Module):
     """
 
     def forward(self, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-        """:param x: (B, 12, in). :param weight: (B, 12, in, out). :param bias: (B, 12, out).
-        :return: (B, 12, out)."""
+        """Per sample, or per robot for grouped samples.
+
+        :param x: (B, 12, in), or (R, n, 12, in) for n samples of each of R robots.
+        :param weight: (B, 12, in, out), or (R, 12, in, out).
+        :param bias: (B, 12, out), or (R, 12, out).
+        :return: (B, 12, out), or (R, n, 12, out)."""
+        if x.dim() == 4:
+            return torch.einsum("rnli,rlio->rnlo", x, weight) + bias.unsqueeze(1)
         return torch.einsum("bli,blio->blo", x, weight) + bias
+
+
+class RobotGroups:
+    """Samples of a batch grouped by robot (identical context and padding mask), padded per group.
+
+    :param keys: (B, D) one row per sample; equal rows are the same robot.
+    """
+
+    def __init__(self, keys: Tensor) -> None:
+        _, inverse = torch.unique(keys, dim=0, return_inverse=True)
+        n_robots = int(inverse.max()) + 1
+        order = torch.argsort(inverse, stable=True)
+        counts = torch.bincount(inverse, minlength=n_robots)
+        starts = torch.cumsum(counts, 0) - counts
+        slot = torch.empty_like(inverse)
+        slot[order] = torch.arange(len(inverse), device=keys.device) - starts[inverse[order]]
+        self.robot, self.slot = inverse, slot  # (B,), (B,): group and position of every sample
+        self.first = order[starts]  # (R,): one sample of each robot
+        self.size = int(counts.max())
+
+    def group(self, x: Tensor) -> Tensor:
+        """(B, F) → (R, max group size, F), zero-padded."""
+        out = x.new_zeros(len(self.first), self.size, x.shape[-1])
+        return out.index_put((self.robot, self.slot), x)
+
+    def ungroup(self, y: Tensor) -> Tensor:
+        """(R, max group size, F) → (B, F) in the batch's order."""
+        return y[self.robot, self.slot]

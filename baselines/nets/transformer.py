@@ -23,7 +23,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .layers import TERRAIN_DIMS, HypernetHead, LimbwiseLinear, PreLNEncoderLayer, TerrainEncoder, mlp
+from .layers import TERRAIN_DIMS, HypernetHead, LimbwiseLinear, PreLNEncoderLayer, RobotGroups, TerrainEncoder, mlp
 from .obs import ACTS_PER_LIMB, CONTEXT_DIM, LIMB_OBS_DIM, MAX_LIMBS, TASKS, limb_view, mask_limb_outputs, require
 
 DECODER_DIMS = {"ft": (), "vt": (64,), "obstacle": (64, 64)}  # MODELS.md §3.7: hidden decoder dims per task
@@ -142,6 +142,13 @@ class LimbTransformer(nn.Module):
             mods += [self.attention_context_encoder, *(layer.norm_context for layer in self.layers)]
         return mods
 
+    def _per_robot(self, groups: RobotGroups, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        """Apply each robot's generated layer to its samples: x (B, 12, in), weight (R, 12, in, out),
+        bias (R, 12, out) → (B, 12, out). The weights are never copied per sample."""
+        grouped = groups.group(x.flatten(1)).unflatten(-1, (MAX_LIMBS, x.shape[-1]))  # (R, n, 12, in)
+        y = self.limbwise(grouped, weight, bias)  # (R, n, 12, out)
+        return groups.ungroup(y.flatten(2)).unflatten(-1, (MAX_LIMBS, weight.shape[-1]))
+
     def forward(self, obs: Mapping[str, Tensor]) -> Tensor:
         """:param obs: batched observation dict (``proprioceptive`` (B, 624), ``context`` (B, 636),
         masks, and ``hfield`` (B, 1410) with terrain).
@@ -153,9 +160,15 @@ class LimbTransformer(nn.Module):
         if self.config.hypernet or self.config.fixed_attention:
             c = limb_view(require(obs, "context", name), CONTEXT_DIM, "context")  # (B, 12, 53)
 
+        groups = None
+        if c is not None:
+            # context-only computations once per robot in the batch (identical context and mask)
+            groups = RobotGroups(torch.cat([c.flatten(1), mask.to(c.dtype)], dim=1))
+            c = c[groups.first]  # (R, 12, 53)
+
         if self.config.hypernet:
-            e = self.hn_context_encoder(c)  # (B, 12, 128)
-            z = self.limbwise(x, *self.embed_head(e))
+            e = self.hn_context_encoder(c)  # (R, 12, d)
+            z = self._per_robot(groups, x, *self.embed_head(e))
         else:
             z = self.limb_embed(x)
         z = z * math.sqrt(self.config.d_model)
@@ -163,7 +176,7 @@ class LimbTransformer(nn.Module):
             z = z + self.pos_embedding
         z = self.embedding_dropout(z)
 
-        g = self.attention_context_encoder(c) if self.config.fixed_attention else None
+        g = self.attention_context_encoder(c)[groups.robot] if self.config.fixed_attention else None  # (B, 12, d)
         for layer in self.layers:
             z = layer(z, mask, g)
 
@@ -173,7 +186,7 @@ class LimbTransformer(nn.Module):
 
         if self.config.hypernet:
             for k, head in enumerate(self.decoder_heads):
-                z = self.limbwise(z, *head(e))
+                z = self._per_robot(groups, z, *head(e))
                 if k < len(self.decoder_heads) - 1:
                     z = torch.relu(z)
         else:
