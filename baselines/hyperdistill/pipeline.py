@@ -391,8 +391,14 @@ def write_report(
 
 def _claim(summary: dict[str, Any], teacher: dict[str, float]) -> str:
     """The paper's claim checked on this run."""
-    if "hyperdistill" not in summary or min(teacher.values()) <= 0:
-        return "The paper's claim cannot be checked here (no HyperDistill student, or a teacher return ≤ 0)."
+    if "hyperdistill" not in summary:
+        return "The paper's claim cannot be checked here: no HyperDistill student."
+    bad = [k for k, v in teacher.items() if v <= 0]
+    if bad:
+        return (
+            f"The paper's claim cannot be checked here: the teacher's mean return on the {' and '.join(bad)} robots is"
+            " ≤ 0, so ratios to it mean nothing (a stronger teacher is needed first)."
+        )
     hd = {k: summary["hyperdistill"][k]["mean"] / teacher[k] for k in ("train", "test")}
     met = all(hd[k] >= PAPER_CLAIM[k] for k in hd)
     text = (
