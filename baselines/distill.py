@@ -449,6 +449,25 @@ def _truncate_csv(path: Path, names: tuple[str, ...], last_epoch: int) -> None:
     atomic_write(path, write)
 
 
+def _evaluate_epoch(checkpoint: Path, epoch: int, config: DistillConfig, out: Path) -> dict[str, dict[str, float]]:
+    """Evaluate a checkpoint on the training and test robots; append to eval.csv and write eval/epoch_N.json."""
+    sets = {"train": config.eval_train, "test": config.eval_test}
+    summary, results = evaluate_policy(
+        checkpoint,
+        sets,
+        config.eval_limit,
+        config.eval_episodes,
+        config.eval_deterministic,
+        config.eval_seed,
+        config.eval_workers,
+    )
+    _truncate_csv(out / "eval.csv", EVAL_FIELDS, epoch - 1)
+    _append_csv(out / "eval.csv", EVAL_FIELDS, [{"epoch": epoch, "set": k, **v} for k, v in summary.items()])
+    report = {"summary": summary, "robots": results}
+    atomic_write(out / "eval" / f"epoch_{epoch:04d}.json", lambda p: p.write_text(json.dumps(report)))
+    return summary
+
+
 def data_identity(data: ExpertData) -> dict[str, Any]:
     """What a checkpoint records of its data: folder, manifest hash, teacher hash, robots, per-robot rows."""
     return {
@@ -549,6 +568,9 @@ def distill(
         return path
 
     path = ckpts / "final.pt"
+    due = start == config.epochs or (config.eval_every > 0 and start % config.eval_every == 0)
+    if state is not None and config.evaluate and due and not (out / "eval" / f"epoch_{start:04d}.json").is_file():
+        _evaluate_epoch(sorted(ckpts.glob("epoch_*.pt"))[-1], start, config, out)  # interrupted during evaluation
     end = config.epochs if stop_after is None else min(config.epochs, stop_after)
     t_run = time.perf_counter()
     student.train()  # MODELS.md §9.5: train mode throughout (dropout on)
@@ -579,25 +601,12 @@ def distill(
         evaluate_now = config.evaluate and (done or (config.eval_every > 0 and e % config.eval_every == 0))
         if evaluate_now or done or e == end or e % config.checkpoint_every == 0:
             path = checkpoint(e, final=done)
-        if evaluate_now:
-            sets = {"train": config.eval_train, "test": config.eval_test}
-            summary, results = evaluate_policy(
-                path,
-                sets,
-                config.eval_limit,
-                config.eval_episodes,
-                config.eval_deterministic,
-                config.eval_seed,
-                config.eval_workers,
-            )
-            (out / "eval").mkdir(exist_ok=True)
-            (out / "eval" / f"epoch_{e:04d}.json").write_text(json.dumps({"summary": summary, "robots": results}))
-            _append_csv(out / "eval.csv", EVAL_FIELDS, [{"epoch": e, "set": k, **v} for k, v in summary.items()])
         _append_csv(out / "progress.csv", PROGRESS_FIELDS, [row])
+        evals = ""
+        if evaluate_now:
+            summary = _evaluate_epoch(path, e, config, out)
+            evals = " | " + " ".join(f"{k} {v['mean']:.1f}" for k, v in summary.items())
         if progress:
-            evals = ""
-            if evaluate_now:
-                evals = " | " + " ".join(f"{k} {v['mean']:.1f}" for k, v in summary.items())
             eta = (end - e) * seconds / 60
             progress(
                 f"[epoch {e}/{config.epochs}] loss {row['loss']:.4f} | {row['samples_per_s']:,.0f} samples/s"

@@ -131,3 +131,18 @@ def test_bad_inputs_are_refused_before_training(data: Path, teacher: Path, tmp_p
         distill(data, replace(SMOKE, epochs=2, learning_rate=1.0), tmp_path / "c", resume=True, progress=None)
     with pytest.raises(DataError, match="no manifest"):
         distill(tmp_path, SMOKE, tmp_path / "d", progress=None)
+
+
+def test_evaluation_curves_survive_a_kill_during_evaluation(data: Path, tmp_path: Path) -> None:
+    """Evaluated every epoch on train and test robots; a run killed while evaluating redoes that evaluation once."""
+    config = replace(DISTILL_PRESETS["smoke"], eval_every=1, epochs=2)
+    out = tmp_path / "run"
+    distill(data, config, out, stop_after=1, progress=None)
+    (out / "eval" / "epoch_0001.json").unlink()  # killed after the CSV rows, before the JSON
+    distill(data, config, out, resume=True, progress=None)
+    rows = read_csv(out / "eval.csv")
+    assert [(int(r["epoch"]), r["set"]) for r in rows] == [(1, "train"), (1, "test"), (2, "train"), (2, "test")]
+    assert all(int(r["robots"]) == 1 for r in rows)
+    report = json.loads((out / "eval" / "epoch_0002.json").read_text())
+    assert {r["set"] for r in report["robots"]} == {"train", "test"}
+    assert (out / "eval" / "epoch_0001.json").is_file()
