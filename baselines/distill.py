@@ -55,7 +55,7 @@ from .evaluate import CheckpointAgent, summarise
 from .nets import HyperDistill, LimbTransformer, MultiRobotMLP, to_torch
 from .nets.obs import LIMB_OBS_DIM, MAX_LIMBS, STATE_DIM, student_state
 from .ppo import robot_files
-from .runs import CheckpointError, atomic_write
+from .runs import CheckpointError, atomic_write, read_checkpoint_file
 from .sb3_policy import network_config
 
 DISTILL_FORMAT = "unimal-distill-1"
@@ -359,16 +359,7 @@ class StudentAgent:
 
 def load_distill_checkpoint(path: str | Path) -> dict[str, Any]:
     """:raises CheckpointError: missing, unreadable or not a distillation checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for truncated or foreign files
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None
-    if not isinstance(state, dict) or state.get("format") != DISTILL_FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not a distillation checkpoint (format {DISTILL_FORMAT})")
-    return state
+    return read_checkpoint_file(path, DISTILL_FORMAT, "distillation")
 
 
 def load_policy(path: str | Path) -> harness.Agent:

@@ -66,10 +66,11 @@ def atomic_write(path: Path, write: Any) -> None:
             os.unlink(tmp)
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a checkpoint file.
+def read_checkpoint_file(path: str | os.PathLike[str], fmt: str, kind: str) -> dict[str, Any]:
+    """Load a checkpoint dict (on the CPU, tensors only) and check its ``format`` tag.
 
-    :raises CheckpointError: the file is missing, unreadable, or not one of ours.
+    :param fmt: the expected ``format`` value. :param kind: what it should be, for the message.
+    :raises CheckpointError: the file is missing, unreadable, or not a ``kind`` checkpoint.
     """
     path = Path(path)
     if not path.is_file():
@@ -78,8 +79,17 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or foreign files
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not a unimal PPO checkpoint (format {CHECKPOINT_FORMAT})")
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise CheckpointError(f"checkpoint {path} is not a {kind} checkpoint (format {fmt})")
+    return data
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a PPO checkpoint file.
+
+    :raises CheckpointError: the file is missing, unreadable, or not one of ours.
+    """
+    data = read_checkpoint_file(path, CHECKPOINT_FORMAT, "unimal PPO")
     try:
         PPOConfig.from_dict(data["config"])
     except (ConfigError, TypeError, KeyError) as exc:
