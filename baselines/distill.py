@@ -372,8 +372,7 @@ def load_policy(path: str | Path) -> harness.Agent:
 
 # ---------------------------------------------------------------------------------------------- evaluation
 def _init_eval_worker(path: str) -> None:
-    torch.set_num_threads(1)
-    harness._AGENT = load_policy(path)
+    harness.set_worker_agent(load_policy(path))
 
 
 def evaluate_policy(
@@ -396,12 +395,8 @@ def evaluate_policy(
         for f in robot_files(spec, limit)
     ]
     if workers == 1:
-        previous = harness._AGENT
-        harness._AGENT = load_policy(path)
-        try:
-            results = [harness.evaluate_robot(job) for job in jobs]
-        finally:
-            harness._AGENT = previous
+        agent = load_policy(path)
+        results = [harness.run_robot(agent, job) for job in jobs]
     else:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(min(workers, len(jobs)), initializer=_init_eval_worker, initargs=(str(path),)) as pool:

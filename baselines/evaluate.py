@@ -129,22 +129,32 @@ def load_agent(source: str, task: str | None = None, seed: int = 0) -> Agent:
 _AGENT: Agent | None = None
 
 
-def _init_worker(source: str, task: str | None, seed: int) -> None:
+def set_worker_agent(agent: Agent) -> None:
+    """Install the agent that :func:`evaluate_robot` uses in this process (a pool initializer's job)."""
     global _AGENT
     torch.set_num_threads(1)
-    _AGENT = load_agent(source, task, seed)
+    _AGENT = agent
+
+
+def _init_worker(source: str, task: str | None, seed: int) -> None:
+    set_worker_agent(load_agent(source, task, seed))
 
 
 def evaluate_robot(job: tuple[str, str, int, bool, int]) -> dict[str, Any]:
-    """Run ``episodes`` single-episode envs of one robot with the worker's agent.
+    """:func:`run_robot` with the agent installed by :func:`set_worker_agent` (for process pools)."""
+    if _AGENT is None:
+        raise RuntimeError("evaluate_robot needs an agent: call set_worker_agent first (pool initializer)")
+    return run_robot(_AGENT, job)
+
+
+def run_robot(agent: Agent, job: tuple[str, str, int, bool, int]) -> dict[str, Any]:
+    """Run ``episodes`` single-episode envs of one robot with ``agent``.
 
     :param job: (set name, robot XML path, episodes, deterministic, seed).
     :return: ``{"set", "robot", "returns", "lengths"}``, or ``{"set", "robot", "error"}`` if the robot
         cannot be loaded.
     """
     set_name, path, episodes, deterministic, seed = job
-    agent = _AGENT
-    assert agent is not None, "evaluate_robot runs in a worker started by _init_worker"
     name = Path(path).stem
     try:
         envs = [
