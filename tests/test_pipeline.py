@@ -74,3 +74,14 @@ def test_an_interrupted_stage_resumes(smoke_run: tuple[Path, list[str]]) -> None
     rows = (folder / "progress.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == [1, 2]
     assert (folder / ".done").is_file()
+
+
+@pytest.mark.parametrize("task", ["vt", "obstacle"])
+def test_smoke_pipeline_on_terrain_tasks(task: str, tmp_path: Path) -> None:
+    """The whole pipeline also runs on VT and Obstacle (terrain encoder, hfield in the expert data)."""
+    out = tmp_path / task
+    run_pipeline(pipeline_preset("smoke", task), out, log=lambda _: None)
+    results = json.loads((out / "report" / "results.json").read_text())
+    assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp"}
+    assert all(set(s) == {"train", "test"} for s in results["summary"].values())
+    assert "| HyperDistill |" in (out / "report" / "report.md").read_text()
