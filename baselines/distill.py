@@ -55,7 +55,7 @@ from .evaluate import CheckpointAgent, summarise
 from .nets import HyperDistill, LimbTransformer, MultiRobotMLP, to_torch
 from .nets.obs import LIMB_OBS_DIM, MAX_LIMBS, STATE_DIM, student_state
 from .ppo import robot_files
-from .runs import CheckpointError, atomic_write, read_checkpoint_file
+from .runs import CheckpointError, append_csv, atomic_write, read_checkpoint_file
 from .sb3_policy import network_config
 
 DISTILL_FORMAT = "unimal-distill-1"
@@ -410,13 +410,6 @@ def evaluate_policy(
 
 
 # ---------------------------------------------------------------------------------------------- the run
-def _append_csv(path: Path, names: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    new = not path.is_file()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(names))
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
 
 
 def _truncate_csv(path: Path, names: tuple[str, ...], last_epoch: int) -> None:
@@ -448,7 +441,7 @@ def _evaluate_epoch(checkpoint: Path, epoch: int, config: DistillConfig, out: Pa
         config.eval_workers,
     )
     _truncate_csv(out / "eval.csv", EVAL_FIELDS, epoch - 1)
-    _append_csv(out / "eval.csv", EVAL_FIELDS, [{"epoch": epoch, "set": k, **v} for k, v in summary.items()])
+    append_csv(out / "eval.csv", EVAL_FIELDS, [{"epoch": epoch, "set": k, **v} for k, v in summary.items()])
     report = {"summary": summary, "robots": results}
     atomic_write(out / "eval" / f"epoch_{epoch:04d}.json", lambda p: p.write_text(json.dumps(report)))
     return summary
@@ -587,7 +580,7 @@ def distill(
         evaluate_now = config.evaluate and (done or (config.eval_every > 0 and e % config.eval_every == 0))
         if evaluate_now or done or e == end or e % config.checkpoint_every == 0:
             path = checkpoint(e, final=done)
-        _append_csv(out / "progress.csv", PROGRESS_FIELDS, [row])
+        append_csv(out / "progress.csv", PROGRESS_FIELDS, [row])
         evals = ""
         if evaluate_now:
             summary = _evaluate_epoch(path, e, config, out)

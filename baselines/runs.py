@@ -200,9 +200,9 @@ class RunDir:
 
     def log(self, progress: Mapping[str, Any], robots: Iterable[Mapping[str, Any]]) -> None:
         """Append one iteration's row to ``progress.csv``, its robot rows to ``robots.csv``, and TensorBoard."""
-        _append_csv(self.root / "progress.csv", PROGRESS_FIELDS, [progress])
+        append_csv(self.root / "progress.csv", PROGRESS_FIELDS, [progress])
         robot_rows = list(robots)
-        _append_csv(self.root / "robots.csv", ROBOT_FIELDS, robot_rows)
+        append_csv(self.root / "robots.csv", ROBOT_FIELDS, robot_rows)
         writer = self._tensorboard()
         if writer is not None:
             step = int(progress["timesteps"])
@@ -230,7 +230,8 @@ class RunDir:
             self._tb.close()
 
 
-def _append_csv(path: Path, fieldnames: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> None:
+def append_csv(path: Path, fieldnames: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> None:
+    """Append rows to a CSV file, writing the header first when the file is new."""
     new = not path.is_file()
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(fieldnames))
