@@ -43,7 +43,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ import torch
 import unimal_gym  # noqa: F401  (registers the environments)
 from unimal_gym.morphology import load, pd_robots, save
 
-from .config import ENVS, ConfigError
+from .config import ENVS, ConfigError, add_config_arguments, config_from_args
 from .evaluate import CheckpointAgent
 from .nets import to_torch
 from .nets.obs import student_state_index
@@ -388,25 +388,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m baselines.collect", description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", required=True, help="teacher PPO checkpoint or run directory")
     parser.add_argument("--out", required=True, help="data folder (an existing one is resumed)")
-    parser.add_argument("--preset", default="paper", choices=sorted(COLLECT_PRESETS), help="default paper")
-    for f in fields(CollectConfig):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, metavar="V")
+    add_config_arguments(parser, CollectConfig, COLLECT_PRESETS)
     args = parser.parse_args(argv)
-    config = COLLECT_PRESETS[args.preset]
     try:
-        overrides = {}
-        for f in fields(CollectConfig):
-            text = getattr(args, f.name)
-            if text is not None:
-                kind = type(getattr(config, f.name))
-                overrides[f.name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
-        config = replace(config, **overrides)
+        config = config_from_args(args, cls=CollectConfig, presets=COLLECT_PRESETS)
         manifest = collect(args.teacher, args.out, config)
     except (ConfigError, CheckpointError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"error: bad option value: {exc}", file=sys.stderr)
         return 2
     print(f"{manifest['transitions']:,} transitions of {len(manifest['counts'])} robots in {args.out}")
     return 0

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import textwrap
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -142,12 +144,9 @@ class PPOConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> PPOConfig:
         """Inverse of :meth:`to_dict`. :raises ConfigError: unknown fields."""
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown config fields {unknown}")
-        return cls(**data).validate()
+        return config_from_dict(cls, data, "config")
 
 
 PRESETS: dict[str, PPOConfig] = {
@@ -185,9 +184,25 @@ PRESETS: dict[str, PPOConfig] = {
 ``laptop`` (a useful run on a 2-core machine in under an hour), ``smoke`` (seconds, for tests)."""
 
 
-def _parse_value(name: str, text: str, annotation: Any) -> Any:
-    """Convert a command-line string to a field's type (int, float, bool, str, or optional of them)."""
-    hint = annotation if not isinstance(annotation, str) else _HINTS[name]
+def config_from_dict(cls: type, data: Mapping[str, Any], what: str) -> Any:
+    """A validated config dataclass ``cls`` from a plain dict (a saved ``config.json``).
+
+    :param what: how the message names the config (e.g. ``"distillation config"``).
+    :raises ConfigError: fields that ``cls`` does not have.
+    """
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ConfigError(f"unknown {what} fields {unknown}; known: {', '.join(f.name for f in fields(cls))}")
+    return cls(**data).validate()
+
+
+def parse_field(cls: type, name: str, text: str) -> Any:
+    """Convert a command-line string to the type of field ``name`` of the dataclass ``cls``
+    (int, float, bool, str, or an optional of them; ``none`` for None).
+
+    :raises ConfigError: the text is not a value of that type.
+    """
+    hint = typing.get_type_hints(cls)[name]
     args = typing.get_args(hint)
     if type(None) in args:
         if text.lower() == "none":
@@ -203,42 +218,12 @@ def _parse_value(name: str, text: str, annotation: Any) -> Any:
         raise ConfigError(f"--{name.replace('_', '-')} {text!r}: expected {getattr(hint, '__name__', hint)}") from None
 
 
-_HINTS = typing.get_type_hints(PPOConfig)
-
-
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--preset`` and one ``--field-name`` option per :class:`PPOConfig` field (all default to unset)."""
-    parser.add_argument("--preset", default=None, help=f"base configuration: {', '.join(PRESETS)} (default paper)")
-    group = parser.add_argument_group("configuration fields (override the preset)")
-    for f in fields(PPOConfig):
-        doc = _FIELD_DOCS.get(f.name, "")
-        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, metavar="V", help=doc)
-
-
-def config_from_args(args: argparse.Namespace, base: PPOConfig | None = None) -> PPOConfig:
-    """The preset named by ``args.preset`` (or ``base``) with every given field replaced.
-
-    :raises ConfigError: unknown preset, field value of the wrong type, or an invalid combination.
-    """
-    if base is None:
-        preset = args.preset or "paper"
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-        base = PRESETS[preset]
-    overrides = {
-        f.name: _parse_value(f.name, getattr(args, f.name), f.type)
-        for f in fields(PPOConfig)
-        if getattr(args, f.name, None) is not None
-    }
-    return replace(base, **overrides).validate()
-
-
-def _field_docs() -> dict[str, str]:
-    """The one-line docstring under each field, read from the source (for ``--help``)."""
+def field_docs(cls: type) -> dict[str, str]:
+    """The one-line docstring under each field of the dataclass ``cls``, read from its source (for ``--help``)."""
     import ast
     import inspect
 
-    tree = ast.parse(inspect.getsource(PPOConfig))
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
     for node, nxt in itertools.pairwise(body):
@@ -247,7 +232,39 @@ def _field_docs() -> dict[str, str]:
     return docs
 
 
-_FIELD_DOCS = _field_docs()
+def add_config_arguments(
+    parser: argparse.ArgumentParser, cls: type = PPOConfig, presets: Mapping[str, Any] = PRESETS
+) -> None:
+    """Add ``--preset`` and one ``--field-name`` option per field of the config dataclass ``cls``
+    (all default to unset, so that only the given ones override the preset)."""
+    parser.add_argument("--preset", default=None, help=f"base configuration: {', '.join(presets)} (default paper)")
+    group = parser.add_argument_group("configuration fields (override the preset)")
+    docs = field_docs(cls)
+    for f in fields(cls):
+        group.add_argument(
+            f"--{f.name.replace('_', '-')}", dest=f.name, default=None, metavar="V", help=docs.get(f.name)
+        )
+
+
+def config_from_args(
+    args: argparse.Namespace, base: Any = None, cls: type = PPOConfig, presets: Mapping[str, Any] = PRESETS
+) -> Any:
+    """The preset named by ``args.preset`` (default ``paper``), or ``base``, with every given field replaced.
+
+    :raises ConfigError: unknown preset, field value of the wrong type, or an invalid combination.
+    """
+    if base is None:
+        preset = args.preset or "paper"
+        if preset not in presets:
+            raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(presets)}")
+        base = presets[preset]
+    overrides = {
+        f.name: parse_field(cls, f.name, getattr(args, f.name))
+        for f in fields(cls)
+        if getattr(args, f.name, None) is not None
+    }
+    return replace(base, **overrides).validate()
+
 
 __all__ = [
     "ENVS",
@@ -258,4 +275,7 @@ __all__ = [
     "PPOConfig",
     "add_config_arguments",
     "config_from_args",
+    "config_from_dict",
+    "field_docs",
+    "parse_field",
 ]

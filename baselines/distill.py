@@ -40,7 +40,7 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from torch import Tensor, nn
 
 from . import evaluate as harness
 from .collect import DATA_FORMAT, DataError, file_sha256
-from .config import ConfigError
+from .config import ConfigError, add_config_arguments, config_from_args, config_from_dict
 from .evaluate import CheckpointAgent, summarise
 from .nets import HyperDistill, LimbTransformer, MultiRobotMLP, to_torch
 from .nets.obs import LIMB_OBS_DIM, MAX_LIMBS, STATE_DIM, student_state
@@ -142,10 +142,7 @@ class DistillConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DistillConfig:
         """:raises ConfigError: unknown fields."""
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown distillation config fields {unknown}")
-        return cls(**data).validate()
+        return config_from_dict(cls, data, "distillation config")
 
 
 DISTILL_PRESETS: dict[str, DistillConfig] = {
@@ -599,27 +596,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m baselines.distill", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="expert-data folder (baselines.collect)")
     parser.add_argument("--out", required=True, help="run directory")
-    parser.add_argument("--preset", default="paper", choices=sorted(DISTILL_PRESETS), help="default paper")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many epochs in total")
-    for f in fields(DistillConfig):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, metavar="V")
+    add_config_arguments(parser, DistillConfig, DISTILL_PRESETS)
     args = parser.parse_args(argv)
     try:
-        config = DISTILL_PRESETS[args.preset]
-        overrides = {}
-        for f in fields(DistillConfig):
-            text = getattr(args, f.name)
-            if text is not None:
-                kind = type(getattr(config, f.name))
-                overrides[f.name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
-        config = replace(config, **overrides)
+        config = config_from_args(args, cls=DistillConfig, presets=DISTILL_PRESETS)
         path = distill(args.data, config, args.out, resume=args.resume, stop_after=args.stop_after)
     except (ConfigError, CheckpointError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"error: bad option value: {exc}", file=sys.stderr)
         return 2
     print(f"checkpoint: {path}")
     return 0
