@@ -38,7 +38,7 @@ def robots() -> list[Morphology]:
 
 
 def subtree_com_y(robot: Morphology) -> float:
-    model = mujoco.MjModel.from_xml_string(etree.tostring(_build_tree(robot, []), encoding="unicode"))
+    model = mujoco.MjModel.from_xml_string(etree.tostring(_build_tree(robot), encoding="unicode"))
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     return float(data.subtree_com[model.body("torso/0").id][1])

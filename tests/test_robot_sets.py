@@ -63,7 +63,7 @@ def test_every_robot_is_valid_and_stands(name: str) -> None:
         robot = load(path)
         assert 1 <= robot.num_limbs <= 10 and robot.dof <= 16
         model = compile_robot(robot)
-        tree = _build_tree(robot, [])
+        tree = _build_tree(robot)
         raw = mujoco.MjModel.from_xml_string(etree.tostring(tree, encoding="unicode"))
         data = mujoco.MjData(raw)
         mujoco.mj_forward(raw, data)

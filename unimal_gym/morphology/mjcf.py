@@ -440,7 +440,8 @@ def _add_limb_body(parent_el: etree._Element, morph: Morphology, limb: Limb) -> 
         _add_limb_body(body, morph, morph.limbs[c])
 
 
-def _build_tree(morph: Morphology, excludes: list[tuple[str, str]]) -> etree._Element:
+def _build_tree(morph: Morphology) -> etree._Element:
+    """The lxml document of a robot with an empty ``<contact>`` (``filterparent`` disabled)."""
     root = etree.fromstring(_HEADER, etree.XMLParser(remove_blank_text=True))
     _add_robot_body(root.find("worldbody"), morph)
     actuator = root.find("actuator")
@@ -457,26 +458,24 @@ def _build_tree(morph: Morphology, excludes: list[tuple[str, str]]) -> etree._El
     etree.SubElement(sensor, "touch", name="torso/0", site="torso/touch/0")
     for limb in morph.iter_limbs():
         etree.SubElement(sensor, "touch", name=limb.name, site=f"limb/touch/{limb.index}")
-    contact = root.find("contact")
-    for a, b in excludes:
-        etree.SubElement(contact, "exclude", name=f"{a}:{b}", body1=a, body2=b)
     return root
 
 
-def sibling_excludes(morph: Morphology) -> list[tuple[str, str]]:
-    """Body pairs that touch at rest once parent–child contacts are filtered (DESIGN_SPACE.md §5.4)."""
-    root = _build_tree(morph, [])
-    root.find("option/flag").set("filterparent", "enable")
+def _add_sibling_excludes(root: etree._Element) -> None:
+    """Add an ``<exclude>`` for every body pair that touches at rest once parent–child contacts are
+    filtered (DESIGN_SPACE.md §5.4): compiled once with ``filterparent`` enabled, then set back."""
+    flag = root.find("option/flag")
+    flag.set("filterparent", "enable")
     model = mujoco.MjModel.from_xml_string(etree.tostring(root, encoding="unicode"))
+    flag.set("filterparent", "disable")
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
-    pairs = set()
-    for k in range(data.ncon):
-        g1, g2 = data.contact.geom[k]
-        b1 = model.body(model.geom_bodyid[g1]).name
-        b2 = model.body(model.geom_bodyid[g2]).name
-        pairs.add(tuple(sorted((b1, b2))))
-    return sorted(pairs)  # type: ignore[arg-type]
+    pairs = {
+        tuple(sorted(model.body(model.geom_bodyid[g]).name for g in data.contact.geom[k])) for k in range(data.ncon)
+    }
+    contact = root.find("contact")
+    for a, b in sorted(pairs):
+        etree.SubElement(contact, "exclude", name=f"{a}:{b}", body1=a, body2=b)
 
 
 def to_xml(morph: Morphology, excludes: bool = True) -> str:
@@ -485,7 +484,9 @@ def to_xml(morph: Morphology, excludes: bool = True) -> str:
     :param excludes: compute and write the ``<exclude>`` pairs of siblings touching at rest
         (one extra compile). The environments drop them anyway (ENV.md §1.3).
     """
-    root = _build_tree(morph, sibling_excludes(morph) if excludes else [])
+    root = _build_tree(morph)
+    if excludes:
+        _add_sibling_excludes(root)
     etree.indent(root, space="  ")
     body = etree.tostring(root, encoding="unicode")
     return "<?xml version='1.0' encoding='UTF-8'?>\n" + body + "\n"

@@ -263,7 +263,7 @@ def validity_failure(robot: Morphology, allowed: set[tuple[str, str]] | None = N
         ``"contact"`` if two geoms touch that are not allowed to.
     """
     allowed = robot.contact_pairs if allowed is None else allowed
-    model = mujoco.MjModel.from_xml_string(etree.tostring(_build_tree(robot, []), encoding="unicode"))
+    model = mujoco.MjModel.from_xml_string(etree.tostring(_build_tree(robot), encoding="unicode"))
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     if data.subtree_com[model.body(TORSO_SITE).id][1] != 0.0:
@@ -364,18 +364,13 @@ def _joint_op(robot: Morphology, rng: np.random.Generator, name: str) -> Operati
     values: list[Any] = []
     for unit in units:
         first = robot.limbs[unit[0]]
-        if name == "gear":
-            gears = [_pick(rng, GEARS) for _ in first.joints]
+        if name in ("gear", "joint_angle"):
+            attr, pool = ("gear", GEARS) if name == "gear" else ("range", JOINT_RANGES)
+            drawn = [_pick(rng, pool) for _ in first.joints]
             for index in unit:
-                for joint, g in zip(robot.limbs[index].joints, gears, strict=False):
-                    joint.gear = g
-            values.append(gears)
-        elif name == "joint_angle":
-            ranges = [_pick(rng, JOINT_RANGES) for _ in first.joints]
-            for index in unit:
-                for joint, r in zip(robot.limbs[index].joints, ranges, strict=False):
-                    joint.range = r
-            values.append(ranges)
+                for joint, value in zip(robot.limbs[index].joints, drawn, strict=True):
+                    setattr(joint, attr, value)
+            values.append(drawn)
         else:
             axes = _pick(rng, AXIS_SETS)
             spec = [(axis, _pick(rng, JOINT_RANGES), _pick(rng, GEARS)) for axis in axes]
