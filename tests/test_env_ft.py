@@ -84,7 +84,7 @@ def test_body_velocities_equal_jacobian_times_qvel() -> None:
         env.step(env.action_space.sample())
     model, data = env.model, env.data
     builder = env._current.observation
-    linear, angular = builder.body_velocities(data)
+    linear, angular = builder.body_velocities(model, data)
     jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
     for k, body in enumerate(builder.layout.body_ids):
         mujoco.mj_jacBody(model, data, jacp, jacr, body)

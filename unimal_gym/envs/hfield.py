@@ -7,6 +7,8 @@ offsets DX (forward, +x), dense near the torso; it is rotated by the torso's yaw
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 HFIELD_OBS_SIZE = (1.0, 4.0, 4.0, 4.0)  # ENV.md §3.6: metres behind, in front, right, left
@@ -48,16 +50,28 @@ class HeightMap:
         self.heights = heights
         self.col_origin = int(col_origin)
         self.row_origin = heights.shape[0] // 2
+        self._rows, self._cols = heights.shape
         dr, dx = grid_offsets(obs_size)
-        self._dr, self._dc = np.meshgrid(dr.astype(float), dx.astype(float), indexing="ij")  # (47, 30)
-        self._dr_int, self._dc_int = self._dr.astype(int), self._dc.astype(int)
+        # Clipping an index to the array equals reading an edge-padded copy of it: pad by the
+        # longest rotated offset and sample with one flat gather, no clipping on the step path.
+        pad = int(np.ceil(np.hypot(np.abs(dr).max(), np.abs(dx).max()))) + 1
+        self._pad = pad
+        self._padded = np.pad(heights, pad, mode="edge").reshape(-1)
+        self._stride = self._cols + 2 * pad  # padded row length
+        grid_dr, grid_dc = np.meshgrid(dr.astype(float), dx.astype(float), indexing="ij")  # (47, 30)
+        # rotation as two products of stacked grids: [dc; dr]·cos ψ + [dr; −dc]·sin ψ = [col'; row'] (pre-rounding)
+        self._grid = np.stack([grid_dc.reshape(-1), grid_dr.reshape(-1)])  # (2, 1410)
+        self._grid_swapped = np.stack([grid_dr.reshape(-1), -grid_dc.reshape(-1)])
+        self._flat_weights = np.array([1.0, float(self._stride)])  # (col', row') → flat offset
+        self._unrotated = (self._flat_weights @ self._grid).astype(np.intp)
+        self._rotated = np.empty_like(self._grid)
+        self._work = np.empty_like(self._grid)
 
     def index(self, x: float, y: float) -> tuple[int, int]:
         """(row, col) of the cell under world (x, y) (``pos_to_idx``), clipped to the array."""
-        row = int(self.row_origin - np.floor(CELLS_PER_METRE * y))
-        col = int(self.col_origin + np.floor(CELLS_PER_METRE * x))
-        rows, cols = self.heights.shape
-        return min(max(row, 0), rows - 1), min(max(col, 0), cols - 1)
+        row = int(self.row_origin - math.floor(CELLS_PER_METRE * y))
+        col = int(self.col_origin + math.floor(CELLS_PER_METRE * x))
+        return min(max(row, 0), self._rows - 1), min(max(col, 0), self._cols - 1)
 
     def height(self, x: float, y: float) -> float:
         """H at the cell under (x, y)."""
@@ -66,18 +80,25 @@ class HeightMap:
     def observe(self, x: float, y: float, heading: np.ndarray | None) -> np.ndarray:
         """The (1410,) relative heights around (x, y), rows DR outer, columns DX inner.
 
+        Cell (row0 + r', col0 + c') with c' = round(cos ψ·dc + sin ψ·dr), r' = round(−sin ψ·dc + cos ψ·dr)
+        (half to even), indices clipped to the array, minus the height at (row0, col0) (ENV.md §3.6).
+
         :param heading: the torso's local x axis in the world (its xy part, (2,)); ``None`` samples
             the unrotated grid (the original's reset observation).
         """
         row0, col0 = self.index(x, y)
+        centre = (row0 + self._pad) * self._stride + col0 + self._pad
         if heading is None:
-            dr, dc = self._dr_int, self._dc_int
+            flat = self._unrotated + centre
         else:
             psi = np.arctan2(heading[1], heading[0])
-            c, s = np.cos(psi), np.sin(psi)
-            dc = np.around(c * self._dc + s * self._dr).astype(int)
-            dr = np.around(-s * self._dc + c * self._dr).astype(int)
-        rows, cols = self.heights.shape
-        r = np.clip(row0 + dr, 0, rows - 1)
-        k = np.clip(col0 + dc, 0, cols - 1)
-        return (self.heights[r, k] - self.heights[row0, col0]).reshape(-1)
+            rotated, work = self._rotated, self._work
+            np.multiply(self._grid, np.cos(psi), out=rotated)
+            np.multiply(self._grid_swapped, np.sin(psi), out=work)
+            np.add(rotated, work, out=rotated)
+            np.rint(rotated, out=rotated)  # numpy's around with 0 decimals: half to even
+            flat = np.dot(self._flat_weights, rotated).astype(np.intp)
+            flat += centre
+        values = self._padded.take(flat)
+        values -= self._padded[centre]
+        return values

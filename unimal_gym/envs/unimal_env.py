@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +36,6 @@ PHYSICS_WARNINGS = (  # spec decision 4
     mujoco.mjtWarning.mjWARN_CONTACTFULL,
     mujoco.mjtWarning.mjWARN_CNSTRFULL,
 )
-_WARNING_INDEX = np.array([int(w) for w in PHYSICS_WARNINGS])
 
 
 @dataclass
@@ -50,6 +50,19 @@ class _Robot:
     model: mujoco.MjModel | None = None
     data: mujoco.MjData | None = None
     layout_version: int = -1
+    views: _DataViews | None = None
+
+
+class _DataViews:
+    """Views of one ``MjData``'s arrays read on every step (their memory is fixed for the object's life)."""
+
+    def __init__(self, data: mujoco.MjData, torso_id: int) -> None:
+        self.torso_pos = data.xpos[torso_id]  # (3,)
+        self.torso_xmat = data.xmat[torso_id]  # (9,)
+        self.ctrl = data.ctrl
+        self.qpos, self.qvel = data.qpos, data.qvel
+        self.joint_forces = data.qfrc_actuator[1:]  # ENV.md §7's energy sums |qfrc_actuator[1:]|
+        self.warning_counts = data.warning.number
 
 
 class UnimalEnv(gym.Env):
@@ -339,6 +352,7 @@ class UnimalEnv(gym.Env):
             robot.layout_version = self._arena.layout_version
             if robot.observation is None:
                 robot.observation = AgentObservation(robot.model)
+            robot.views = _DataViews(robot.data, robot.observation.torso_id)
             self._arena.after_compile(robot.model)
             if self._renderer is not None and robot is self._current:
                 self._renderer.close()
@@ -445,34 +459,34 @@ class UnimalEnv(gym.Env):
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Advance ``frame_skip`` physics steps with the padded action (24,)."""
         action = self._check_action(action)
-        model, data, robot = self.model, self.data, self._current
-        torso = robot.observation.torso_id
-        xy_before = data.xpos[torso, :2].copy()
+        robot = self._current
+        model, data, views = robot.model, robot.data, robot.views
+        torso_pos = views.torso_pos
+        xy_before = torso_pos[:2].copy()
         ctrl = action[robot.observation.actuated]
-        data.ctrl[:] = ctrl
-        error = self._simulate()
+        views.ctrl[:] = ctrl
+        error = self._simulate(robot)
         if error:
             mujoco.mj_forward(model, data)
             obs = {key: value.copy() for key, value in self._last_obs.items()}
-            info = {**self._info(xy_before, xy_before, 0.0, ctrl), "mj_step_error": error, "timeout": True}
+            info = self._info(robot, xy_before, xy_before, 0.0, ctrl, self._torso_height())
+            info["mj_step_error"], info["timeout"] = error, True
             return obs, 0.0, False, True, info
 
-        xy_after = data.xpos[torso, :2].copy()
-        x_vel = (xy_after[0] - xy_before[0]) / self.dt
-        torso_height = self._torso_height()
-        info = self._info(xy_before, xy_after, x_vel, ctrl, torso_height)
+        xy_after = torso_pos[:2].copy()
+        x, y, z = torso_pos.tolist()
+        x_vel = (x - float(xy_before[0])) / (model.opt.timestep * self.frame_skip)
+        torso_height = round(z - self._arena.ground_height(x, y), 3)
+        info = self._info(robot, xy_before, xy_after, x_vel, ctrl, torso_height)
         reward = info["__reward__forward"] - info["__reward__ctrl"] + info["__reward__stand"]
-        fell = torso_height <= robot.fall_threshold
         terminated = False
-        if fell and self.terminate_on_fall:
-            terminated = True
-            info["terminate_on_fall"] = True
-        if self._arena.off_edge(float(data.xpos[torso, 1])):
-            terminated = True
-            info["terminate_on_edge"] = True
+        if self.terminate_on_fall and torso_height <= robot.fall_threshold:
+            terminated = info["terminate_on_fall"] = True
+        if self._arena.off_edge(y):
+            terminated = info["terminate_on_edge"] = True
         obs = self._observation(rotate_hfield=True)
         self._last_obs = obs
-        return obs, float(reward), terminated, False, info
+        return obs, reward, terminated, False, info
 
     def _check_action(self, action: np.ndarray) -> np.ndarray:
         a = np.asarray(action, dtype=np.float64)
@@ -481,74 +495,78 @@ class UnimalEnv(gym.Env):
                 f"action for robot {self.robot_name!r} must have shape ({ACTION_DIM},) (2 slots × {MAX_LIMBS} limbs, "
                 f"padded slots ignored); got shape {a.shape}"
             )
-        if not np.all(np.isfinite(a)):
+        # a · a is NaN or inf iff an entry is (or, rarely, when it overflows: then look element-wise)
+        if not math.isfinite(a.dot(a)) and not np.isfinite(a).all():
             bad = np.flatnonzero(~np.isfinite(a)).tolist()
             raise InvalidActionError(f"action for robot {self.robot_name!r} has NaN or inf at slots {bad}")
         return a
 
-    def _simulate(self) -> str:
+    def _simulate(self, robot: _Robot) -> str:
         """Run ``frame_skip`` substeps; on a physics error restore the pre-step state and name it."""
-        model, data = self.model, self.data
-        qpos, qvel, time = data.qpos.copy(), data.qvel.copy(), data.time
-        warnings_before = data.warning.number[_WARNING_INDEX].copy()
+        model, data, views = robot.model, robot.data, robot.views
+        qpos, qvel, time = views.qpos.copy(), views.qvel.copy(), data.time
+        warnings_before = views.warning_counts.tolist()
+        max_contacts, max_rows = self.max_contacts, self.max_constraint_rows
         problem = ""
         for _ in range(self.frame_skip):
             mujoco.mj_step(model, data)
-            if data.ncon > self.max_contacts:
-                problem = f"{data.ncon} contacts > max_contacts={self.max_contacts}"
-            elif data.nefc > self.max_constraint_rows:
-                problem = f"{data.nefc} constraint rows > max_constraint_rows={self.max_constraint_rows}"
+            if data.ncon > max_contacts:
+                problem = f"{data.ncon} contacts > max_contacts={max_contacts}"
+            elif data.nefc > max_rows:
+                problem = f"{data.nefc} constraint rows > max_constraint_rows={max_rows}"
             if problem:
                 break
         # warning counters only grow, so one look after the substeps sees a warning raised in any of them
-        raised = data.warning.number[_WARNING_INDEX] > warnings_before
-        if raised.any():
-            problem = ", ".join(PHYSICS_WARNINGS[i].name for i in np.flatnonzero(raised))
+        warnings_after = views.warning_counts.tolist()
+        if warnings_after != warnings_before:
+            raised = [w.name for w in PHYSICS_WARNINGS if warnings_after[w] > warnings_before[w]]
+            problem = ", ".join(raised) or problem
         if problem:
-            data.qpos[:], data.qvel[:], data.time = qpos, qvel, time
+            views.qpos[:], views.qvel[:], data.time = qpos, qvel, time
             return f"physics error at t={time:.3f} for robot {self.robot_name!r}: {problem}"
         return ""
 
     def _torso_height(self) -> float:
-        x, y, z = self.data.xpos[self._current.observation.torso_id]
-        return round(float(z) - self._arena.ground_height(float(x), float(y)), 3)
+        x, y, z = self.data.xpos[self._current.observation.torso_id].tolist()
+        return round(z - self._arena.ground_height(x, y), 3)
 
     def _info(
         self,
+        robot: _Robot,
         xy_before: np.ndarray,
         xy_after: np.ndarray,
         x_vel: float,
         ctrl: np.ndarray,
-        torso_height: float | None = None,
+        torso_height: float,
     ) -> dict[str, Any]:
-        torso_height = self._torso_height() if torso_height is None else torso_height
-        stand = min(torso_height, 2 * self._current.orig_height)
+        x_after = float(xy_after[0])
         return {
-            "name": self.robot_name,
-            "x_pos": float(xy_after[0]),
-            "metric": float(xy_after[0]),
-            "x_vel": float(x_vel),
+            "name": robot.morphology.name,
+            "x_pos": x_after,
+            "metric": x_after,
+            "x_vel": x_vel,
             "xy_pos_before": xy_before,
             "xy_pos_after": xy_after,
             "torso_height": torso_height,
             "mj_step_error": False,
             "timeout": False,
             "__reward__forward": self.forward_reward_weight * x_vel,
-            "__reward__ctrl": self.ctrl_cost_weight * float(ctrl @ ctrl),
-            "__reward__stand": self.stand_reward_weight * stand,
-            "__reward__energy": int(np.abs(self.data.qfrc_actuator[1:]).sum()),  # ENV.md §7
+            "__reward__ctrl": self.ctrl_cost_weight * float(ctrl.dot(ctrl)),
+            "__reward__stand": self.stand_reward_weight * min(torso_height, 2 * robot.orig_height),
+            "__reward__energy": int(np.add.reduce(np.abs(robot.views.joint_forces))),  # ENV.md §7
         }
 
     def _observation(self, rotate_hfield: bool) -> dict[str, np.ndarray]:
-        builder = self._current.observation
-        obs = {"proprioceptive": builder.proprioceptive(self.data)}
+        robot = self._current
+        builder, data = robot.observation, robot.data
+        obs = {"proprioceptive": builder.proprioceptive(robot.model, data)}
         # constant per model; copied because Gymnasium requires fresh arrays on every call
-        obs.update((key, value.copy()) for key, value in builder.morphology.items())
+        for key, value in builder.morphology.items():
+            obs[key] = value.copy()
         if self._arena.has_hfield_observation:
-            torso = builder.torso_id
-            x, y = self.data.xpos[torso, :2]
-            heading = self.data.xmat[torso].reshape(3, 3)[:2, 0] if rotate_hfield else None
-            obs["hfield"] = self._arena.hfield_observation(float(x), float(y), heading)
+            x, y, _ = robot.views.torso_pos.tolist()
+            heading = robot.views.torso_xmat[[0, 3]] if rotate_hfield else None  # the torso's x axis, xy part
+            obs["hfield"] = self._arena.hfield_observation(x, y, heading)
         return obs
 
     # ------------------------------------------------------------------ rendering
