@@ -462,10 +462,11 @@ class UnimalEnv(gym.Env):
         robot = self._current
         model, data, views = robot.model, robot.data, robot.views
         torso_pos = views.torso_pos
-        xy_before = torso_pos[:2].copy()
+        x_before, y_before, _ = torso_pos.tolist()
         ctrl = action[robot.observation.actuated]
         views.ctrl[:] = ctrl
         error = self._simulate(robot)
+        xy_before = np.array((x_before, y_before))
         if error:
             mujoco.mj_forward(model, data)
             obs = {key: value.copy() for key, value in self._last_obs.items()}
@@ -473,11 +474,10 @@ class UnimalEnv(gym.Env):
             info["mj_step_error"], info["timeout"] = error, True
             return obs, 0.0, False, True, info
 
-        xy_after = torso_pos[:2].copy()
         x, y, z = torso_pos.tolist()
-        x_vel = (x - float(xy_before[0])) / (model.opt.timestep * self.frame_skip)
+        x_vel = (x - x_before) / (model.opt.timestep * self.frame_skip)
         torso_height = round(z - self._arena.ground_height(x, y), 3)
-        info = self._info(robot, xy_before, xy_after, x_vel, ctrl, torso_height)
+        info = self._info(robot, xy_before, np.array((x, y)), x_vel, ctrl, torso_height)
         reward = info["__reward__forward"] - info["__reward__ctrl"] + info["__reward__stand"]
         terminated = False
         if self.terminate_on_fall and torso_height <= robot.fall_threshold:
@@ -540,6 +540,9 @@ class UnimalEnv(gym.Env):
         torso_height: float,
     ) -> dict[str, Any]:
         x_after = float(xy_after[0])
+        # a zero weight skips its term's work (ctrl is finite: _check_action), same values
+        ctrl_cost = self.ctrl_cost_weight * float(ctrl.dot(ctrl)) if self.ctrl_cost_weight else 0.0
+        stand = self.stand_reward_weight * min(torso_height, 2 * robot.orig_height) if self.stand_reward_weight else 0.0
         return {
             "name": robot.morphology.name,
             "x_pos": x_after,
@@ -551,8 +554,8 @@ class UnimalEnv(gym.Env):
             "mj_step_error": False,
             "timeout": False,
             "__reward__forward": self.forward_reward_weight * x_vel,
-            "__reward__ctrl": self.ctrl_cost_weight * float(ctrl.dot(ctrl)),
-            "__reward__stand": self.stand_reward_weight * min(torso_height, 2 * robot.orig_height),
+            "__reward__ctrl": ctrl_cost,
+            "__reward__stand": stand,
             "__reward__energy": int(np.add.reduce(np.abs(robot.views.joint_forces))),  # ENV.md §7
         }
 
