@@ -7,7 +7,7 @@ Layout of ``RUN_DIR``::
     checkpoints/final.pt         the last iteration's checkpoint (same content)
     progress.csv                 one row per iteration (losses, KL, clip fraction, returns, steps/s)
     robots.csv                   one row per robot and iteration (episodes, mean return and length, weight)
-    tb/                          TensorBoard events (only when ``tensorboard`` is installed)
+    tb/                          TensorBoard events (``tensorboard``, in the baselines extra)
 
 Checkpoints and ``config.json`` are written to a temporary file and renamed, so an interrupted write
 never leaves a truncated file under the real name.
@@ -128,6 +128,7 @@ class RunDir:
         self.checkpoints = self.root / "checkpoints"
         self.config_path = self.root / "config.json"
         self._tb: Any = None
+        self._tb_purge_step: int | None = None
 
     # ------------------------------------------------------------------ config
     def read_config(self) -> PPOConfig:
@@ -186,7 +187,16 @@ class RunDir:
 
     # ------------------------------------------------------------------ logs
     def truncate_logs(self, last_iteration: int) -> None:
-        """Drop log rows after ``last_iteration`` (written by an interrupted run after its last checkpoint)."""
+        """Drop log rows after ``last_iteration`` (written by an interrupted run after its last checkpoint).
+
+        TensorBoard events cannot be edited: the next writer is opened with a purge step (the first
+        timestep after ``last_iteration``), which makes TensorBoard hide the interrupted run's later events.
+        """
+        progress = self.root / "progress.csv"
+        if progress.is_file():
+            with progress.open(newline="") as f:
+                steps = [int(r["timesteps"]) for r in csv.DictReader(f) if int(r["iteration"]) <= last_iteration]
+            self._tb_purge_step = (steps[-1] if steps else 0) + 1
         for name in ("progress.csv", "robots.csv"):
             path = self.root / name
             if not path.is_file():
@@ -221,7 +231,7 @@ class RunDir:
             except ImportError:  # tensorboard is optional
                 self._tb = False
             else:
-                self._tb = SummaryWriter(str(self.root / "tb"))
+                self._tb = SummaryWriter(str(self.root / "tb"), purge_step=self._tb_purge_step)
         return self._tb or None
 
     def close(self) -> None:
