@@ -1,9 +1,10 @@
 """Per-limb observation builders: the 52 proprioceptive features (ENV.md §3.3) and the morphology keys.
 
-Everything that depends only on the model (static columns, index arrays, the dof-ancestry matrix)
-is computed once per compiled model in :class:`AgentObservation`; a step only gathers from
-``MjData`` with numpy. Limbs are in MuJoCo body order (depth-first pre-order, torso first) and the
-(12, 52) matrix is flattened limb-major.
+Everything that depends only on the model (static columns, gather and scatter indices) is computed
+once per compiled model in :class:`AgentObservation`; a step calls ``mj_comVel`` and gathers from
+``MjData`` with a fixed sequence of numpy calls, whatever the number of limbs (no Python loops).
+Limbs are in MuJoCo body order (depth-first pre-order, torso first) and the (12, 52) matrix is
+flattened limb-major.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ class AgentObservation:
         b = layout.body_ids
         n = layout.num_limbs
         self.torso_id = int(b[0])
-        self._bodies = b
         self._n = n
         self._body_rows = _consecutive(b, "agent body ids")  # torso first, ids 1..n in the env's models
         roots = model.body_rootid[b]
