@@ -110,11 +110,17 @@ def count(
         elif isinstance(mod, LimbwiseLinear):
             handles.append(mod.register_forward_hook(on_limbwise))
     was_training = network.training
+    # per-robot fixed attention skips nn.MultiheadAttention's forward (and its hook): count the plain form
+    per_robot = {m: m.attention_per_robot for m in network.modules() if hasattr(m, "attention_per_robot")}
     try:
+        for m in per_robot:
+            m.attention_per_robot = False
         with torch.no_grad():
             network.eval()(*inputs)
     finally:
         network.train(was_training)
+        for m, flag in per_robot.items():
+            m.attention_per_robot = flag
         for h in handles:
             h.remove()
     return Cost(sum(params.values()), flops[0])

@@ -29,6 +29,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import DictRolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
@@ -183,11 +184,29 @@ def learning_rate(iteration: int, config: PPOConfig) -> float:
     return lr
 
 
+class Float32RolloutBuffer(DictRolloutBuffer):
+    """SB3's dict rollout buffer keeping float64 observation keys as float32, the networks' dtype: each
+    value is rounded once when its step is stored instead of in every minibatch (the same float32
+    values; half the memory and copying)."""
+
+    def reset(self) -> None:
+        super().reset()
+        for key, array in self.observations.items():
+            if array.dtype == np.float64:
+                self.observations[key] = np.zeros(array.shape, dtype=np.float32)
+
+
 class UnimalPPO(PPO):
     """SB3's PPO with the update of MODELS.md §7 (see the module docstring for why it is overridden)."""
 
     kl_limit: float = math.inf
     clip_value: bool = True
+
+    def collect_rollouts(self, *args: Any, **kwargs: Any) -> bool:
+        """SB3's rollout, in inference mode and with each robot's context-only network parts computed
+        once per rollout (the weights do not change during it); the same actions, values and buffer."""
+        with torch.inference_mode(), self.policy.ac.frozen_conditioning():
+            return super().collect_rollouts(*args, **kwargs)
 
     def train(self) -> dict[str, float]:
         """One iteration's update on the filled rollout buffer. :return: losses and diagnostics."""
@@ -261,6 +280,7 @@ def build_model(config: PPOConfig, venv: VecEnv) -> UnimalPPO:
         seed=config.seed,
         device=config.device,
         policy_kwargs={"model": config.model, "task": config.env, "net": config.net, "action_std": config.action_std},
+        rollout_buffer_class=Float32RolloutBuffer,
         verbose=0,
     )
     model.kl_limit = config.kl_limit

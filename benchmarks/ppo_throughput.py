@@ -1,6 +1,7 @@
 """PPO throughput (env steps/s including learning) against the bare environments on the same machine.
 
-``python benchmarks/ppo_throughput.py --preset laptop --iterations 3 [--model modumorph] [--net small]``
+``python benchmarks/ppo_throughput.py --preset laptop --iterations 3 [--model modumorph] [--net small]
+[--set n_epochs=2 --set batch_size=1024 ...]``
 
 Measures, one after the other on the same robots:
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.config import PRESETS
+from baselines.config import PRESETS, PPOConfig, parse_field
 from baselines.ppo import make_env, make_vec_env, robot_files, train
 
 
@@ -72,8 +73,12 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--net", default=None)
     parser.add_argument("--vec-env", default=None, help="subproc or dummy (default: the preset's)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a config field")
     args = parser.parse_args()
     config = PRESETS[args.preset]
+    for item in args.set:
+        name, _, text = item.partition("=")
+        config = replace(config, **{name: parse_field(PPOConfig, name, text)})
     config = replace(config, total_timesteps=args.iterations * config.steps_per_iteration)
     if args.model:
         config = replace(config, model=args.model)
@@ -88,6 +93,8 @@ def main() -> None:
     vec = bare_vec(config, robots, 1000)
     learn = ppo(config)
     print(f"robots: {len(robots)} of '{config.robots}', model {config.model} '{config.net}', n_envs {config.n_envs}")
+    if args.set:
+        print(f"overrides: {', '.join(args.set)}")
     print("| measurement | env steps/s |")
     print("|---|---|")
     print(f"| one env, this process, random actions | {single:,.0f} |")

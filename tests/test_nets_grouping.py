@@ -32,3 +32,66 @@ def test_batched_forward_equals_one_sample_at_a_time(arch: str, task: str) -> No
             assert gb is None and gs is None
             continue
         torch.testing.assert_close(gb, gs, rtol=1e-4, atol=1e-5)
+
+
+def test_unique_rows_equals_torch_unique() -> None:
+    from baselines.nets.layers import unique_rows
+
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randn(16, 40, generator=g)
+    rows[3] = rows[5]  # two robots with equal keys
+    rows[8] = rows[7]
+    rows[9, :5] = 0.0
+    rows[10] = rows[9]
+    rows[10, 2] = -0.0  # equal value, other bytes
+    keys = rows[torch.randint(0, 16, (300,), generator=g)]
+    expected = torch.unique(keys, dim=0, return_inverse=True)[1]
+    assert torch.equal(unique_rows(keys), expected)
+    assert torch.equal(unique_rows(keys[:8]), torch.unique(keys[:8], dim=0, return_inverse=True)[1])
+
+
+def _per_robot_attention(net: torch.nn.Module, on: bool) -> None:
+    for m in net.modules():
+        if hasattr(m, "attention_per_robot"):
+            m.attention_per_robot = on
+
+
+@pytest.mark.parametrize(("arch", "task"), [("modumorph", "ft"), ("modumorph_compressed", "ft"), ("modumorph", "vt")])
+def test_per_robot_fixed_attention_equals_per_sample_attention(arch: str, task: str) -> None:
+    """Fixed attention's weights computed once per robot give nn.MultiheadAttention's outputs and
+    gradients (to rounding)."""
+    net = network(arch, task)
+    obs = to_torch(batch(task, n_robots=3, per_robot=3))
+    params = [p for p in net.parameters() if p.requires_grad]
+    results = []
+    try:
+        for on in (False, True):
+            _per_robot_attention(net, on)
+            out = net(obs)
+            weights = torch.linspace(-1, 1, out.numel()).reshape(out.shape)
+            results.append((out, torch.autograd.grad((out * weights).sum(), params, allow_unused=True)))
+    finally:
+        _per_robot_attention(net, True)
+    (plain, plain_grads), (per_robot, per_robot_grads) = results
+    torch.testing.assert_close(per_robot, plain, rtol=0, atol=1e-5)
+    for gp, gr in zip(plain_grads, per_robot_grads, strict=True):
+        assert (gp is None) == (gr is None)
+        if gp is not None:
+            torch.testing.assert_close(gr, gp, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("arch", "task"), CASES)
+def test_frozen_conditioning_gives_bitwise_equal_outputs(arch: str, task: str) -> None:
+    """The rollout cache of per-robot network parts changes no bit of the outputs, also when the batch's
+    robots change between calls."""
+    net = network(arch, task)
+    obs = to_torch(batch(task, n_robots=3, per_robot=3))
+    n = obs["proprioceptive"].shape[0]
+    parts = [{k: v[idx] for k, v in obs.items()} for idx in (slice(0, n), slice(0, 4), slice(2, 7), slice(0, n))]
+    with torch.inference_mode():
+        expected = [net(p) for p in parts]
+        with net.frozen_conditioning():
+            cached = [net(p) for p in parts]
+            cached += [net(p) for p in parts]  # second pass: all hits
+    for e, c in zip(expected + expected, cached, strict=True):
+        assert torch.equal(e, c)

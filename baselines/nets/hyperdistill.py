@@ -28,7 +28,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .layers import TERRAIN_DIMS, HeadInit, HypernetHead, PreLNEncoderLayer, RobotGroups, TerrainEncoder, mlp
+from .layers import TERRAIN_DIMS, HeadInit, HypernetHead, PreLNEncoderLayer, TerrainEncoder, mlp, robot_groups
 from .obs import (
     ACTS_PER_LIMB,
     CONTEXT_DIM,
@@ -244,7 +244,7 @@ class HyperDistill(nn.Module):
             weights = self.generate_weights(context, mask)
             y = self._run(weights, state.unsqueeze(1), None if terrain is None else terrain.unsqueeze(1))[:, 0]
         else:
-            groups = RobotGroups(torch.cat([context.flatten(1), mask.to(context.dtype)], dim=1))
+            groups = robot_groups(require(obs, "context", name), mask)
             weights = self.generate_weights(context[groups.first], mask[groups.first])
             y = self._run(weights, groups.group(state), None if terrain is None else groups.group(terrain))
             y = groups.ungroup(y)

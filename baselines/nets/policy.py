@@ -7,7 +7,8 @@ nothing to log-probabilities or entropy; the value is the mean of per-limb value
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -66,6 +67,16 @@ class ActorCritic(nn.Module):
         super().__init__()
         self.actor, self.critic = actor, critic
         self.log_std = nn.Parameter(torch.full((1, ACTION_DIM), math.log(action_std)), requires_grad=False)
+
+    @contextmanager
+    def frozen_conditioning(self) -> Iterator[None]:
+        """While the weights stay fixed (a rollout): networks that can (:class:`LimbTransformer`) compute
+        each robot's context-only parts once and reuse them in gradient-free forwards; same outputs."""
+        with ExitStack() as stack:
+            for module in (self.actor, self.critic):
+                if hasattr(module, "frozen_conditioning"):
+                    stack.enter_context(module.frozen_conditioning())
+            yield
 
     def distribution(self, obs: Mapping[str, Tensor]) -> MaskedGaussian:
         """:return: π(·|obs) over (B, 24)."""

@@ -16,19 +16,30 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from .layers import TERRAIN_DIMS, HypernetHead, LimbwiseLinear, PreLNEncoderLayer, RobotGroups, TerrainEncoder, mlp
+from .layers import (
+    TERRAIN_DIMS,
+    HypernetHead,
+    LimbwiseLinear,
+    PreLNEncoderLayer,
+    RobotGroups,
+    TerrainEncoder,
+    mlp,
+    robot_groups,
+)
 from .obs import ACTS_PER_LIMB, CONTEXT_DIM, LIMB_OBS_DIM, MAX_LIMBS, TASKS, limb_view, mask_limb_outputs, require
 
 DECODER_DIMS = {"ft": (), "vt": (64,), "obstacle": (64, 64)}  # MODELS.md §3.7: hidden decoder dims per task
 EMBED_INIT = 0.1  # MODELS.md §3.2/§3.4 (EMBED_INIT, HN_EMBED_INIT): U(±0.1)
 DECODER_INIT = 0.01  # MODELS.md §3.7 / §4.1: last decoder layer U(±0.01)
+CACHE_SIZE = 16  # robot sets kept by LimbTransformer.frozen_conditioning (consecutive rollout steps share one)
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,11 @@ class LimbTransformer(nn.Module):
             PreLNEncoderLayer(d, config.n_heads, config.ff_dim, config.dropout, config.fixed_attention)
             for _ in range(config.n_layers)
         )
+        self._cache: dict[bytes, list[Tensor]] | None = None  # see frozen_conditioning
+        self.attention_per_robot = True
+        """Fixed attention's weights once per robot (:meth:`PreLNEncoderLayer.context_attention`); False:
+        per sample through ``nn.MultiheadAttention`` (the same values to rounding; ``baselines.flops``
+        counts that form)."""
 
     def conditioning_modules(self) -> list[nn.Module]:
         """Modules that see only the context: precomputable per robot, not part of the inference
@@ -141,6 +157,58 @@ class LimbTransformer(nn.Module):
         if self.config.fixed_attention:
             mods += [self.attention_context_encoder, *(layer.norm_context for layer in self.layers)]
         return mods
+
+    def _conditioning_of(self, c: Tensor, mask: Tensor) -> list[Tensor]:
+        """Everything that depends on the context only, for R robots' contexts c (R, 12, 53) and masks
+        (R, 12): [e, embedding weight, embedding bias, decoder weight and bias per layer...,
+        fixed-attention weights per layer (or the attention context embedding)] (hypernetwork parts
+        only with ``hypernet``, the attention parts only with ``fixed_attention``)."""
+        out: list[Tensor] = []
+        if self.config.hypernet:
+            e = self.hn_context_encoder(c)  # (R, 12, d)
+            out += [e, *self.embed_head(e)]
+            for head in self.decoder_heads:
+                out += head(e)
+        if self.config.fixed_attention:
+            g = self.attention_context_encoder(c)  # (R, 12, d)
+            out += self._attention(g, mask) if self.attention_per_robot else [g]
+        return out
+
+    def _attention(self, g: Tensor, mask: Tensor) -> list[Tensor]:
+        """Every layer's fixed-attention weights (R, heads, 12, 12) from R robots' context embeddings."""
+        return [layer.context_attention(g, mask) for layer in self.layers]
+
+    def _cached_conditioning(self, c: Tensor, mask: Tensor, groups: RobotGroups) -> list[Tensor] | None:
+        """:meth:`_conditioning_of` the batch's robots (in ``groups`` order) from the cache of
+        :meth:`frozen_conditioning`; None when no cache is open or gradients are needed.
+
+        The cache is keyed by the batch's whole set of robots, not by robot: a robot's generated
+        weights are then computed in exactly the same batch of robots as without the cache, which
+        keeps the results bitwise equal (a matrix product's rounding may depend on its row count). In
+        a rollout the set changes only when an episode ends, so nearly every step is a hit.
+
+        :param c: (B, 12, 53) contexts. :param mask: (B, 12) padding masks."""
+        cache = getattr(self, "_cache", None)
+        if cache is None or torch.is_grad_enabled() or c.device.type != "cpu":
+            return None
+        robots = c[groups.first]
+        key = robots.numpy().tobytes() + mask[groups.first].numpy().tobytes()
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) >= CACHE_SIZE:
+                cache.clear()
+            hit = cache[key] = self._conditioning_of(robots, mask[groups.first])
+        return hit
+
+    @contextmanager
+    def frozen_conditioning(self) -> Iterator[None]:
+        """While the parameters stay fixed (a rollout), compute the context-only parts of a batch's
+        robots once and reuse them in gradient-free forwards. The cache is dropped on exit."""
+        self._cache = {}
+        try:
+            yield
+        finally:
+            self._cache = None
 
     def _per_robot(self, groups: RobotGroups, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
         """Apply each robot's generated layer to its samples: x (B, 12, in), weight (R, 12, in, out),
@@ -160,15 +228,21 @@ class LimbTransformer(nn.Module):
         if self.config.hypernet or self.config.fixed_attention:
             c = limb_view(require(obs, "context", name), CONTEXT_DIM, "context")  # (B, 12, 53)
 
-        groups = None
+        groups = cached = None
         if c is not None:
             # context-only computations once per robot in the batch (identical context and mask)
-            groups = RobotGroups(torch.cat([c.flatten(1), mask.to(c.dtype)], dim=1))
+            groups = robot_groups(require(obs, "context", name), mask)
+            cached = self._cached_conditioning(c, mask, groups)  # None unless in frozen_conditioning
             c = c[groups.first]  # (R, 12, 53)
 
+        # (with gradients, the per-robot parts are computed where they are used, in this order: the
+        # order of the backward pass's gradient sums, hence of the results' rounding, stays the same)
         if self.config.hypernet:
-            e = self.hn_context_encoder(c)  # (R, 12, d)
-            z = self._per_robot(groups, x, *self.embed_head(e))
+            if cached is None:
+                e = self.hn_context_encoder(c)  # (R, 12, d)
+                z = self._per_robot(groups, x, *self.embed_head(e))
+            else:
+                z = self._per_robot(groups, x, *cached[1:3])
         else:
             z = self.limb_embed(x)
         z = z * math.sqrt(self.config.d_model)
@@ -176,9 +250,22 @@ class LimbTransformer(nn.Module):
             z = z + self.pos_embedding
         z = self.embedding_dropout(z)
 
-        g = self.attention_context_encoder(c)[groups.robot] if self.config.fixed_attention else None  # (B, 12, d)
-        for layer in self.layers:
-            z = layer(z, mask, g)
+        if self.config.fixed_attention and self.attention_per_robot:
+            # attention weights depend on the context only: once per robot, then gathered per sample
+            n = len(self.layers)
+            weights = (
+                self._attention(self.attention_context_encoder(c), mask[groups.first])
+                if cached is None
+                else cached[-n:]
+            )
+            for layer, w in zip(self.layers, weights, strict=True):
+                z = layer(z, mask, attention=w[groups.robot])
+        else:
+            g = None
+            if self.config.fixed_attention:
+                g = (self.attention_context_encoder(c) if cached is None else cached[-1])[groups.robot]  # (B, 12, d)
+            for layer in self.layers:
+                z = layer(z, mask, g)
 
         if self.terrain_encoder is not None:
             t = self.terrain_encoder(require(obs, "hfield", name))  # (B, 64)
@@ -186,7 +273,8 @@ class LimbTransformer(nn.Module):
 
         if self.config.hypernet:
             for k, head in enumerate(self.decoder_heads):
-                z = self._per_robot(groups, z, *head(e))
+                weight, bias = head(e) if cached is None else cached[3 + 2 * k : 5 + 2 * k]
+                z = self._per_robot(groups, z, weight, bias)
                 if k < len(self.decoder_heads) - 1:
                     z = torch.relu(z)
         else:
