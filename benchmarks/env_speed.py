@@ -1,6 +1,7 @@
 """Environment speed: env steps/s with random actions, reset time, and raw MuJoCo speed on the same model.
 
-For the three robots of the oracle's speed table (../shared/oracle/README.md), on one core::
+For the three robots of the oracle's speed table (../shared/oracle/README.md) and three of our own
+robots (the bundled ``train`` set's smallest, median and largest by limb count), on one core::
 
     python benchmarks/env_speed.py [--robots-dir ../shared/unimal/train/xml] [--steps 5000] [--task ft]
 
@@ -21,9 +22,18 @@ import mujoco
 import numpy as np
 
 from unimal_gym.envs import UnimalEnv
+from unimal_gym.morphology import load
 
 ROBOTS = ("floor-5506-3-10-01-14-19-06", "floor-1409-5-4-01-13-42-51", "floor-1409-15-4-01-15-28-42")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "unimal" / "train" / "xml"
+OWN_DIR = Path(__file__).resolve().parents[1] / "morphologies" / "train" / "xml"
+
+
+def own_robots(folder: Path = OWN_DIR) -> list[Path]:
+    """Our bundled robots with the fewest, the median and the most limbs (ties: first by name)."""
+    files = sorted(folder.glob("*.xml"))
+    by_limbs = sorted(files, key=lambda f: len(load(f).limbs))
+    return [by_limbs[0], by_limbs[len(by_limbs) // 2], by_limbs[-1]]
 
 
 def measure(path: Path, task: str, steps: int, resets: int, repeats: int = 3) -> dict[str, float]:
@@ -94,8 +104,9 @@ def main() -> None:
         f"{'robot':32} {'limbs':>5} {'env st/s':>9} {'incl.reset':>10} {'reset ms':>8} {'raw st/s':>9} {'env/raw':>7}"
     )
     print(header)
-    for name in ROBOTS:
-        r = measure(args.robots_dir / f"{name}.xml", args.task, args.steps, args.resets, args.repeats)
+    for path in [args.robots_dir / f"{name}.xml" for name in ROBOTS] + own_robots():
+        name = path.stem
+        r = measure(path, args.task, args.steps, args.resets, args.repeats)
         print(
             f"{name:32} {r['limbs']:5d} {r['env']:9.0f} {r['env_with_resets']:10.0f} {r['reset_ms']:8.2f} "
             f"{r['raw']:9.0f} {r['env'] / r['raw']:7.2f}"
