@@ -36,6 +36,12 @@ def test_smoke_pipeline_writes_the_report(smoke_run: tuple[Path, list[str]]) -> 
     assert set(results["latency_s"]) == {"teacher", "hyperdistill", "mlp"}
     assert (out / "report" / "curves.png").is_file() and (out / "report" / "returns.png").is_file()
     assert any(line.startswith("== teacher: PPO") for line in lines)
+    # ratios to the teacher only where its mean return is positive (else "n/a", never a sign-flipped number)
+    teacher = results["summary"]["teacher"]
+    for label in ("Teacher (ModuMorph, PPO)", "HyperDistill", "Multi-robot MLP"):
+        cells = next(r for r in report.splitlines() if r.startswith(f"| {label} |")).split(" | ")
+        for cell, key in zip(cells[3:5], ("train", "test"), strict=True):
+            assert (cell == "n/a") == (teacher[key]["mean"] <= 0), (label, key, cell)
 
 
 def test_stages_are_cached_and_a_changed_stage_reruns_alone(smoke_run: tuple[Path, list[str]]) -> None:

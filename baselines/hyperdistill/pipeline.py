@@ -94,7 +94,7 @@ class PipelineConfig:
 
 
 def pipeline_preset(name: str, env: str = "ft") -> PipelineConfig:
-    """``smoke`` (tests: seconds), ``laptop`` (a 2-core machine, about an hour) or ``paper``.
+    """``smoke`` (tests: seconds), ``laptop`` (a 2-core machine, about 21 minutes) or ``paper``.
 
     :raises ConfigError: unknown preset or task.
     """
@@ -352,13 +352,16 @@ def write_report(
     ]
     for label in ("teacher", *runs):
         s = summary[label]
-        ratio = {k: s[k]["mean"] / teacher_mean[k] if teacher_mean[k] else float("nan") for k in ("train", "test")}
+        # a ratio to a teacher whose mean return is not positive means nothing (and flips signs): not printed
+        ratio = {
+            k: f"{s[k]['mean'] / teacher_mean[k]:.2f}" if teacher_mean[k] > 0 else "n/a" for k in ("train", "test")
+        }
         cost = costs["ours"][label]
         lat = f"{latencies[label] * 1e6:.1f}" if label in latencies else "-"
         thr = f"{throughput[label]:,.0f}" if label in throughput else "-"
         lines.append(
             f"| {NAMES[label]} | {s['train']['mean']:.1f} ± {s['train']['se']:.1f} | "
-            f"{s['test']['mean']:.1f} ± {s['test']['se']:.1f} | {ratio['train']:.2f} | {ratio['test']:.2f} | "
+            f"{s['test']['mean']:.1f} ± {s['test']['se']:.1f} | {ratio['train']} | {ratio['test']} | "
             f"{cost.params:,} | {cost.flops:,} | {lat} | {thr} |"
         )
     lines += ["", _claim(summary, teacher_mean), ""]
