@@ -85,7 +85,7 @@ class UnimalEnv(gym.Env):
     or a robot name) or ``robots=[...]`` (several; one is drawn at every reset, uniformly or by
     :meth:`set_robot_weights`). One model is compiled per robot and reused across resets: FT never
     recompiles, Obstacle moves and resizes its 50 boxes in place, VT recompiles the scene for each
-    new corridor (about 7 ms; the robot part of the XML is built once per robot).
+    new corridor (about 15 ms on a slow 2-core VM; the robot part of the XML is built once per robot).
 
     ## Action Space
 
@@ -226,7 +226,9 @@ class UnimalEnv(gym.Env):
     1. The robot file's ``<exclude>`` pairs are dropped: sibling limbs collide (parent–child
        contacts are filtered).
     2. Observation and reward use the kinematics from before the last substep's integration (no
-       ``mj_forward`` after stepping, ENV.md §6.4), with the new joint velocities.
+       ``mj_forward`` after stepping, ENV.md §6.4), with the new joint velocities. (The velocities
+       come from ``mj_comVel``, so after a step ``data.cvel`` holds those kinematics with the new
+       ``qvel``; nothing else in ``data`` differs from the original's.)
     3. ``proprioceptive`` includes static morphology features (cols 13–30 and joint constants).
     4. The hfield observation on reset is not rotated by the torso's heading.
     5. VT rubble (``rugged_square``) is mirrored in y between physics and observation
