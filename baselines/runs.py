@@ -192,11 +192,6 @@ class RunDir:
         TensorBoard events cannot be edited: the next writer is opened with a purge step (the first
         timestep after ``last_iteration``), which makes TensorBoard hide the interrupted run's later events.
         """
-        progress = self.root / "progress.csv"
-        if progress.is_file():
-            with progress.open(newline="") as f:
-                steps = [int(r["timesteps"]) for r in csv.DictReader(f) if int(r["iteration"]) <= last_iteration]
-            self._tb_purge_step = (steps[-1] if steps else 0) + 1
         for name in ("progress.csv", "robots.csv"):
             path = self.root / name
             if not path.is_file():
@@ -205,6 +200,8 @@ class RunDir:
                 rows = list(csv.DictReader(f))
                 header = list(rows[0]) if rows else None
             kept = [r for r in rows if int(r["iteration"]) <= last_iteration]
+            if name == "progress.csv":
+                self._tb_purge_step = (int(kept[-1]["timesteps"]) if kept else 0) + 1
             fieldnames = header or (PROGRESS_FIELDS if name == "progress.csv" else ROBOT_FIELDS)
             atomic_write(path, lambda p, k=kept, h=fieldnames: _write_csv(p, h, k))
 

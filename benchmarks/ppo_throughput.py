@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import tempfile
 import time
 from dataclasses import replace
@@ -76,8 +77,11 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a config field")
     args = parser.parse_args()
     config = PRESETS[args.preset]
+    fields = [f.name for f in dataclasses.fields(PPOConfig)]
     for item in args.set:
-        name, _, text = item.partition("=")
+        name, equals, text = item.partition("=")
+        if not equals or name not in fields:
+            parser.error(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
         config = replace(config, **{name: parse_field(PPOConfig, name, text)})
     config = replace(config, total_timesteps=args.iterations * config.steps_per_iteration)
     if args.model:

@@ -254,25 +254,6 @@ class RobotGroups:
         return y[self.robot, self.slot]
 
 
-def _version(t: Tensor) -> int:
-    """In-place modification counter (inference-mode tensors have none; they are never modified here)."""
-    return -1 if t.is_inference() else t._version
-
-
-_LAST_GROUPS: list[tuple[Tensor, Tensor, tuple[int, int], RobotGroups]] = []
-
-
 def robot_groups(context: Tensor, mask: Tensor) -> RobotGroups:
-    """:class:`RobotGroups` of a batch by context (B, 636) or (B, 12, 53) and padding mask (B, 12).
-
-    The last result is reused when the very same two tensors come again unmodified, as they do for
-    the actor and the critic of one observation dict; the grouping is the same either way.
-    """
-    versions = (_version(context), _version(mask))
-    if _LAST_GROUPS:
-        last_context, last_mask, last_versions, groups = _LAST_GROUPS[0]
-        if last_context is context and last_mask is mask and last_versions == versions:
-            return groups
-    groups = RobotGroups(torch.cat([context.flatten(1), mask.to(context.dtype)], dim=1))
-    _LAST_GROUPS[:] = [(context, mask, versions, groups)]
-    return groups
+    """:class:`RobotGroups` of a batch by context (B, 636) or (B, 12, 53) and padding mask (B, 12)."""
+    return RobotGroups(torch.cat([context.flatten(1), mask.to(context.dtype)], dim=1))

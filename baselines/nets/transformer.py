@@ -188,7 +188,7 @@ class LimbTransformer(nn.Module):
         a rollout the set changes only when an episode ends, so nearly every step is a hit.
 
         :param c: (B, 12, 53) contexts. :param mask: (B, 12) padding masks."""
-        cache = getattr(self, "_cache", None)
+        cache = self._cache
         if cache is None or torch.is_grad_enabled() or c.device.type != "cpu":
             return None
         robots = c[groups.first]

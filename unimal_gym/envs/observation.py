@@ -133,7 +133,6 @@ class AgentObservation:
         w = np.empty(9 * n + 3 * n + 3 * n + 4 * n + 2 * nj + 9 * n)
         o_lin, o_quat, o_jq = 12 * n, 15 * n, 19 * n
         o_jv, o_pos = o_jq + nj, o_jq + 2 * nj
-        self._work = w
         self._w_cvel, self._w_omega_ab, self._w_v = w[: 12 * n], w[: 6 * n], w[6 * n : 9 * n]
         self._w_angular, self._w_linear = w[9 * n : o_lin], w[o_lin:o_quat]
         self._w_quat, self._w_qpos, self._w_qvel = w[o_quat:o_jq], w[o_jq:o_jv], w[o_jv:o_pos]

@@ -478,7 +478,7 @@ class UnimalEnv(gym.Env):
 
         x, y, z = torso_pos.tolist()
         x_vel = (x - x_before) / (model.opt.timestep * self.frame_skip)
-        torso_height = round(z - self._arena.ground_height(x, y), 3)
+        torso_height = self._height_above_ground(x, y, z)
         info = self._info(robot, xy_before, np.array((x, y)), x_vel, ctrl, torso_height)
         reward = info["__reward__forward"] - info["__reward__ctrl"] + info["__reward__stand"]
         terminated = False
@@ -529,7 +529,10 @@ class UnimalEnv(gym.Env):
         return ""
 
     def _torso_height(self) -> float:
-        x, y, z = self.data.xpos[self._current.observation.torso_id].tolist()
+        return self._height_above_ground(*self._current.views.torso_pos.tolist())
+
+    def _height_above_ground(self, x: float, y: float, z: float) -> float:
+        """The torso height reported and tested for falls: z above the terrain under (x, y), rounded to 1 mm."""
         return round(z - self._arena.ground_height(x, y), 3)
 
     def _info(
