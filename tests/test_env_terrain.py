@@ -54,12 +54,14 @@ def test_obstacle_matches_original(name: str, obstacle_oracle: np.lib.npyio.NpzF
     assert env.model is model, "the obstacle course must be updated in place, not recompiled"
 
 
+@pytest.mark.parametrize("compiled", [False, None], ids=["numpy", "default"])
 @pytest.mark.parametrize(("npz", "col_origin"), [("vt_train5.npz", 130), ("obstacle_train5.npz", 140)])
-def test_hfield_probes(npz: str, col_origin: int) -> None:
-    """At all 48 recorded torso poses, the unrotated and rotated hfield and torso_height are the original's."""
+def test_hfield_probes(npz: str, col_origin: int, compiled: bool | None) -> None:
+    """At all 48 recorded torso poses, the unrotated and rotated hfield and torso_height are the original's
+    (with the numpy sampler, and with the default one: the compiled kernel where it is built)."""
     rec = np.load(ORACLE / npz)
     name = ROBOTS5[0]
-    hmap = HeightMap(rec[f"{name}/terrain_hfield"], col_origin)
+    hmap = HeightMap(rec[f"{name}/terrain_hfield"], col_origin, compiled=compiled)
     for k, (qpos, xmat) in enumerate(zip(rec[f"{name}/probe/qpos"], rec[f"{name}/probe/torso_xmat"], strict=True)):
         x, y, z = qpos[:3]
         assert hmap.index(x, y) == tuple(rec[f"{name}/probe/hfield_idx"][k])

@@ -1,6 +1,14 @@
 """Gymnasium environments of the UNIMAL benchmark: :class:`UnimalEnv` (FT, VT, Obstacle)."""
 
 from .errors import InvalidActionError, InvalidStateError, RobotTooLargeError, UnknownRobotError
+from .kernels import ACCELERATED
 from .unimal_env import UnimalEnv
 
-__all__ = ["InvalidActionError", "InvalidStateError", "RobotTooLargeError", "UnimalEnv", "UnknownRobotError"]
+__all__ = [
+    "ACCELERATED",
+    "InvalidActionError",
+    "InvalidStateError",
+    "RobotTooLargeError",
+    "UnimalEnv",
+    "UnknownRobotError",
+]

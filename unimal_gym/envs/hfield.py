@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from . import kernels as _kernels
+
 HFIELD_OBS_SIZE = (1.0, 4.0, 4.0, 4.0)  # ENV.md §3.6: metres behind, in front, right, left
 CELLS_PER_METRE = 10  # HFIELD.NUM_DIVS
 
@@ -39,6 +41,8 @@ class HeightMap:
     :param heights: (rows, cols) padded H.
     :param col_origin: column of world x = 0 (``10 · (start_flat + padding [+ 1 with walls])``).
     :param obs_size: [behind, front, right, left] of the observation grid (m).
+    :param compiled: sample rotated grids with the compiled kernel (True; an error if it is not
+        built), with numpy (False), or with the kernel when available (None); bitwise the same.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class HeightMap:
         heights: np.ndarray,
         col_origin: int,
         obs_size: tuple[float, float, float, float] = HFIELD_OBS_SIZE,
+        compiled: bool | None = None,
     ) -> None:
         self.heights = heights
         self.col_origin = int(col_origin)
@@ -66,6 +71,8 @@ class HeightMap:
         self._unrotated = (self._flat_weights @ self._grid).astype(np.intp)
         self._rotated = np.empty_like(self._grid)
         self._work = np.empty_like(self._grid)
+        kernels = _kernels.require(compiled)
+        self._sampler = None if kernels is None else kernels.HfieldSampler(self._padded, self._grid, self._stride, pad)
 
     def index(self, x: float, y: float) -> tuple[int, int]:
         """(row, col) of the cell under world (x, y) (``pos_to_idx``), clipped to the array."""
@@ -92,6 +99,10 @@ class HeightMap:
             flat = self._unrotated + centre
         else:
             psi = np.arctan2(heading[1], heading[0])
+            if self._sampler is not None:  # the numpy arithmetic below, in one call
+                values = np.empty(self._grid.shape[1])
+                self._sampler(values, centre, np.cos(psi), np.sin(psi))
+                return values
             rotated, work = self._rotated, self._work
             np.multiply(self._grid, np.cos(psi), out=rotated)
             np.multiply(self._grid_swapped, np.sin(psi), out=work)

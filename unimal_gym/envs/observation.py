@@ -2,7 +2,8 @@
 
 Everything that depends only on the model (static columns, gather and scatter indices) is computed
 once per compiled model in :class:`AgentObservation`; a step calls ``mj_comVel`` and gathers from
-``MjData`` with a fixed sequence of numpy calls, whatever the number of limbs (no Python loops).
+``MjData`` with one compiled kernel (``_kernels.c``) or, without it, a fixed sequence of numpy calls,
+whatever the number of limbs (no Python loops); both give bitwise the same vector.
 Limbs are in MuJoCo body order (depth-first pre-order, torso first) and the (12, 52) matrix is
 flattened limb-major.
 """
@@ -21,6 +22,7 @@ from ..morphology.context import (
     edges,
     padding_masks,
 )
+from . import kernels as _kernels
 
 PROPRIOCEPTIVE_DIM = 52  # ENV.md §3.3: 30 limb + 2 × 11 joint features
 JOINT_SLOT_DIM = 11  # qpos_n, qvel, jnt_pos (3), jnt_range (2), jnt_axis (3), gear
@@ -40,6 +42,8 @@ class AgentObservation:
     """The agent part of the observation for one compiled model.
 
     :param model: a compiled environment model (agent bodies named ``torso…``/``limb…``).
+    :param compiled: build the dynamic columns with the compiled kernel (True; an error if it is not
+        built), with numpy (False), or with the kernel when available (None, the default).
 
     Attributes computed once: ``layout`` (:class:`AgentLayout`), ``morphology`` (a dict of the
     constant keys ``context`` (636,), ``edges`` (32,), ``obs_padding_mask`` (12,),
@@ -47,7 +51,9 @@ class AgentObservation:
     (the (nu,) flat action slots that become ``ctrl``, in actuator order).
     """
 
-    def __init__(self, model: mujoco.MjModel) -> None:
+    def __init__(self, model: mujoco.MjModel, compiled: bool | None = None) -> None:
+        self._kernels = _kernels.require(compiled)
+        self._kernel = None
         layout = agent_layout(model)
         self.layout: AgentLayout = layout
         b = layout.body_ids
@@ -82,7 +88,7 @@ class AgentObservation:
         self._qpos_rows = _consecutive(model.jnt_qposadr[j], "hinge qpos addresses")
         self._qvel_rows = _consecutive(model.jnt_dofadr[j], "hinge dof addresses")
         lo, hi = model.jnt_range[j].T
-        self._range_lo = lo
+        self._range_lo = np.ascontiguousarray(lo)
         self._range_span = hi - lo
 
         # actuator k drives joint k + 1; its action slot is the joint's slot
@@ -151,12 +157,27 @@ class AgentObservation:
             [base + 6, base + 3, base4 + 9, self._qpos_flat, self._qpos_flat + 1, base]
         )  # output positions of w_out: angular 6–8, linear 3–5, quat 9–12, qpos_n, qvel, pos 0–2
         self._buffer = self._static.copy()
+        if self._kernels is not None:  # the same arithmetic in one call, bound to the same views
+            self._kernel = self._kernels.Proprioceptive(
+                cvel=self._cvel,
+                xpos=self._xpos,
+                xquat=self._xquat,
+                com=self._com,
+                qpos=self._joint_qpos,
+                qvel=self._joint_qvel,
+                range_lo=self._range_lo,
+                range_span=self._range_span,
+                slots=self._qpos_flat.tolist(),
+            )
 
     def _velocities(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
         """Fill ``w``'s velocity and position parts (see :meth:`_bind`)."""
         if data is not self._data:
             self._bind(data)
         mujoco.mj_comVel(model, data)
+        self._gather_velocities()
+
+    def _gather_velocities(self) -> None:
         self._cvel.take(self._cvel_index, out=self._w_cvel)
         self._xpos.take(self._xpos_index, out=self._xpos_gather)
         self._com.take(self._com_index, out=self._origin_com)
@@ -184,7 +205,14 @@ class AgentObservation:
 
         Calls ``mj_comVel`` (see :meth:`body_velocities`); no other simulator state changes.
         """
-        self._velocities(model, data)
+        if data is not self._data:
+            self._bind(data)
+        mujoco.mj_comVel(model, data)
+        if self._kernel is not None:
+            out = self._static.copy()
+            self._kernel(out)
+            return out
+        self._gather_velocities()
         np.copyto(self._w_quat, self._xquat)
         np.subtract(self._joint_qpos, self._range_lo, out=self._w_qpos)
         np.divide(self._w_qpos, self._range_span, out=self._w_qpos)

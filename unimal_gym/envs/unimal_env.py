@@ -59,6 +59,7 @@ class _DataViews:
     def __init__(self, data: mujoco.MjData, torso_id: int) -> None:
         self.torso_pos = data.xpos[torso_id]  # (3,)
         self.torso_xmat = data.xmat[torso_id]  # (9,)
+        self.torso_heading = self.torso_xmat[0:4:3]  # (2,) the xy part of the torso's x axis
         self.ctrl = data.ctrl
         self.qpos, self.qvel = data.qpos, data.qvel
         self.joint_forces = data.qfrc_actuator[1:]  # ENV.md §7's energy sums |qfrc_actuator[1:]|
@@ -465,8 +466,7 @@ class UnimalEnv(gym.Env):
         model, data, views = robot.model, robot.data, robot.views
         torso_pos = views.torso_pos
         x_before, y_before, _ = torso_pos.tolist()
-        ctrl = action[robot.observation.actuated]
-        views.ctrl[:] = ctrl
+        ctrl = action.take(robot.observation.actuated, out=views.ctrl)  # the actuated slots, in actuator order
         error = self._simulate(robot)
         xy_before = np.array((x_before, y_before))
         if error:
@@ -568,12 +568,12 @@ class UnimalEnv(gym.Env):
         robot = self._current
         builder, data = robot.observation, robot.data
         obs = {"proprioceptive": builder.proprioceptive(robot.model, data)}
-        # constant per model; copied because Gymnasium requires fresh arrays on every call
+        # constant per model; copied because Gymnasium's checker requires new arrays on every call
         for key, value in builder.morphology.items():
             obs[key] = value.copy()
         if self._arena.has_hfield_observation:
             x, y, _ = robot.views.torso_pos.tolist()
-            heading = robot.views.torso_xmat[[0, 3]] if rotate_hfield else None  # the torso's x axis, xy part
+            heading = robot.views.torso_heading if rotate_hfield else None
             obs["hfield"] = self._arena.hfield_observation(x, y, heading)
         return obs
 

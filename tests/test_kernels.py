@@ -1,0 +1,162 @@
+"""The compiled step-path kernels (``unimal_gym/envs/_kernels.c``) against the numpy code they replace.
+
+The kernels must give bitwise the same observation (same bytes: signed zeros included) as the numpy
+paths, which the oracle tests check against the original's recordings; these tests compare the two
+on rollouts of original and bundled robots and on random terrains and poses, and check the kernels'
+input validation. They are skipped where the extension was not built (no C compiler at install).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TRAIN_XML
+
+from unimal_gym.envs import UnimalEnv, kernels
+from unimal_gym.envs.hfield import HFIELD_DIM, HeightMap
+from unimal_gym.envs.observation import AgentObservation
+from unimal_gym.envs.terrain import TerrainConfig, generate_corridor, pad_heights
+
+OWN_XML = Path(__file__).resolve().parents[1] / "morphologies" / "train" / "xml"
+
+built = pytest.mark.skipif(kernels._compiled is None, reason="compiled kernels not built (no C compiler)")
+
+
+def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@built
+@pytest.mark.parametrize(
+    "robot",
+    [
+        TRAIN_XML / "floor-5506-3-10-01-14-19-06.xml",
+        TRAIN_XML / "floor-1409-15-4-01-15-28-42.xml",
+        OWN_XML / "unimal-train-000.xml",
+        OWN_XML / "unimal-train-086.xml",
+    ],
+    ids=lambda p: p.stem,
+)
+def test_proprioceptive_kernel_equals_numpy(robot: Path) -> None:
+    """Along a random rollout (and at negative x, where numpy's 0·x is −0.0) the bytes are the same."""
+    env = UnimalEnv(robot=robot)
+    env.reset(seed=1)
+    model, data = env.model, env.data
+    compiled, plain = AgentObservation(model, compiled=True), AgentObservation(model, compiled=False)
+    rng = np.random.default_rng(2)
+    checked = 0
+    for step in range(60):
+        _, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, 24))
+        if step == 30:  # move the robot to negative x, keep its velocities
+            qpos = data.qpos.copy()
+            qpos[0] = -3.25
+            env.set_state(qpos, data.qvel.copy())
+        a = compiled.proprioceptive(model, data)
+        b = plain.proprioceptive(model, data)
+        assert same_bytes(a, b), f"step {step}: max |diff| {np.abs(a - b).max()}"
+        assert not np.shares_memory(a, compiled.proprioceptive(model, data)), "each call returns a new array"
+        checked += 1
+        if terminated or truncated:
+            env.reset()
+    assert checked == 60
+
+
+@built
+def test_proprioceptive_kernel_follows_a_new_data() -> None:
+    """A builder used with another MjData rebinds (the kernel reads the data it was last given)."""
+    import mujoco
+
+    env = UnimalEnv(robot=OWN_XML / "unimal-train-005.xml")
+    env.reset(seed=0)
+    model = env.model
+    builder = AgentObservation(model, compiled=True)
+    other = mujoco.MjData(model)
+    other.qpos[:] = env.data.qpos
+    other.qpos[0] += 1.0
+    mujoco.mj_forward(model, other)
+    first = builder.proprioceptive(model, env.data)
+    second = builder.proprioceptive(model, other)
+    assert same_bytes(second, AgentObservation(model, compiled=False).proprioceptive(model, other))
+    assert not same_bytes(first, second)
+
+
+@built
+@pytest.mark.parametrize("seed", range(3))
+def test_hfield_kernel_equals_numpy(seed: int) -> None:
+    """Random corridors, poses all over them (edges and beyond included), and yaws at the rounding ties."""
+    config = TerrainConfig()
+    rng = np.random.default_rng(seed)
+    heights = pad_heights(generate_corridor(config, rng).heights, config)
+    compiled = HeightMap(heights, 130, compiled=True)
+    plain = HeightMap(heights, 130, compiled=False)
+    yaws = np.concatenate([rng.uniform(-np.pi, np.pi, 200), np.arange(-8, 9) * np.pi / 8])
+    for k, yaw in enumerate(yaws):
+        x, y = rng.uniform(-20.0, 110.0), rng.uniform(-25.0, 25.0)
+        heading = np.array([np.cos(yaw), np.sin(yaw)])
+        a, b = compiled.observe(x, y, heading), plain.observe(x, y, heading)
+        assert a.shape == (HFIELD_DIM,)
+        assert same_bytes(a, b), f"pose {k} (x={x}, y={y}, yaw={yaw}): max |diff| {np.abs(a - b).max()}"
+
+
+@built
+def test_kernels_reject_bad_inputs() -> None:
+    _kernels = kernels._compiled
+    heights = np.zeros((100, 300))
+    hmap = HeightMap(heights, 50, compiled=True)
+    sampler = hmap._sampler
+    out = np.empty(HFIELD_DIM)
+    with pytest.raises(IndexError, match="not inside the padding"):
+        sampler(out, 0, 1.0, 0.0)
+    with pytest.raises(ValueError, match="must have 1410 items"):
+        sampler(np.empty(10), int(hmap._pad * hmap._stride + hmap._pad), 1.0, 0.0)
+    with pytest.raises(TypeError, match="float64"):
+        sampler(np.empty(HFIELD_DIM, dtype=np.float32), int(hmap._pad * hmap._stride + hmap._pad), 1.0, 0.0)
+    with pytest.raises(ValueError, match="padding"):  # offsets larger than the padding
+        _kernels.HfieldSampler(np.zeros(100 * 100), np.full((2, 4), 30.0), 100, 5)
+
+    views = {"cvel": np.zeros(6), "xpos": np.zeros(3), "xquat": np.zeros(4)}
+    joints = {name: np.zeros(1) for name in ("qpos", "qvel", "range_lo", "range_span")}
+    _kernels.Proprioceptive(**views, com=np.zeros(3), **joints, slots=[30])  # one limb, one joint: fine
+    with pytest.raises(ValueError, match="cvel must have 6 items"):
+        _kernels.Proprioceptive(**{**views, "cvel": np.zeros(5)}, com=np.zeros(3), **joints, slots=[30])
+    with pytest.raises(ValueError, match="outside the observation"):
+        _kernels.Proprioceptive(**views, com=np.zeros(3), **joints, slots=[51])
+    with pytest.raises(TypeError, match="C-contiguous"):
+        _kernels.Proprioceptive(**{**views, "xquat": np.zeros(8)[::2]}, com=np.zeros(3), **joints, slots=[30])
+    kernel = _kernels.Proprioceptive(**views, com=np.zeros(3), **joints, slots=[30])
+    with pytest.raises(ValueError, match="at least 52"):
+        kernel(np.zeros(40))
+    read_only = np.zeros(52)
+    read_only.setflags(write=False)
+    with pytest.raises(TypeError, match="writable"):
+        kernel(read_only)
+
+
+def test_compiled_true_without_the_extension_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernels, "_compiled", None)
+    with pytest.raises(RuntimeError, match="compiled kernels are not built"):
+        HeightMap(np.zeros((100, 300)), 50, compiled=True)
+    assert kernels.require(False) is None
+
+
+def test_pure_numpy_switch() -> None:
+    """UNIMAL_GYM_PURE_NUMPY=1 turns the kernels off for the process; observations do not change."""
+    script = (
+        "import numpy as np; from unimal_gym.envs import UnimalEnv, ACCELERATED; "
+        f"env = UnimalEnv(robot={str(OWN_XML / 'unimal-train-003.xml')!r}, task='vt'); env.reset(seed=4); "
+        "obs = env.step(np.full(24, 0.3))[0]; "
+        "print(ACCELERATED, obs['proprioceptive'].tobytes().hex(), obs['hfield'].tobytes().hex())"
+    )
+    outputs = {}
+    for flag in ("1", "0"):
+        env = {**os.environ, "UNIMAL_GYM_PURE_NUMPY": flag}
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+        outputs[flag] = run.stdout.split()
+    assert outputs["1"][0] == "False"
+    assert outputs["0"][0] == str(kernels._compiled is not None)
+    assert outputs["1"][1:] == outputs["0"][1:]

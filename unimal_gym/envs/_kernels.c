@@ -1,0 +1,347 @@
+/* Compiled step-path kernels of the UNIMAL environments (optional; numpy fallback in observation.py / hfield.py).
+ *
+ * On arrays of a few hundred doubles the numpy versions spend their time in per-call overhead, not in
+ * arithmetic. These kernels do the same floating-point operations in the same order, one C call each,
+ * so their results are bitwise equal to the numpy code's (build with -ffp-contract=off: no fused
+ * multiply-adds). Only the CPython buffer protocol is used (no numpy headers at build time).
+ *
+ * Proprioceptive(...)  bound once to views of one MjData's arrays; calling it with a (624,) float64 buffer
+ *                      holding the static columns writes the dynamic ones (see AgentObservation._bind).
+ * HfieldSampler(...)   bound once to an edge-padded, flattened height array; calling it writes the
+ *                      (1410,) rotated-grid sample minus the centre height (see HeightMap.observe).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <string.h>
+
+#define PROPRIOCEPTIVE_DIM 52
+
+/* ------------------------------------------------------------------ buffers */
+
+/* A C-contiguous buffer of doubles (format "d") with exactly `length` items (any length if length < 0). */
+static int get_doubles(PyObject *obj, Py_buffer *view, Py_ssize_t length, int writable, const char *what) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) != 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous%s float64 array", what, writable ? " writable" : "");
+        return -1;
+    }
+    if (view->itemsize != 8 || view->format == NULL || strcmp(view->format, "d") != 0) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_TypeError, "%s must have dtype float64", what);
+        return -1;
+    }
+    if (length >= 0 && view->len != length * 8) {
+        Py_ssize_t got = view->len / 8;
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "%s must have %zd items, got %zd", what, length, got);
+        return -1;
+    }
+    return 0;
+}
+
+/* A copy of a sequence of Python ints as Py_ssize_t (read once, at construction). */
+static Py_ssize_t *int_array(PyObject *seq_obj, Py_ssize_t length, const char *what) {
+    PyObject *seq = PySequence_Fast(seq_obj, "expected a sequence of ints");
+    if (seq == NULL) return NULL;
+    if (PySequence_Fast_GET_SIZE(seq) != length) {
+        PyErr_Format(PyExc_ValueError, "%s must have %zd items, got %zd", what, length, PySequence_Fast_GET_SIZE(seq));
+        Py_DECREF(seq);
+        return NULL;
+    }
+    Py_ssize_t *out = PyMem_Malloc((length > 0 ? length : 1) * sizeof(Py_ssize_t));
+    if (out == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < length; i++) {
+        out[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, i));
+        if (out[i] == -1 && PyErr_Occurred()) {
+            PyMem_Free(out);
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+/* ------------------------------------------------------------------ Proprioceptive */
+
+enum { P_CVEL, P_XPOS, P_XQUAT, P_COM, P_QPOS, P_QVEL, P_LO, P_SPAN, P_COUNT };
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t n;       /* limbs */
+    Py_ssize_t nj;      /* hinge joints */
+    Py_ssize_t *slots;  /* (nj,) flat output position of each joint's normalised qpos; its qvel follows */
+    Py_buffer views[P_COUNT];
+    int bound;
+} Proprioceptive;
+
+static void Proprioceptive_dealloc(Proprioceptive *self) {
+    if (self->bound) {
+        for (int i = 0; i < P_COUNT; i++) PyBuffer_Release(&self->views[i]);
+    }
+    PyMem_Free(self->slots);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Proprioceptive_init(Proprioceptive *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"cvel", "xpos", "xquat", "com", "qpos", "qvel", "range_lo", "range_span", "slots", NULL};
+    PyObject *obj[P_COUNT], *slots;
+    static const char *names[P_COUNT] = {"cvel", "xpos", "xquat", "com", "qpos", "qvel", "range_lo", "range_span"};
+    if (self->bound) {
+        PyErr_SetString(PyExc_RuntimeError, "Proprioceptive is already bound");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOO", kwlist, &obj[0], &obj[1], &obj[2], &obj[3], &obj[4],
+                                     &obj[5], &obj[6], &obj[7], &slots)) {
+        return -1;
+    }
+    Py_ssize_t slen = PySequence_Length(slots);
+    if (slen < 0) return -1;
+    int got = 0;
+    for (; got < P_COUNT; got++) {
+        Py_ssize_t length = -1;
+        if (got == P_COM) length = 3;
+        if (get_doubles(obj[got], &self->views[got], length, 0, names[got]) != 0) break;
+    }
+    if (got == P_COUNT) {
+        Py_ssize_t n = self->views[P_XPOS].len / 8 / 3, nj = slen;
+        self->n = n;
+        self->nj = nj;
+        const Py_ssize_t expect[P_COUNT] = {6 * n, 3 * n, 4 * n, 3, nj, nj, nj, nj};
+        for (int i = 0; i < P_COUNT; i++) {
+            if (self->views[i].len != expect[i] * 8) {
+                PyErr_Format(PyExc_ValueError, "%s must have %zd items for %zd limbs and %zd joints, got %zd",
+                             names[i], expect[i], n, nj, self->views[i].len / 8);
+                break;
+            }
+            if (i == P_COUNT - 1) {
+                self->slots = int_array(slots, nj, "slots");
+                if (self->slots != NULL) {
+                    for (Py_ssize_t j = 0; j < nj; j++) {
+                        if (self->slots[j] < 0 || self->slots[j] + 1 >= n * PROPRIOCEPTIVE_DIM) {
+                            PyErr_Format(PyExc_ValueError, "slot %zd of joint %zd is outside the observation",
+                                         self->slots[j], j);
+                            PyMem_Free(self->slots);
+                            self->slots = NULL;
+                            break;
+                        }
+                    }
+                }
+                if (self->slots != NULL) {
+                    self->bound = 1;
+                    return 0;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < got; i++) PyBuffer_Release(&self->views[i]);
+    return -1;
+}
+
+/* Writes columns 0–12 of each limb and the joints' qpos_n / qvel into out (624,); the rest is untouched. */
+static PyObject *Proprioceptive_call(Proprioceptive *self, PyObject *args, PyObject *kwds) {
+    PyObject *out_obj;
+    Py_buffer out_view;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Proprioceptive() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "Proprioceptive", 1, 1, &out_obj)) return NULL;
+    if (get_doubles(out_obj, &out_view, -1, 1, "out") != 0) return NULL;
+    const Py_ssize_t n = self->n, nj = self->nj;
+    if (out_view.len < n * PROPRIOCEPTIVE_DIM * 8) {
+        PyBuffer_Release(&out_view);
+        PyErr_Format(PyExc_ValueError, "out must hold at least %zd items", n * PROPRIOCEPTIVE_DIM);
+        return NULL;
+    }
+    double *out = out_view.buf;
+    const double *cvel = self->views[P_CVEL].buf, *xpos = self->views[P_XPOS].buf;
+    const double *xquat = self->views[P_XQUAT].buf, *com = self->views[P_COM].buf;
+    const double *qpos = self->views[P_QPOS].buf, *qvel = self->views[P_QVEL].buf;
+    const double *lo = self->views[P_LO].buf, *span = self->views[P_SPAN].buf;
+    static const int A[3] = {1, 2, 0}, B[3] = {2, 0, 1};
+    const double torso_x = xpos[0];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double *row = out + i * PROPRIOCEPTIVE_DIM;
+        const double *w = cvel + 6 * i, *v = cvel + 6 * i + 3, *x = xpos + 3 * i;
+        double r[3];
+        for (int k = 0; k < 3; k++) r[k] = x[k] - com[k];
+        /* the numpy path subtracts x_torso·e_x, i.e. (x_torso, 0, 0), from the position */
+        row[0] = x[0] - torso_x;
+        row[1] = x[1] - 0.0 * torso_x; /* −0.0 when torso_x < 0, as in numpy */
+        row[2] = x[2] - 0.0 * torso_x;
+        for (int k = 0; k < 3; k++) {
+            const double product_a = w[A[k]] * r[B[k]];
+            const double product_b = w[B[k]] * r[A[k]];
+            row[3 + k] = v[k] + (product_a - product_b);
+            row[6 + k] = w[k];
+        }
+        for (int k = 0; k < 4; k++) row[9 + k] = xquat[4 * i + k];
+    }
+    for (Py_ssize_t j = 0; j < nj; j++) {
+        out[self->slots[j]] = (qpos[j] - lo[j]) / span[j];
+        out[self->slots[j] + 1] = qvel[j];
+    }
+    PyBuffer_Release(&out_view);
+    Py_RETURN_NONE;
+}
+
+static PyTypeObject ProprioceptiveType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "unimal_gym.envs._kernels.Proprioceptive",
+    .tp_doc = PyDoc_STR("Proprioceptive(cvel, xpos, xquat, com, qpos, qvel, range_lo, range_span, slots)\n\n"
+                        "Bound to views of one MjData's agent rows: cvel (6n,), xpos (3n,), xquat (4n,), the "
+                        "root's subtree COM (3,), the hinge qpos/qvel (nj,), the joint ranges' lower ends and "
+                        "spans (nj,), and slots (nj ints, flat output position of qpos_n). Calling it with a "
+                        "writable (n*52,) float64 array writes the dynamic columns."),
+    .tp_basicsize = sizeof(Proprioceptive),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Proprioceptive_init,
+    .tp_dealloc = (destructor)Proprioceptive_dealloc,
+    .tp_call = (ternaryfunc)Proprioceptive_call,
+};
+
+/* ------------------------------------------------------------------ HfieldSampler */
+
+/* rint() for |v| < 2^51 in the default rounding mode (to nearest, ties to even), as numpy's rint: adding
+ * and subtracting 1.5·2^52 leaves no fraction bits, so the addition rounds v to an integer. Inline, where
+ * rint() is a libm call on x86-64 without SSE4.1. Needs strict IEEE arithmetic (no -ffast-math). */
+static inline double round_half_even(double v) {
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52 */
+    return (v + shift) - shift;
+}
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer padded;  /* flattened edge-padded heights */
+    Py_buffer grid;    /* (2, m): [dc; dr] */
+    Py_ssize_t m;      /* grid points */
+    Py_ssize_t stride; /* padded row length */
+    Py_ssize_t rows;   /* padded rows */
+    Py_ssize_t pad;    /* padding cells on every side */
+    int bound;
+} HfieldSampler;
+
+static void HfieldSampler_dealloc(HfieldSampler *self) {
+    if (self->bound) {
+        PyBuffer_Release(&self->padded);
+        PyBuffer_Release(&self->grid);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int HfieldSampler_init(HfieldSampler *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"padded", "grid", "stride", "pad", NULL};
+    PyObject *padded, *grid;
+    Py_ssize_t stride, pad;
+    if (self->bound) {
+        PyErr_SetString(PyExc_RuntimeError, "HfieldSampler is already bound");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnn", kwlist, &padded, &grid, &stride, &pad)) return -1;
+    if (get_doubles(padded, &self->padded, -1, 0, "padded") != 0) return -1;
+    if (get_doubles(grid, &self->grid, -1, 0, "grid") != 0) {
+        PyBuffer_Release(&self->padded);
+        return -1;
+    }
+    Py_ssize_t cells = self->padded.len / 8, m = self->grid.len / 16;
+    const double *g = self->grid.buf;
+    int ok = stride > 0 && cells % stride == 0 && self->grid.len == m * 16;
+    /* every rotated offset must stay inside the padding: |round(rotated)| <= ceil(|offset|) <= pad */
+    for (Py_ssize_t k = 0; ok && k < m; k++) {
+        ok = ceil(hypot(g[k], g[m + k])) < (double)pad && 2 * pad < stride && 2 * pad < cells / stride;
+    }
+    if (!ok) {
+        PyBuffer_Release(&self->padded);
+        PyBuffer_Release(&self->grid);
+        PyErr_SetString(PyExc_ValueError, "grid offsets must fit inside the padding of the (rows, stride) array");
+        return -1;
+    }
+    self->m = m;
+    self->stride = stride;
+    self->rows = cells / stride;
+    self->pad = pad;
+    self->bound = 1;
+    return 0;
+}
+
+/* sampler(out, centre, cos, sin): out[k] = padded[centre + c'_k + stride·r'_k] − padded[centre] with
+ * c' = rint(dc·cos + dr·sin), r' = rint(dr·cos + (−dc)·sin); centre must be ≥ pad cells from every edge. */
+static PyObject *HfieldSampler_call(HfieldSampler *self, PyObject *args, PyObject *kwds) {
+    PyObject *out_obj;
+    Py_ssize_t centre;
+    double c, s;
+    Py_buffer out_view;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
+        PyErr_SetString(PyExc_TypeError, "HfieldSampler() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "Ondd", &out_obj, &centre, &c, &s)) return NULL;
+    const Py_ssize_t m = self->m, stride = self->stride, pad = self->pad;
+    if (centre < pad * stride + pad || centre >= (self->rows - pad) * stride || centre % stride < pad ||
+        centre % stride >= stride - pad) {
+        PyErr_Format(PyExc_IndexError, "centre %zd is not inside the padding (%zd cells) of the %zd x %zd array",
+                     centre, pad, self->rows, stride);
+        return NULL;
+    }
+    if (get_doubles(out_obj, &out_view, m, 1, "out") != 0) return NULL;
+    const double *h = self->padded.buf, *dc = self->grid.buf, *dr = dc + m;
+    double *out = out_view.buf;
+    const double h0 = h[centre], fstride = (double)stride;
+    for (Py_ssize_t k = 0; k < m; k++) {
+        const double col = round_half_even(dc[k] * c + dr[k] * s);
+        const double row = round_half_even(dr[k] * c + (-dc[k]) * s);
+        out[k] = h[centre + (Py_ssize_t)(col + fstride * row)] - h0; /* small integers: exact */
+    }
+    PyBuffer_Release(&out_view);
+    Py_RETURN_NONE;
+}
+
+static PyTypeObject HfieldSamplerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "unimal_gym.envs._kernels.HfieldSampler",
+    .tp_doc = PyDoc_STR("HfieldSampler(padded, grid, stride, pad)\n\n"
+                        "Bound to a flattened edge-padded height array (rows × stride) and the (2, m) grid of "
+                        "column and row offsets. sampler(out, centre, cos, sin) writes the m heights at the "
+                        "rotated, rounded (half to even) offsets from flat index centre, minus the centre's."),
+    .tp_basicsize = sizeof(HfieldSampler),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)HfieldSampler_init,
+    .tp_dealloc = (destructor)HfieldSampler_dealloc,
+    .tp_call = (ternaryfunc)HfieldSampler_call,
+};
+
+/* ------------------------------------------------------------------ module */
+
+static struct PyModuleDef kernels_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "unimal_gym.envs._kernels",
+    .m_doc = "Compiled step-path kernels (bitwise equal to the numpy fallbacks).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__kernels(void) {
+    if (PyType_Ready(&ProprioceptiveType) < 0 || PyType_Ready(&HfieldSamplerType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&kernels_module);
+    if (module == NULL) return NULL;
+    Py_INCREF(&ProprioceptiveType);
+    if (PyModule_AddObject(module, "Proprioceptive", (PyObject *)&ProprioceptiveType) < 0) {
+        Py_DECREF(&ProprioceptiveType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&HfieldSamplerType);
+    if (PyModule_AddObject(module, "HfieldSampler", (PyObject *)&HfieldSamplerType) < 0) {
+        Py_DECREF(&HfieldSamplerType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
