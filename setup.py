@@ -15,7 +15,7 @@ class BuildExt(build_ext):
         if self.compiler.compiler_type == "msvc":
             flags = ["/O2", "/fp:strict"]
         else:
-            flags = ["-O2", "-ffp-contract=off", "-fno-fast-math"]
+            flags = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
         for extension in self.extensions:
             extension.extra_compile_args = flags
         super().build_extensions()

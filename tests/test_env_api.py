@@ -150,6 +150,43 @@ def test_contact_buffer_limit_is_a_physics_error() -> None:
     assert truncated and "max_contacts=0" in info["mj_step_error"]
 
 
+@pytest.mark.parametrize("limit", ["contacts", "rows"])
+def test_buffer_limit_exceeded_in_a_middle_substep_is_caught(limit: str) -> None:
+    """The limits hold per substep: a step whose largest ncon / nefc is in a substep before the last is
+    an error when the limit lies between that and the last substep's count (found by replaying)."""
+    import mujoco
+
+    env = UnimalEnv(robot=ROBOT, task="vt")
+    env.reset(seed=5)
+    model, data = env.model, env.data
+    rng = np.random.default_rng(0)
+    found = None
+    for _ in range(400):
+        action = rng.uniform(-1, 1, 24)
+        probe = mujoco.MjData(model)
+        mujoco.mj_copyData(probe, model, data)
+        probe.ctrl[:] = action[env._current.observation.actuated]
+        counts = []
+        for _ in range(env.frame_skip):
+            mujoco.mj_step(model, probe)
+            counts.append(probe.ncon if limit == "contacts" else probe.nefc)
+        if max(counts[:-1]) > counts[-1]:
+            found = (data.qpos.copy(), data.qvel.copy(), action, max(counts[:-1]) - 1)
+            break
+        *_, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            env.reset()
+    assert found is not None, "no step with its largest count in a middle substep"
+    qpos, qvel, action, threshold = found
+    kwargs = {"max_contacts": threshold} if limit == "contacts" else {"max_constraint_rows": threshold}
+    strict = UnimalEnv(robot=ROBOT, task="vt", **kwargs)
+    strict.reset(seed=5)  # the same terrain
+    strict.reset(options={"qpos": qpos, "qvel": qvel, "terrain_hfield": env._arena.map.heights})
+    *_, truncated, info = strict.step(action)
+    assert truncated and f"={threshold}" in info["mj_step_error"]
+    np.testing.assert_array_equal(strict.data.qpos, qpos)  # the pre-step state, restored
+
+
 def test_bad_state() -> None:
     env = UnimalEnv(robot=ROBOT)
     env.reset(seed=0)

@@ -88,7 +88,8 @@ def test_proprioceptive_kernel_follows_a_new_data() -> None:
 @built
 @pytest.mark.parametrize("seed", range(3))
 def test_hfield_kernel_equals_numpy(seed: int) -> None:
-    """Random corridors, poses all over them (edges and beyond included), and yaws at the rounding ties."""
+    """Random corridors, poses all over them (edges and beyond included), yaws at the rounding ties, and
+    the unrotated grid (reset observations)."""
     config = TerrainConfig()
     rng = np.random.default_rng(seed)
     heights = pad_heights(generate_corridor(config, rng).heights, config)
@@ -98,26 +99,34 @@ def test_hfield_kernel_equals_numpy(seed: int) -> None:
     for k, yaw in enumerate(yaws):
         x, y = rng.uniform(-20.0, 110.0), rng.uniform(-25.0, 25.0)
         heading = np.array([np.cos(yaw), np.sin(yaw)])
-        a, b = compiled.observe(x, y, heading), plain.observe(x, y, heading)
-        assert a.shape == (HFIELD_DIM,)
-        assert same_bytes(a, b), f"pose {k} (x={x}, y={y}, yaw={yaw}): max |diff| {np.abs(a - b).max()}"
+        for h in (heading, None):
+            a, b = compiled.observe(x, y, h), plain.observe(x, y, h)
+            assert a.shape == (HFIELD_DIM,)
+            assert same_bytes(a, b), f"pose {k} (x={x}, y={y}, yaw={yaw}, {h}): max |diff| {np.abs(a - b).max()}"
+            # the centre height each remembers equals a fresh lookup
+            assert compiled.height(x, y) == plain.height(x, y) == float(heights[plain.index(x, y)])
 
 
 @built
 def test_kernels_reject_bad_inputs() -> None:
     _kernels = kernels._compiled
-    heights = np.zeros((100, 300))
-    hmap = HeightMap(heights, 50, compiled=True)
-    sampler = hmap._sampler
+    heights = np.arange(30000.0).reshape(100, 300)
+    sampler = HeightMap(heights, 50, compiled=True)._sampler
     out = np.empty(HFIELD_DIM)
-    with pytest.raises(IndexError, match="not inside the padding"):
-        sampler(out, 0, 1.0, 0.0)
+    # far outside the array: the cell is clipped to the corner (99, 299), samples as numpy's
+    assert sampler(out, 1e300, -1e300, 0.6, 0.8) == heights[99, 299]
+    plain = HeightMap(heights, 50, compiled=False).observe(1e300, -1e300, np.array([0.6, 0.8]))
+    assert same_bytes(out, plain)
+    with pytest.raises(ValueError, match="must be finite"):
+        sampler(out, float("nan"), 0.0, 1.0, 0.0)
     with pytest.raises(ValueError, match="must have 1410 items"):
-        sampler(np.empty(10), int(hmap._pad * hmap._stride + hmap._pad), 1.0, 0.0)
+        sampler(np.empty(10), 0.0, 0.0, 1.0, 0.0)
     with pytest.raises(TypeError, match="float64"):
-        sampler(np.empty(HFIELD_DIM, dtype=np.float32), int(hmap._pad * hmap._stride + hmap._pad), 1.0, 0.0)
-    with pytest.raises(ValueError, match="padding"):  # offsets larger than the padding
-        _kernels.HfieldSampler(np.zeros(100 * 100), np.full((2, 4), 30.0), 100, 5)
+        sampler(np.empty(HFIELD_DIM, dtype=np.float32), 0.0, 0.0, 1.0, 0.0)
+    with pytest.raises(ValueError, match="rows, 7"):
+        _kernels.HfieldSampler(np.zeros(100), np.zeros((2, 4)), 7, 0, 0, 10.0)
+    with pytest.raises(TypeError, match="C-contiguous"):
+        _kernels.HfieldSampler(np.zeros((10, 20)).T, np.zeros((2, 4)), 10, 0, 0, 10.0)
 
     views = {"cvel": np.zeros(6), "xpos": np.zeros(3), "xquat": np.zeros(4)}
     joints = {name: np.zeros(1) for name in ("qpos", "qvel", "range_lo", "range_span")}

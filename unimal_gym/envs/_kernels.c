@@ -7,12 +7,13 @@
  *
  * Proprioceptive(...)  bound once to views of one MjData's arrays; calling it with a (624,) float64 buffer
  *                      holding the static columns writes the dynamic ones (see AgentObservation._bind).
- * HfieldSampler(...)   bound once to an edge-padded, flattened height array; calling it writes the
- *                      (1410,) rotated-grid sample minus the centre height (see HeightMap.observe).
+ * HfieldSampler(...)   bound once to a terrain height array; calling it writes the (1410,) rotated-grid
+ *                      sample minus the centre height, indices clipped (see HeightMap.observe).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <limits.h>
 #include <string.h>
 
 #define PROPRIOCEPTIVE_DIM 52
@@ -217,99 +218,138 @@ static inline double round_half_even(double v) {
     return (v + shift) - shift;
 }
 
+static inline Py_ssize_t clip(Py_ssize_t i, Py_ssize_t last) { return i < 0 ? 0 : (i > last ? last : i); }
+
 typedef struct {
     PyObject_HEAD
-    Py_buffer padded;  /* flattened edge-padded heights */
-    Py_buffer grid;    /* (2, m): [dc; dr] */
+    Py_buffer heights; /* (rows, cols) terrain heights, C order */
+    Py_buffer grid;    /* (2, m): [dc; dr] column and row offsets */
     Py_ssize_t m;      /* grid points */
-    Py_ssize_t stride; /* padded row length */
-    Py_ssize_t rows;   /* padded rows */
-    Py_ssize_t pad;    /* padding cells on every side */
+    Py_ssize_t rows, cols;
+    Py_ssize_t row_origin, col_origin; /* the cell of world (0, 0) */
+    double cells_per_metre;
+    int *index; /* (m,) work: flat cell of each sample */
     int bound;
 } HfieldSampler;
 
 static void HfieldSampler_dealloc(HfieldSampler *self) {
     if (self->bound) {
-        PyBuffer_Release(&self->padded);
+        PyBuffer_Release(&self->heights);
         PyBuffer_Release(&self->grid);
     }
+    PyMem_Free(self->index);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int HfieldSampler_init(HfieldSampler *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"padded", "grid", "stride", "pad", NULL};
-    PyObject *padded, *grid;
-    Py_ssize_t stride, pad;
+    static char *kwlist[] = {"heights", "grid", "cols", "row_origin", "col_origin", "cells_per_metre", NULL};
+    PyObject *heights, *grid;
+    Py_ssize_t cols, row_origin, col_origin;
+    double cells_per_metre;
     if (self->bound) {
         PyErr_SetString(PyExc_RuntimeError, "HfieldSampler is already bound");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnn", kwlist, &padded, &grid, &stride, &pad)) return -1;
-    if (get_doubles(padded, &self->padded, -1, 0, "padded") != 0) return -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnnnd", kwlist, &heights, &grid, &cols, &row_origin, &col_origin,
+                                     &cells_per_metre)) {
+        return -1;
+    }
+    if (get_doubles(heights, &self->heights, -1, 0, "heights") != 0) return -1;
     if (get_doubles(grid, &self->grid, -1, 0, "grid") != 0) {
-        PyBuffer_Release(&self->padded);
+        PyBuffer_Release(&self->heights);
         return -1;
     }
-    Py_ssize_t cells = self->padded.len / 8, m = self->grid.len / 16;
-    const double *g = self->grid.buf;
-    int ok = stride > 0 && cells % stride == 0 && self->grid.len == m * 16;
-    /* every rotated offset must stay inside the padding: |round(rotated)| <= ceil(|offset|) <= pad */
-    for (Py_ssize_t k = 0; ok && k < m; k++) {
-        ok = ceil(hypot(g[k], g[m + k])) < (double)pad && 2 * pad < stride && 2 * pad < cells / stride;
-    }
-    if (!ok) {
-        PyBuffer_Release(&self->padded);
+    Py_ssize_t cells = self->heights.len / 8;
+    if (cols <= 0 || cells == 0 || cells % cols != 0 || cells > INT_MAX || self->grid.len % 16 != 0 ||
+        !(cells_per_metre > 0)) {
+        PyBuffer_Release(&self->heights);
         PyBuffer_Release(&self->grid);
-        PyErr_SetString(PyExc_ValueError, "grid offsets must fit inside the padding of the (rows, stride) array");
+        PyErr_Format(PyExc_ValueError,
+                     "heights (%zd cells) must be a non-empty (rows, %zd) array, grid (2, m), cells_per_metre > 0",
+                     cells, cols);
         return -1;
     }
-    self->m = m;
-    self->stride = stride;
-    self->rows = cells / stride;
-    self->pad = pad;
+    self->m = self->grid.len / 16;
+    self->index = PyMem_Malloc((self->m > 0 ? self->m : 1) * sizeof(int));
+    if (self->index == NULL) {
+        PyBuffer_Release(&self->heights);
+        PyBuffer_Release(&self->grid);
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->rows = cells / cols;
+    self->cols = cols;
+    self->row_origin = row_origin;
+    self->col_origin = col_origin;
+    self->cells_per_metre = cells_per_metre;
     self->bound = 1;
     return 0;
 }
 
-/* sampler(out, centre, cos, sin): out[k] = padded[centre + c'_k + stride·r'_k] − padded[centre] with
- * c' = rint(dc·cos + dr·sin), r' = rint(dr·cos + (−dc)·sin); centre must be ≥ pad cells from every edge. */
+/* floor(v) as an index, saturated far outside any array (v is finite). */
+static inline Py_ssize_t floor_index(double v) {
+    const double f = floor(v);
+    return (Py_ssize_t)(f < -1e15 ? -1e15 : (f > 1e15 ? 1e15 : f));
+}
+
+/* The sampling loops, compiled twice on x86-64 Linux with GCC (AVX2 and baseline), picked at load time;
+ * the same operations either way (no FMA: -ffp-contract=off, and "avx2" does not enable FMA). Indices are
+ * computed in doubles (small integers: exact) and clipped with min/max, so the first loop vectorises. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void sample(double *out, int *index, const double *h, const double *dc, const double *dr, Py_ssize_t m,
+                   Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t row0, Py_ssize_t col0, double c, double s) {
+    const double fr0 = (double)row0, fc0 = (double)col0, last_row = (double)(rows - 1), last_col = (double)(cols - 1);
+    const double fcols = (double)cols;
+    for (Py_ssize_t k = 0; k < m; k++) {
+        double col = fc0 + round_half_even(dc[k] * c + dr[k] * s);
+        double row = fr0 + round_half_even(dr[k] * c + (-dc[k]) * s);
+        col = col < 0.0 ? 0.0 : col;
+        col = col > last_col ? last_col : col;
+        row = row < 0.0 ? 0.0 : row;
+        row = row > last_row ? last_row : row;
+        index[k] = (int)(row * fcols + col);
+    }
+    const double h0 = h[row0 * cols + col0];
+    for (Py_ssize_t k = 0; k < m; k++) out[k] = h[index[k]] - h0;
+}
+
+/* sampler(out, x, y, cos, sin) -> H[row0, col0], with (row0, col0) the cell under world (x, y)
+ * (row_origin − floor(cells_per_metre·y), col_origin + floor(cells_per_metre·x), clipped to the array);
+ * writes out[k] = H[clip(row0 + r'_k), clip(col0 + c'_k)] − H[row0, col0] with c' = rint(dc·cos + dr·sin),
+ * r' = rint(dr·cos + (−dc)·sin), rounding half to even. */
 static PyObject *HfieldSampler_call(HfieldSampler *self, PyObject *args, PyObject *kwds) {
     PyObject *out_obj;
-    Py_ssize_t centre;
-    double c, s;
+    double x, y, c, s;
     Py_buffer out_view;
     if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
         PyErr_SetString(PyExc_TypeError, "HfieldSampler() takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "Ondd", &out_obj, &centre, &c, &s)) return NULL;
-    const Py_ssize_t m = self->m, stride = self->stride, pad = self->pad;
-    if (centre < pad * stride + pad || centre >= (self->rows - pad) * stride || centre % stride < pad ||
-        centre % stride >= stride - pad) {
-        PyErr_Format(PyExc_IndexError, "centre %zd is not inside the padding (%zd cells) of the %zd x %zd array",
-                     centre, pad, self->rows, stride);
+    if (!PyArg_ParseTuple(args, "Odddd", &out_obj, &x, &y, &c, &s)) return NULL;
+    if (!isfinite(x) || !isfinite(y) || !isfinite(c) || !isfinite(s)) {
+        PyErr_SetString(PyExc_ValueError, "x, y, cos and sin must be finite");
         return NULL;
     }
+    const Py_ssize_t m = self->m, rows = self->rows, cols = self->cols;
+    const Py_ssize_t row0 = clip(self->row_origin - floor_index(self->cells_per_metre * y), rows - 1);
+    const Py_ssize_t col0 = clip(self->col_origin + floor_index(self->cells_per_metre * x), cols - 1);
     if (get_doubles(out_obj, &out_view, m, 1, "out") != 0) return NULL;
-    const double *h = self->padded.buf, *dc = self->grid.buf, *dr = dc + m;
-    double *out = out_view.buf;
-    const double h0 = h[centre], fstride = (double)stride;
-    for (Py_ssize_t k = 0; k < m; k++) {
-        const double col = round_half_even(dc[k] * c + dr[k] * s);
-        const double row = round_half_even(dr[k] * c + (-dc[k]) * s);
-        out[k] = h[centre + (Py_ssize_t)(col + fstride * row)] - h0; /* small integers: exact */
-    }
+    const double *h = self->heights.buf, *dc = self->grid.buf;
+    sample(out_view.buf, self->index, h, dc, dc + m, m, rows, cols, row0, col0, c, s);
     PyBuffer_Release(&out_view);
-    Py_RETURN_NONE;
+    return PyFloat_FromDouble(h[row0 * cols + col0]);
 }
 
 static PyTypeObject HfieldSamplerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "unimal_gym.envs._kernels.HfieldSampler",
-    .tp_doc = PyDoc_STR("HfieldSampler(padded, grid, stride, pad)\n\n"
-                        "Bound to a flattened edge-padded height array (rows × stride) and the (2, m) grid of "
-                        "column and row offsets. sampler(out, centre, cos, sin) writes the m heights at the "
-                        "rotated, rounded (half to even) offsets from flat index centre, minus the centre's."),
+    .tp_doc = PyDoc_STR("HfieldSampler(heights, grid, cols, row_origin, col_origin, cells_per_metre)\n\n"
+                        "Bound to a C-contiguous (rows, cols) float64 height array, the (2, m) grid of column "
+                        "and row offsets and the world-to-cell map. sampler(out, x, y, cos, sin) writes the m "
+                        "heights at the rotated, rounded (half to even) offsets from the cell under (x, y), "
+                        "indices clipped to the array, minus that cell's height, and returns that height."),
     .tp_basicsize = sizeof(HfieldSampler),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,

@@ -41,7 +41,7 @@ class HeightMap:
     :param heights: (rows, cols) padded H.
     :param col_origin: column of world x = 0 (``10 · (start_flat + padding [+ 1 with walls])``).
     :param obs_size: [behind, front, right, left] of the observation grid (m).
-    :param compiled: sample rotated grids with the compiled kernel (True; an error if it is not
+    :param compiled: sample the grid with the compiled kernel (True; an error if it is not
         built), with numpy (False), or with the kernel when available (None); bitwise the same.
     """
 
@@ -56,23 +56,34 @@ class HeightMap:
         self.col_origin = int(col_origin)
         self.row_origin = heights.shape[0] // 2
         self._rows, self._cols = heights.shape
+        self._last_x = self._last_y = self._last_height = math.nan  # the centre of the last observe()
         dr, dx = grid_offsets(obs_size)
+        grid_dr, grid_dc = np.meshgrid(dr.astype(float), dx.astype(float), indexing="ij")  # (47, 30)
+        # rotation as two products of stacked grids: [dc; dr]·cos ψ + [dr; −dc]·sin ψ = [col'; row'] (pre-rounding)
+        self._grid = np.stack([grid_dc.reshape(-1), grid_dr.reshape(-1)])  # (2, 1410)
+        kernels = _kernels.require(compiled)
+        if kernels is not None:  # the numpy arithmetic below in one call, clipping indices itself
+            self._sampler = kernels.HfieldSampler(
+                np.ascontiguousarray(heights, dtype=float),
+                self._grid,
+                self._cols,
+                self.row_origin,
+                self.col_origin,
+                float(CELLS_PER_METRE),
+            )
+            return
+        self._sampler = None
         # Clipping an index to the array equals reading an edge-padded copy of it: pad by the
         # longest rotated offset and sample with one flat gather, no clipping on the step path.
         pad = int(np.ceil(np.hypot(np.abs(dr).max(), np.abs(dx).max()))) + 1
         self._pad = pad
         self._padded = np.pad(heights, pad, mode="edge").reshape(-1)
         self._stride = self._cols + 2 * pad  # padded row length
-        grid_dr, grid_dc = np.meshgrid(dr.astype(float), dx.astype(float), indexing="ij")  # (47, 30)
-        # rotation as two products of stacked grids: [dc; dr]·cos ψ + [dr; −dc]·sin ψ = [col'; row'] (pre-rounding)
-        self._grid = np.stack([grid_dc.reshape(-1), grid_dr.reshape(-1)])  # (2, 1410)
         self._grid_swapped = np.stack([grid_dr.reshape(-1), -grid_dc.reshape(-1)])
         self._flat_weights = np.array([1.0, float(self._stride)])  # (col', row') → flat offset
         self._unrotated = (self._flat_weights @ self._grid).astype(np.intp)
         self._rotated = np.empty_like(self._grid)
         self._work = np.empty_like(self._grid)
-        kernels = _kernels.require(compiled)
-        self._sampler = None if kernels is None else kernels.HfieldSampler(self._padded, self._grid, self._stride, pad)
 
     def index(self, x: float, y: float) -> tuple[int, int]:
         """(row, col) of the cell under world (x, y) (``pos_to_idx``), clipped to the array."""
@@ -81,7 +92,9 @@ class HeightMap:
         return min(max(row, 0), self._rows - 1), min(max(col, 0), self._cols - 1)
 
     def height(self, x: float, y: float) -> float:
-        """H at the cell under (x, y)."""
+        """H at the cell under (x, y) (remembered from the last :meth:`observe` at the same point)."""
+        if x == self._last_x and y == self._last_y:
+            return self._last_height
         return float(self.heights[self.index(x, y)])
 
     def observe(self, x: float, y: float, heading: np.ndarray | None) -> np.ndarray:
@@ -93,16 +106,21 @@ class HeightMap:
         :param heading: the torso's local x axis in the world (its xy part, (2,)); ``None`` samples
             the unrotated grid (the original's reset observation).
         """
+        if self._sampler is not None:
+            values = np.empty(self._grid.shape[1])
+            if heading is None:  # cos 0 = 1, sin 0 = 0 reproduce the unrotated offsets exactly
+                centre_height = self._sampler(values, x, y, 1.0, 0.0)
+            else:
+                psi = np.arctan2(heading[1], heading[0])
+                centre_height = self._sampler(values, x, y, np.cos(psi), np.sin(psi))
+            self._last_x, self._last_y, self._last_height = x, y, centre_height
+            return values
         row0, col0 = self.index(x, y)
         centre = (row0 + self._pad) * self._stride + col0 + self._pad
         if heading is None:
             flat = self._unrotated + centre
         else:
             psi = np.arctan2(heading[1], heading[0])
-            if self._sampler is not None:  # the numpy arithmetic below, in one call
-                values = np.empty(self._grid.shape[1])
-                self._sampler(values, centre, np.cos(psi), np.sin(psi))
-                return values
             rotated, work = self._rotated, self._work
             np.multiply(self._grid, np.cos(psi), out=rotated)
             np.multiply(self._grid_swapped, np.sin(psi), out=work)
@@ -111,5 +129,7 @@ class HeightMap:
             flat = np.dot(self._flat_weights, rotated).astype(np.intp)
             flat += centre
         values = self._padded.take(flat)
-        values -= self._padded[centre]
+        centre_height = float(self._padded[centre])
+        values -= centre_height
+        self._last_x, self._last_y, self._last_height = x, y, centre_height
         return values

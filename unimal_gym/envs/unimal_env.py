@@ -476,6 +476,8 @@ class UnimalEnv(gym.Env):
             info["mj_step_error"], info["timeout"] = error, True
             return obs, 0.0, False, True, info
 
+        obs = self._observation(rotate_hfield=True)  # first: the terrain height under the torso is then known
+        self._last_obs = obs
         x, y, z = torso_pos.tolist()
         x_vel = (x - x_before) / (model.opt.timestep * self.frame_skip)
         torso_height = self._height_above_ground(x, y, z)
@@ -486,8 +488,6 @@ class UnimalEnv(gym.Env):
             terminated = info["terminate_on_fall"] = True
         if self._arena.off_edge(y):
             terminated = info["terminate_on_edge"] = True
-        obs = self._observation(rotate_hfield=True)
-        self._last_obs = obs
         return obs, reward, terminated, False, info
 
     def _check_action(self, action: np.ndarray) -> np.ndarray:
@@ -504,21 +504,22 @@ class UnimalEnv(gym.Env):
         return a
 
     def _simulate(self, robot: _Robot) -> str:
-        """Run ``frame_skip`` substeps; on a physics error restore the pre-step state and name it."""
+        """Run ``frame_skip`` substeps; on a physics error restore the pre-step state and name it.
+
+        The buffer limits are checked on MuJoCo's high-water marks ``maxuse_con``/``maxuse_efc``
+        (zeroed here), which are the largest ``ncon``/``nefc`` of any substep, so one ``mj_step`` call
+        runs all substeps. Warning counters only grow: one look afterwards sees a warning raised in any.
+        """
         model, data, views = robot.model, robot.data, robot.views
         qpos, qvel, time = views.qpos.copy(), views.qvel.copy(), data.time
         warnings_before = views.warning_counts.tolist()
-        max_contacts, max_rows = self.max_contacts, self.max_constraint_rows
+        data.maxuse_con = data.maxuse_efc = 0
+        mujoco.mj_step(model, data, self.frame_skip)
         problem = ""
-        for _ in range(self.frame_skip):
-            mujoco.mj_step(model, data)
-            if data.ncon > max_contacts:
-                problem = f"{data.ncon} contacts > max_contacts={max_contacts}"
-            elif data.nefc > max_rows:
-                problem = f"{data.nefc} constraint rows > max_constraint_rows={max_rows}"
-            if problem:
-                break
-        # warning counters only grow, so one look after the substeps sees a warning raised in any of them
+        if data.maxuse_con > self.max_contacts:
+            problem = f"{data.maxuse_con} contacts > max_contacts={self.max_contacts}"
+        elif data.maxuse_efc > self.max_constraint_rows:
+            problem = f"{data.maxuse_efc} constraint rows > max_constraint_rows={self.max_constraint_rows}"
         warnings_after = views.warning_counts.tolist()
         if warnings_after != warnings_before:
             raised = [w.name for w in PHYSICS_WARNINGS if warnings_after[w] > warnings_before[w]]
