@@ -169,3 +169,15 @@ def test_pure_numpy_switch() -> None:
     assert outputs["1"][0] == "False"
     assert outputs["0"][0] == str(kernels._compiled is not None)
     assert outputs["1"][1:] == outputs["0"][1:]
+
+
+@built
+def test_abs_sum_equals_numpy() -> None:
+    """The energy term's Σ|qfrc_actuator[1:]| sums in numpy's pairwise order: the same float, every length."""
+    rng = np.random.default_rng(7)
+    for n in [*range(0, 140), 255, 256, 257, 1000]:
+        for _ in range(20):
+            a = rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 8, n)
+            assert kernels._compiled.abs_sum(a) == kernels.numpy_abs_sum(a), n
+    with pytest.raises(TypeError, match="float64"):
+        kernels._compiled.abs_sum(np.zeros(4, dtype=np.float32))

@@ -358,6 +358,51 @@ static PyTypeObject HfieldSamplerType = {
     .tp_call = (ternaryfunc)HfieldSampler_call,
 };
 
+/* ------------------------------------------------------------------ abs_sum */
+
+/* Σ|a[i]| in numpy's order for add.reduce on a contiguous float64 vector (pairwise summation): fewer
+ * than 8 items one after another from 0; up to 128, eight running sums combined as
+ * ((0+1)+(2+3))+((4+5)+(6+7)), then the tail; longer, two halves split at a multiple of 8. */
+static double pairwise_abs(const double *a, Py_ssize_t n) {
+    if (n < 8) {
+        double total = 0.0;
+        for (Py_ssize_t i = 0; i < n; i++) total += fabs(a[i]);
+        return total;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; j++) r[j] = fabs(a[j]);
+        Py_ssize_t i = 8;
+        for (; i < n - n % 8; i += 8) {
+            for (int j = 0; j < 8; j++) r[j] += fabs(a[i + j]);
+        }
+        double total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) total += fabs(a[i]);
+        return total;
+    }
+    Py_ssize_t half = n / 2;
+    half -= half % 8;
+    return pairwise_abs(a, half) + pairwise_abs(a + half, n - half);
+}
+
+static PyObject *abs_sum(PyObject *module, PyObject *arg) {
+    (void)module;
+    Py_buffer view;
+    if (get_doubles(arg, &view, -1, 0, "a") != 0) return NULL;
+    const double *a = view.buf;
+    const Py_ssize_t n = view.len / 8;
+    const double total = pairwise_abs(a, n);
+    PyBuffer_Release(&view);
+    return PyFloat_FromDouble(total);
+}
+
+static PyMethodDef kernels_methods[] = {
+    {"abs_sum", abs_sum, METH_O,
+     PyDoc_STR("abs_sum(a) -> float: the sum of |a| for a C-contiguous float64 array, bitwise equal to "
+               "numpy.add.reduce(numpy.abs(a)) (same summation order).")},
+    {NULL, NULL, 0, NULL},
+};
+
 /* ------------------------------------------------------------------ module */
 
 static struct PyModuleDef kernels_module = {
@@ -365,6 +410,7 @@ static struct PyModuleDef kernels_module = {
     .m_name = "unimal_gym.envs._kernels",
     .m_doc = "Compiled step-path kernels (bitwise equal to the numpy fallbacks).",
     .m_size = -1,
+    .m_methods = kernels_methods,
 };
 
 PyMODINIT_FUNC PyInit__kernels(void) {

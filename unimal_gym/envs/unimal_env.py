@@ -22,6 +22,7 @@ from .arenas import Arena, FlatFloor
 from .assembly import CAMERAS, agent_scene, compile_scene
 from .errors import InvalidActionError, InvalidStateError
 from .hfield import HFIELD_DIM
+from .kernels import abs_sum
 from .observation import PROPRIOCEPTIVE_DIM, AgentObservation
 from .robots import RobotSpec, resolve_robots
 from .terrain import ObstacleConfig, ObstacleCourse, TerrainConfig, TerrainCorridor
@@ -56,8 +57,10 @@ class _Robot:
 class _DataViews:
     """Views of one ``MjData``'s arrays read on every step (their memory is fixed for the object's life)."""
 
-    def __init__(self, data: mujoco.MjData, torso_id: int) -> None:
+    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, torso_id: int) -> None:
+        self.opt = model.opt  # a live view of the model's options (timestep)
         self.torso_pos = data.xpos[torso_id]  # (3,)
+        self.torso_xy = self.torso_pos[:2]  # (2,)
         self.torso_xmat = data.xmat[torso_id]  # (9,)
         self.torso_heading = self.torso_xmat[0:4:3]  # (2,) the xy part of the torso's x axis
         self.ctrl = data.ctrl
@@ -355,7 +358,7 @@ class UnimalEnv(gym.Env):
             robot.layout_version = self._arena.layout_version
             if robot.observation is None:
                 robot.observation = AgentObservation(robot.model)
-            robot.views = _DataViews(robot.data, robot.observation.torso_id)
+            robot.views = _DataViews(robot.model, robot.data, robot.observation.torso_id)
             self._arena.after_compile(robot.model)
             if self._renderer is not None and robot is self._current:
                 self._renderer.close()
@@ -465,10 +468,10 @@ class UnimalEnv(gym.Env):
         robot = self._current
         model, data, views = robot.model, robot.data, robot.views
         torso_pos = views.torso_pos
-        x_before, y_before, _ = torso_pos.tolist()
+        xy_before = views.torso_xy.copy()
+        x_before = torso_pos.item(0)
         ctrl = action.take(robot.observation.actuated, out=views.ctrl)  # the actuated slots, in actuator order
         error = self._simulate(robot)
-        xy_before = np.array((x_before, y_before))
         if error:
             mujoco.mj_forward(model, data)
             obs = {key: value.copy() for key, value in self._last_obs.items()}
@@ -479,9 +482,9 @@ class UnimalEnv(gym.Env):
         obs = self._observation(rotate_hfield=True)  # first: the terrain height under the torso is then known
         self._last_obs = obs
         x, y, z = torso_pos.tolist()
-        x_vel = (x - x_before) / (model.opt.timestep * self.frame_skip)
+        x_vel = (x - x_before) / (views.opt.timestep * self.frame_skip)
         torso_height = self._height_above_ground(x, y, z)
-        info = self._info(robot, xy_before, np.array((x, y)), x_vel, ctrl, torso_height)
+        info = self._info(robot, xy_before, views.torso_xy.copy(), x_vel, ctrl, torso_height)
         reward = info["__reward__forward"] - info["__reward__ctrl"] + info["__reward__stand"]
         terminated = False
         if self.terminate_on_fall and torso_height <= robot.fall_threshold:
@@ -562,7 +565,7 @@ class UnimalEnv(gym.Env):
             "__reward__forward": self.forward_reward_weight * x_vel,
             "__reward__ctrl": ctrl_cost,
             "__reward__stand": stand,
-            "__reward__energy": int(np.add.reduce(np.abs(robot.views.joint_forces))),  # ENV.md §7
+            "__reward__energy": int(abs_sum(robot.views.joint_forces)),  # ENV.md §7: int(Σ|qfrc_actuator[1:]|)
         }
 
     def _observation(self, rotate_hfield: bool) -> dict[str, np.ndarray]:
