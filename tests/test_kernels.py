@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import TRAIN_XML
 
-from unimal_gym.envs import UnimalEnv, kernels
+from unimal_gym.envs import InvalidActionError, UnimalEnv, kernels
 from unimal_gym.envs.hfield import HFIELD_DIM, HeightMap
 from unimal_gym.envs.observation import AgentObservation
 from unimal_gym.envs.terrain import TerrainConfig, generate_corridor, pad_heights
@@ -181,3 +181,35 @@ def test_abs_sum_equals_numpy() -> None:
             assert kernels._compiled.abs_sum(a) == kernels.numpy_abs_sum(a), n
     with pytest.raises(TypeError, match="float64"):
         kernels._compiled.abs_sum(np.zeros(4, dtype=np.float32))
+
+
+@built
+def test_ctrl_setter_equals_numpy_and_defers_anything_else() -> None:
+    """The one-call action check + ctrl write: same ctrl as numpy's take; any other input is left to numpy."""
+    env = UnimalEnv(robot=OWN_XML / "unimal-train-086.xml")
+    env.reset(seed=0)
+    views, actuated = env._current.views, env._current.observation.actuated
+    rng = np.random.default_rng(3)
+    for dtype in (np.float64, np.float32):
+        action = (rng.uniform(-2, 2, 24)).astype(dtype)
+        assert views.set_ctrl(action) == 0
+        np.testing.assert_array_equal(env.data.ctrl, np.asarray(action, dtype=np.float64)[actuated])
+    before = env.data.ctrl.copy()
+    padded = int(np.flatnonzero(env.step(np.zeros(24))[0]["act_padding_mask"])[0])
+    env.data.ctrl[:] = before
+    nan_in_padding = np.zeros(24)
+    nan_in_padding[padded] = np.nan
+    for action, status in [
+        ([0.1] * 24, 1),  # a list
+        (np.zeros(23), 1),
+        (np.zeros(24, dtype=np.int64), 1),
+        (np.zeros(48)[::2], 1),  # not contiguous
+        (np.full(24, np.inf, dtype=np.float32), 2),
+        (nan_in_padding, 2),  # NaN in a padded slot is still an error, as on the numpy path
+    ]:
+        assert views.set_ctrl(action) == status
+        np.testing.assert_array_equal(env.data.ctrl, before)  # nothing written
+    with pytest.raises(InvalidActionError, match=rf"NaN or inf at slots \[{padded}\]"):
+        env.step(nan_in_padding)
+    env.step([0.1] * 24)  # a list goes through numpy
+    np.testing.assert_array_equal(env.data.ctrl, np.full(len(actuated), 0.1))

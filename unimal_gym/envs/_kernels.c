@@ -7,6 +7,7 @@
  *
  * Proprioceptive(...)  bound once to views of one MjData's arrays; calling it with a (624,) float64 buffer
  *                      holding the static columns writes the dynamic ones (see AgentObservation._bind).
+ * CtrlSetter(...)      bound once to MjData.ctrl; checks an action and writes its actuated slots.
  * HfieldSampler(...)   bound once to a terrain height array; calling it writes the (1410,) rotated-grid
  *                      sample minus the centre height, indices clipped (see HeightMap.observe).
  */
@@ -358,6 +359,102 @@ static PyTypeObject HfieldSamplerType = {
     .tp_call = (ternaryfunc)HfieldSampler_call,
 };
 
+/* ------------------------------------------------------------------ CtrlSetter */
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer ctrl;    /* (nu,) MjData.ctrl */
+    Py_ssize_t *slots; /* (nu,) action slot of each actuator */
+    Py_ssize_t nu, width;
+    int bound;
+} CtrlSetter;
+
+static void CtrlSetter_dealloc(CtrlSetter *self) {
+    if (self->bound) PyBuffer_Release(&self->ctrl);
+    PyMem_Free(self->slots);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int CtrlSetter_init(CtrlSetter *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"ctrl", "slots", "width", NULL};
+    PyObject *ctrl, *slots;
+    Py_ssize_t width;
+    if (self->bound) {
+        PyErr_SetString(PyExc_RuntimeError, "CtrlSetter is already bound");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOn", kwlist, &ctrl, &slots, &width)) return -1;
+    if (get_doubles(ctrl, &self->ctrl, -1, 1, "ctrl") != 0) return -1;
+    self->nu = self->ctrl.len / 8;
+    self->width = width;
+    self->slots = int_array(slots, self->nu, "slots");
+    int ok = self->slots != NULL;
+    for (Py_ssize_t k = 0; ok && k < self->nu; k++) ok = self->slots[k] >= 0 && self->slots[k] < width;
+    if (!ok) {
+        if (self->slots != NULL && !PyErr_Occurred()) {
+            PyErr_Format(PyExc_ValueError, "slots must lie in [0, %zd)", width);
+        }
+        PyMem_Free(self->slots);
+        self->slots = NULL;
+        PyBuffer_Release(&self->ctrl);
+        return -1;
+    }
+    self->bound = 1;
+    return 0;
+}
+
+/* setter(action) -> 0: ctrl[k] = action[slots[k]] was written; 1: not a C-contiguous float64/float32 vector of
+ * `width` items (nothing written: convert it with numpy); 2: it has NaN or inf in some slot (nothing written). */
+static PyObject *CtrlSetter_call(CtrlSetter *self, PyObject *args, PyObject *kwds) {
+    PyObject *obj;
+    Py_buffer view;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
+        PyErr_SetString(PyExc_TypeError, "CtrlSetter() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "CtrlSetter", 1, 1, &obj)) return NULL;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        PyErr_Clear();
+        return PyLong_FromLong(1);
+    }
+    long status = 1;
+    const char *format = view.format == NULL ? "B" : view.format;
+    const int is_double = view.itemsize == 8 && strcmp(format, "d") == 0;
+    const int is_float = view.itemsize == 4 && strcmp(format, "f") == 0;
+    if ((is_double || is_float) && view.len == self->width * view.itemsize) {
+        status = 0;
+        for (Py_ssize_t i = 0; i < self->width && status == 0; i++) {
+            const double v = is_double ? ((const double *)view.buf)[i] : (double)((const float *)view.buf)[i];
+            if (!isfinite(v)) status = 2;
+        }
+        if (status == 0) {
+            double *ctrl = self->ctrl.buf;
+            for (Py_ssize_t k = 0; k < self->nu; k++) {
+                const Py_ssize_t i = self->slots[k];
+                ctrl[k] = is_double ? ((const double *)view.buf)[i] : (double)((const float *)view.buf)[i];
+            }
+        }
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromLong(status);
+}
+
+static PyTypeObject CtrlSetterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "unimal_gym.envs._kernels.CtrlSetter",
+    .tp_doc = PyDoc_STR("CtrlSetter(ctrl, slots, width)\n\n"
+                        "Bound to MjData.ctrl (nu,) and the action slot of each actuator. setter(action) "
+                        "returns 0 after writing ctrl[k] = action[slots[k]] for a finite C-contiguous float64 or "
+                        "float32 vector of width items, 1 (nothing written) for any other input, 2 (nothing "
+                        "written) when an item is NaN or inf."),
+    .tp_basicsize = sizeof(CtrlSetter),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)CtrlSetter_init,
+    .tp_dealloc = (destructor)CtrlSetter_dealloc,
+    .tp_call = (ternaryfunc)CtrlSetter_call,
+};
+
 /* ------------------------------------------------------------------ abs_sum */
 
 /* Σ|a[i]| in numpy's order for add.reduce on a contiguous float64 vector (pairwise summation): fewer
@@ -414,7 +511,10 @@ static struct PyModuleDef kernels_module = {
 };
 
 PyMODINIT_FUNC PyInit__kernels(void) {
-    if (PyType_Ready(&ProprioceptiveType) < 0 || PyType_Ready(&HfieldSamplerType) < 0) return NULL;
+    if (PyType_Ready(&ProprioceptiveType) < 0 || PyType_Ready(&HfieldSamplerType) < 0 ||
+        PyType_Ready(&CtrlSetterType) < 0) {
+        return NULL;
+    }
     PyObject *module = PyModule_Create(&kernels_module);
     if (module == NULL) return NULL;
     Py_INCREF(&ProprioceptiveType);
@@ -426,6 +526,12 @@ PyMODINIT_FUNC PyInit__kernels(void) {
     Py_INCREF(&HfieldSamplerType);
     if (PyModule_AddObject(module, "HfieldSampler", (PyObject *)&HfieldSamplerType) < 0) {
         Py_DECREF(&HfieldSamplerType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&CtrlSetterType);
+    if (PyModule_AddObject(module, "CtrlSetter", (PyObject *)&CtrlSetterType) < 0) {
+        Py_DECREF(&CtrlSetterType);
         Py_DECREF(module);
         return NULL;
     }

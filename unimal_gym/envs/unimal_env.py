@@ -22,7 +22,7 @@ from .arenas import Arena, FlatFloor
 from .assembly import CAMERAS, agent_scene, compile_scene
 from .errors import InvalidActionError, InvalidStateError
 from .hfield import HFIELD_DIM
-from .kernels import abs_sum
+from .kernels import abs_sum, kernels
 from .observation import PROPRIOCEPTIVE_DIM, AgentObservation
 from .robots import RobotSpec, resolve_robots
 from .terrain import ObstacleConfig, ObstacleCourse, TerrainConfig, TerrainCorridor
@@ -57,7 +57,8 @@ class _Robot:
 class _DataViews:
     """Views of one ``MjData``'s arrays read on every step (their memory is fixed for the object's life)."""
 
-    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, torso_id: int) -> None:
+    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, observation: AgentObservation) -> None:
+        torso_id = observation.torso_id
         self.opt = model.opt  # a live view of the model's options (timestep)
         self.torso_pos = data.xpos[torso_id]  # (3,)
         self.torso_xy = self.torso_pos[:2]  # (2,)
@@ -67,6 +68,10 @@ class _DataViews:
         self.qpos, self.qvel = data.qpos, data.qvel
         self.joint_forces = data.qfrc_actuator[1:]  # ENV.md §7's energy sums |qfrc_actuator[1:]|
         self.warning_counts = data.warning.number
+        # checks an action and writes its actuated slots into ctrl in one call (None: numpy does it)
+        self.set_ctrl = (
+            None if kernels is None else kernels.CtrlSetter(data.ctrl, observation.actuated.tolist(), ACTION_DIM)
+        )
 
 
 class UnimalEnv(gym.Env):
@@ -358,7 +363,7 @@ class UnimalEnv(gym.Env):
             robot.layout_version = self._arena.layout_version
             if robot.observation is None:
                 robot.observation = AgentObservation(robot.model)
-            robot.views = _DataViews(robot.model, robot.data, robot.observation.torso_id)
+            robot.views = _DataViews(robot.model, robot.data, robot.observation)
             self._arena.after_compile(robot.model)
             if self._renderer is not None and robot is self._current:
                 self._renderer.close()
@@ -464,13 +469,15 @@ class UnimalEnv(gym.Env):
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Advance ``frame_skip`` physics steps with the padded action (24,)."""
-        action = self._check_action(action)
         robot = self._current
         model, data, views = robot.model, robot.data, robot.views
+        if views.set_ctrl is None or views.set_ctrl(action):  # not a finite float vector of 24: numpy
+            action = self._check_action(action)  # raises for a wrong shape, NaN or inf
+            action.take(robot.observation.actuated, out=views.ctrl)
+        ctrl = views.ctrl  # the actuated slots, in actuator order
         torso_pos = views.torso_pos
         xy_before = views.torso_xy.copy()
         x_before = torso_pos.item(0)
-        ctrl = action.take(robot.observation.actuated, out=views.ctrl)  # the actuated slots, in actuator order
         error = self._simulate(robot)
         if error:
             mujoco.mj_forward(model, data)
