@@ -1,0 +1,54 @@
+"""Smoke tests of the benchmark scripts (no timing is asserted: timing belongs in benchmarks/)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from conftest import TRAIN_XML
+
+from unimal_gym.envs import UnimalEnv
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("task", ["ft", "vt"])
+def test_env_speed_raw_replay_follows_the_env_exactly(task: str) -> None:
+    """The raw side replays the env's own trajectory: the same states, bit for bit, so both time the same physics."""
+    env_speed = load_script("env_speed")
+    env = UnimalEnv(robot=TRAIN_XML / "floor-1409-5-4-01-13-42-51.xml", task=task, terminate_on_fall=False)
+    env.reset(seed=0)
+    start = env_speed.snapshot(env)
+    ctrls = []
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        env.step(rng.uniform(-1, 1, 24))
+        ctrls.append(env.data.ctrl.copy())
+    seconds = env_speed.replay(env.model, start, ctrls, env.frame_skip)
+    assert seconds > 0
+    np.testing.assert_array_equal(start.qpos, env.data.qpos)
+    np.testing.assert_array_equal(start.qvel, env.data.qvel)
+
+
+def test_env_speed_measure_once_reports_both_regimes() -> None:
+    env_speed = load_script("env_speed")
+    path = TRAIN_XML / "floor-5506-3-10-01-14-19-06.xml"
+    falls = env_speed.measure_once(path, "ft", steps=150, resets=2, falls=True)
+    steady = env_speed.measure_once(path, "ft", steps=150, resets=2, falls=False)
+    for r in (falls, steady):
+        assert r["limbs"] == 5 and r["env"] > 0 and r["raw"] > 0 and r["reset_ms"] > 0
+        assert r["env_with_resets"] <= r["env"]
+    assert steady["episode"] == 150  # no falls: one episode
+    assert falls["episode"] < 150  # random actions fell this robot within 150 steps
