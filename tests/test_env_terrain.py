@@ -166,3 +166,18 @@ def test_unmirrored_rubble_option() -> None:
         adr, n = a.hfield_adr[k], a.hfield_nrow[k] * a.hfield_ncol[k]
         rows = a.hfield_data[adr : adr + n].reshape(a.hfield_nrow[k], -1)
         np.testing.assert_array_equal(rows[::-1], b.hfield_data[adr : adr + n].reshape(rows.shape))
+
+
+def test_generated_heights_are_rounded_profiles() -> None:
+    """H holds every segment's profile rounded to 3 decimals (ENV.md §2.3), flat ground at exactly 1.0."""
+    from unimal_gym.envs.terrain import cells
+
+    config = TerrainConfig()
+    for seed in range(5):
+        layout = generate_corridor(config, np.random.default_rng(seed))
+        np.testing.assert_array_equal(layout.heights, np.round(layout.heights, 3))
+        for seg in layout.segments:
+            start = cells(seg.x - seg.half_length + config.start_flat)
+            block = layout.heights[:, start : start + cells(2 * seg.half_length)]
+            expected = 1.0 if seg.profile is None else np.round(seg.profile, 3)
+            np.testing.assert_array_equal(block, np.broadcast_to(expected, block.shape))

@@ -20,6 +20,7 @@ runs of flat and non-flat columns of H. Obstacle layouts replay with
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -37,9 +38,18 @@ Range = tuple[float, float, float]
 
 
 def range_values(r: Range) -> np.ndarray:
-    """The values ``sample_from_range([a, b, s])`` draws from: arange(a, b, s) rounded to 2 decimals, plus b."""
-    a, b, s = r
-    return np.append(np.round(np.arange(a, b, s), 2), b)
+    """The values ``sample_from_range([a, b, s])`` draws from: arange(a, b, s) rounded to 2 decimals, plus b.
+
+    Read-only and cached per range (a corridor draws from the same few ranges hundreds of times).
+    """
+    return _range_values(*(float(v) for v in r))
+
+
+@functools.lru_cache(maxsize=64)
+def _range_values(a: float, b: float, s: float) -> np.ndarray:
+    values = np.append(np.round(np.arange(a, b, s), 2), b)
+    values.setflags(write=False)
+    return values
 
 
 def cells(metres: float) -> int:
@@ -185,7 +195,8 @@ def generate_corridor(config: TerrainConfig, rng: np.random.Generator) -> Terrai
         prev = segments[-1]
         segments.append(Segment(round(prev.x + prev.half_length + half, 2), half, profile))
         ncol = cells(2 * half)
-        heights[:, end : end + ncol] = TERRAIN_THICKNESS if profile is None else profile
+        # H is rounded to 3 decimals; only profiles need it (TERRAIN_THICKNESS = 1.0 and 0 are exact)
+        heights[:, end : end + ncol] = TERRAIN_THICKNESS if profile is None else np.round(profile, 3)
         end += ncol
 
     while end < total:
@@ -202,7 +213,7 @@ def generate_corridor(config: TerrainConfig, rng: np.random.Generator) -> Terrai
         if end + cells(2 * half) > total:
             continue
         add(half, TERRAIN_THICKNESS + _profile(kind, rows, cells(2 * half), config, rng))
-    return TerrainLayout(segments, np.round(heights, 3))
+    return TerrainLayout(segments, heights)
 
 
 def _profile(kind: str, rows: int, ncol: int, config: TerrainConfig, rng: np.random.Generator) -> np.ndarray:
@@ -216,13 +227,15 @@ def _profile(kind: str, rows: int, ncol: int, config: TerrainConfig, rng: np.ran
         return np.tile(np.repeat(levels, ncol // config.num_steps), (rows, 1))
     if kind == "rugged_square":
         out = np.zeros((rows, ncol))
+        waves: dict[float, np.ndarray] = {}  # triangle_wave + 1 along the segment, per frequency
         row = 0
         while row < rows:
             width = int(rng.integers(*config.rugged_band_rows))
             freq = float(rng.choice(config.rugged_frequencies))
             clip = float(rng.choice(range_values(config.rugged_clip_range)))
-            t = np.linspace(0, freq * np.pi, ncol)
-            out[row : row + width] = np.minimum(triangle_wave(t) + 1, clip)
+            if freq not in waves:
+                waves[freq] = triangle_wave(np.linspace(0, freq * np.pi, ncol)) + 1
+            out[row : row + width] = np.minimum(waves[freq], clip)
             row += width
         return out
     raise ValueError(f"terrain type {kind!r}; allowed: curve_slope, steps, rugged_square, flat")
@@ -230,9 +243,14 @@ def _profile(kind: str, rows: int, ncol: int, config: TerrainConfig, rng: np.ran
 
 def pad_heights(heights: np.ndarray, config: TerrainConfig) -> np.ndarray:
     """H padded for the observation: a wall strip (with boundary walls), then the gap (ENV.md §2.3–2.4)."""
-    if config.boundary_walls:
-        heights = np.pad(heights, cells(2 * config.wall_length), constant_values=config.wall_obs_height)
-    return np.pad(heights, cells(config.padding), constant_values=config.gap_depth)
+    gap = cells(config.padding)
+    wall = cells(2 * config.wall_length) if config.boundary_walls else 0
+    rows, cols = heights.shape
+    out = np.full((rows + 2 * (gap + wall), cols + 2 * (gap + wall)), float(config.gap_depth))
+    if wall:
+        out[gap : -gap or None, gap : -gap or None] = config.wall_obs_height
+    out[gap + wall : gap + wall + rows, gap + wall : gap + wall + cols] = heights
+    return out
 
 
 class TerrainCorridor(Arena):
