@@ -94,7 +94,7 @@ class UnimalEnv(gym.Env):
     or a robot name) or ``robots=[...]`` (several; one is drawn at every reset, uniformly or by
     :meth:`set_robot_weights`). One model is compiled per robot and reused across resets: FT never
     recompiles, Obstacle moves and resizes its 50 boxes in place, VT recompiles the scene for each
-    new corridor (about 13 ms on a slow 2-core VM; the robot part of the XML is built once per robot).
+    new corridor (about 12 ms on a slow 2-core VM; the robot part of the XML is built once per robot).
     A step is one ``mj_step(model, data, nstep=frame_skip)`` call plus small compiled kernels
     (``unimal_gym/envs/_kernels.c``: action check, proprioceptive columns, hfield sample, energy sum)
     when they were built at install (``unimal_gym.envs.ACCELERATED``), numpy otherwise; both paths
