@@ -274,3 +274,16 @@ def test_constructor_arguments_are_checked() -> None:
         UnimalEnv(robot=ROBOT, render_mode="human")
     with pytest.raises(ValueError, match="camera_name"):
         UnimalEnv(robot=ROBOT, camera_name="nowhere")
+
+
+def test_copy_and_pickle_are_clear_errors() -> None:
+    """Copies would leave the step path's views on the old MjData: refused with a way out."""
+    import copy
+    import pickle
+
+    env = UnimalEnv(robot=ROBOT)
+    env.reset(seed=0)
+    with pytest.raises(TypeError, match=r"cannot be copied.*reset\(options="):
+        copy.deepcopy(env)
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(env)

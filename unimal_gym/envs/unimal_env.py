@@ -606,6 +606,16 @@ class UnimalEnv(gym.Env):
         self._renderer.update_scene(self.data, camera=self.camera_name)
         return self._renderer.render()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> UnimalEnv:
+        raise TypeError(
+            "a UnimalEnv cannot be copied (its step path holds views of its MjData); make a new env with the "
+            "same arguments and replay the state with reset(options={'qpos': ..., 'qvel': ...}) (VT/Obstacle: "
+            "with the terrain or obstacle layout)"
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError("a UnimalEnv cannot be pickled; pickle a function that makes it (as vector envs do) instead")
+
     def close(self) -> None:
         """Release the renderer."""
         if self._renderer is not None:
