@@ -77,8 +77,11 @@ def test_vt_probe_through_env(vt_oracle: np.lib.npyio.NpzFile) -> None:
     env.reset(options={"terrain_hfield": vt_oracle[f"{name}/terrain_hfield"]})
     for k in (5, 17, 40):
         env.set_state(vt_oracle[f"{name}/probe/qpos"][k], np.zeros(env.model.nv))
-        np.testing.assert_array_equal(env._observation(False)["hfield"], vt_oracle[f"{name}/probe/hfield_noRot"][k])
-        np.testing.assert_array_equal(env._observation(True)["hfield"], vt_oracle[f"{name}/probe/hfield_rot"][k])
+        x, y, _ = env.data.xpos[env._current.observation.torso_id].tolist()
+        np.testing.assert_array_equal(
+            env._observation(False, x, y)["hfield"], vt_oracle[f"{name}/probe/hfield_noRot"][k]
+        )
+        np.testing.assert_array_equal(env._observation(True, x, y)["hfield"], vt_oracle[f"{name}/probe/hfield_rot"][k])
 
 
 def test_recorded_profiles_are_the_generators(vt_oracle: np.lib.npyio.NpzFile) -> None:

@@ -42,6 +42,13 @@ static int get_doubles(PyObject *obj, Py_buffer *view, Py_ssize_t length, int wr
     return 0;
 }
 
+/* 1 when a call got no keyword arguments, else 0 with a TypeError naming the callable. */
+static int no_keywords(PyObject *kwds, const char *name) {
+    if (kwds == NULL || PyDict_GET_SIZE(kwds) == 0) return 1;
+    PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments", name);
+    return 0;
+}
+
 /* A copy of a sequence of Python ints as Py_ssize_t (read once, at construction). */
 static Py_ssize_t *int_array(PyObject *seq_obj, Py_ssize_t length, const char *what) {
     PyObject *seq = PySequence_Fast(seq_obj, "expected a sequence of ints");
@@ -102,45 +109,36 @@ static int Proprioceptive_init(Proprioceptive *self, PyObject *args, PyObject *k
                                      &obj[5], &obj[6], &obj[7], &slots)) {
         return -1;
     }
-    Py_ssize_t slen = PySequence_Length(slots);
-    if (slen < 0) return -1;
+    const Py_ssize_t nj = PySequence_Length(slots);
+    if (nj < 0) return -1;
     int got = 0;
     for (; got < P_COUNT; got++) {
-        Py_ssize_t length = -1;
-        if (got == P_COM) length = 3;
-        if (get_doubles(obj[got], &self->views[got], length, 0, names[got]) != 0) break;
+        if (get_doubles(obj[got], &self->views[got], got == P_COM ? 3 : -1, 0, names[got]) != 0) goto fail;
     }
-    if (got == P_COUNT) {
-        Py_ssize_t n = self->views[P_XPOS].len / 8 / 3, nj = slen;
-        self->n = n;
-        self->nj = nj;
-        const Py_ssize_t expect[P_COUNT] = {6 * n, 3 * n, 4 * n, 3, nj, nj, nj, nj};
-        for (int i = 0; i < P_COUNT; i++) {
-            if (self->views[i].len != expect[i] * 8) {
-                PyErr_Format(PyExc_ValueError, "%s must have %zd items for %zd limbs and %zd joints, got %zd",
-                             names[i], expect[i], n, nj, self->views[i].len / 8);
-                break;
-            }
-            if (i == P_COUNT - 1) {
-                self->slots = int_array(slots, nj, "slots");
-                if (self->slots != NULL) {
-                    for (Py_ssize_t j = 0; j < nj; j++) {
-                        if (self->slots[j] < 0 || self->slots[j] + 1 >= n * PROPRIOCEPTIVE_DIM) {
-                            PyErr_Format(PyExc_ValueError, "slot %zd of joint %zd is outside the observation",
-                                         self->slots[j], j);
-                            PyMem_Free(self->slots);
-                            self->slots = NULL;
-                            break;
-                        }
-                    }
-                }
-                if (self->slots != NULL) {
-                    self->bound = 1;
-                    return 0;
-                }
-            }
+    const Py_ssize_t n = self->views[P_XPOS].len / 8 / 3;
+    const Py_ssize_t expect[P_COUNT] = {6 * n, 3 * n, 4 * n, 3, nj, nj, nj, nj};
+    for (int i = 0; i < P_COUNT; i++) {
+        if (self->views[i].len != expect[i] * 8) {
+            PyErr_Format(PyExc_ValueError, "%s must have %zd items for %zd limbs and %zd joints, got %zd", names[i],
+                         expect[i], n, nj, self->views[i].len / 8);
+            goto fail;
         }
     }
+    self->slots = int_array(slots, nj, "slots");
+    if (self->slots == NULL) goto fail;
+    for (Py_ssize_t j = 0; j < nj; j++) {
+        if (self->slots[j] < 0 || self->slots[j] + 1 >= n * PROPRIOCEPTIVE_DIM) {
+            PyErr_Format(PyExc_ValueError, "slot %zd of joint %zd is outside the observation", self->slots[j], j);
+            PyMem_Free(self->slots);
+            self->slots = NULL;
+            goto fail;
+        }
+    }
+    self->n = n;
+    self->nj = nj;
+    self->bound = 1;
+    return 0;
+fail:
     for (int i = 0; i < got; i++) PyBuffer_Release(&self->views[i]);
     return -1;
 }
@@ -149,10 +147,7 @@ static int Proprioceptive_init(Proprioceptive *self, PyObject *args, PyObject *k
 static PyObject *Proprioceptive_call(Proprioceptive *self, PyObject *args, PyObject *kwds) {
     PyObject *out_obj;
     Py_buffer out_view;
-    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
-        PyErr_SetString(PyExc_TypeError, "Proprioceptive() takes no keyword arguments");
-        return NULL;
-    }
+    if (!no_keywords(kwds, "Proprioceptive")) return NULL;
     if (!PyArg_UnpackTuple(args, "Proprioceptive", 1, 1, &out_obj)) return NULL;
     if (get_doubles(out_obj, &out_view, -1, 1, "out") != 0) return NULL;
     const Py_ssize_t n = self->n, nj = self->nj;
@@ -324,10 +319,7 @@ static PyObject *HfieldSampler_call(HfieldSampler *self, PyObject *args, PyObjec
     PyObject *out_obj;
     double x, y, c, s;
     Py_buffer out_view;
-    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
-        PyErr_SetString(PyExc_TypeError, "HfieldSampler() takes no keyword arguments");
-        return NULL;
-    }
+    if (!no_keywords(kwds, "HfieldSampler")) return NULL;
     if (!PyArg_ParseTuple(args, "Odddd", &out_obj, &x, &y, &c, &s)) return NULL;
     if (!isfinite(x) || !isfinite(y) || !isfinite(c) || !isfinite(s)) {
         PyErr_SetString(PyExc_ValueError, "x, y, cos and sin must be finite");
@@ -408,10 +400,7 @@ static int CtrlSetter_init(CtrlSetter *self, PyObject *args, PyObject *kwds) {
 static PyObject *CtrlSetter_call(CtrlSetter *self, PyObject *args, PyObject *kwds) {
     PyObject *obj;
     Py_buffer view;
-    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
-        PyErr_SetString(PyExc_TypeError, "CtrlSetter() takes no keyword arguments");
-        return NULL;
-    }
+    if (!no_keywords(kwds, "CtrlSetter")) return NULL;
     if (!PyArg_UnpackTuple(args, "CtrlSetter", 1, 1, &obj)) return NULL;
     if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
         PyErr_Clear();
@@ -511,29 +500,19 @@ static struct PyModuleDef kernels_module = {
 };
 
 PyMODINIT_FUNC PyInit__kernels(void) {
-    if (PyType_Ready(&ProprioceptiveType) < 0 || PyType_Ready(&HfieldSamplerType) < 0 ||
-        PyType_Ready(&CtrlSetterType) < 0) {
-        return NULL;
+    PyTypeObject *types[] = {&ProprioceptiveType, &HfieldSamplerType, &CtrlSetterType};
+    const size_t count = sizeof types / sizeof types[0];
+    for (size_t i = 0; i < count; i++) {
+        if (PyType_Ready(types[i]) < 0) return NULL;
     }
     PyObject *module = PyModule_Create(&kernels_module);
     if (module == NULL) return NULL;
-    Py_INCREF(&ProprioceptiveType);
-    if (PyModule_AddObject(module, "Proprioceptive", (PyObject *)&ProprioceptiveType) < 0) {
-        Py_DECREF(&ProprioceptiveType);
-        Py_DECREF(module);
-        return NULL;
-    }
-    Py_INCREF(&HfieldSamplerType);
-    if (PyModule_AddObject(module, "HfieldSampler", (PyObject *)&HfieldSamplerType) < 0) {
-        Py_DECREF(&HfieldSamplerType);
-        Py_DECREF(module);
-        return NULL;
-    }
-    Py_INCREF(&CtrlSetterType);
-    if (PyModule_AddObject(module, "CtrlSetter", (PyObject *)&CtrlSetterType) < 0) {
-        Py_DECREF(&CtrlSetterType);
-        Py_DECREF(module);
-        return NULL;
+    for (size_t i = 0; i < count; i++) {
+        const char *name = strrchr(types[i]->tp_name, '.') + 1; /* "unimal_gym.envs._kernels.X" -> "X" */
+        if (PyModule_AddObjectRef(module, name, (PyObject *)types[i]) < 0) {
+            Py_DECREF(module);
+            return NULL;
+        }
     }
     return module;
 }

@@ -447,9 +447,10 @@ class UnimalEnv(gym.Env):
             data.qvel[:] = self.np_random.uniform(-s, s, model.nv)
             mujoco.mju_normalize4(data.qpos[3:7])  # spec decision 3
         mujoco.mj_forward(model, data)
-        obs = self._observation(rotate_hfield=self.rotate_reset_hfield)
+        x, y, z = self._current.views.torso_pos.tolist()
+        obs = self._observation(self.rotate_reset_hfield, x, y)
         self._last_obs = obs
-        return obs, {"name": self.robot_name, "torso_height": self._torso_height()}
+        return obs, {"name": self.robot_name, "torso_height": self._height_above_ground(x, y, z)}
 
     def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Set the simulator's positions (nq,) and velocities (nv,), then ``mj_forward``.
@@ -486,13 +487,13 @@ class UnimalEnv(gym.Env):
         if error:
             mujoco.mj_forward(model, data)
             obs = {key: value.copy() for key, value in self._last_obs.items()}
-            info = self._info(robot, xy_before, xy_before, 0.0, ctrl, self._torso_height())
+            info = self._info(robot, xy_before, xy_before, 0.0, ctrl, self._height_above_ground(*torso_pos.tolist()))
             info["mj_step_error"], info["timeout"] = error, True
             return obs, 0.0, False, True, info
 
-        obs = self._observation(rotate_hfield=True)  # first: the terrain height under the torso is then known
-        self._last_obs = obs
         x, y, z = torso_pos.tolist()
+        obs = self._observation(True, x, y)  # first: the terrain height under the torso is then known
+        self._last_obs = obs
         x_vel = (x - x_before) / (views.opt.timestep * self.frame_skip)
         torso_height = self._height_above_ground(x, y, z)
         info = self._info(robot, xy_before, views.torso_xy.copy(), x_vel, ctrl, torso_height)
@@ -543,9 +544,6 @@ class UnimalEnv(gym.Env):
             return f"physics error at t={time:.3f} for robot {self.robot_name!r}: {problem}"
         return ""
 
-    def _torso_height(self) -> float:
-        return self._height_above_ground(*self._current.views.torso_pos.tolist())
-
     def _height_above_ground(self, x: float, y: float, z: float) -> float:
         """The torso height reported and tested for falls: z above the terrain under (x, y), rounded to 1 mm."""
         return round(z - self._arena.ground_height(x, y), 3)
@@ -579,7 +577,8 @@ class UnimalEnv(gym.Env):
             "__reward__energy": int(abs_sum(robot.views.joint_forces)),  # ENV.md §7: int(Σ|qfrc_actuator[1:]|)
         }
 
-    def _observation(self, rotate_hfield: bool) -> dict[str, np.ndarray]:
+    def _observation(self, rotate_hfield: bool, x: float, y: float) -> dict[str, np.ndarray]:
+        """The observation of the current state; (x, y) is the torso's position (the hfield's centre)."""
         robot = self._current
         builder, data = robot.observation, robot.data
         obs = {"proprioceptive": builder.proprioceptive(robot.model, data)}
@@ -587,7 +586,6 @@ class UnimalEnv(gym.Env):
         for key, value in builder.morphology.items():
             obs[key] = value.copy()
         if self._arena.has_hfield_observation:
-            x, y, _ = robot.views.torso_pos.tolist()
             heading = robot.views.torso_heading if rotate_hfield else None
             obs["hfield"] = self._arena.hfield_observation(x, y, heading)
         return obs
@@ -608,13 +606,16 @@ class UnimalEnv(gym.Env):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> UnimalEnv:
         raise TypeError(
-            "a UnimalEnv cannot be copied (its step path holds views of its MjData); make a new env with the "
-            "same arguments and replay the state with reset(options={'qpos': ..., 'qvel': ...}) (VT/Obstacle: "
-            "with the terrain or obstacle layout)"
+            f"the UnimalEnv of robot {self.robot_name!r} cannot be copied (its step path holds views of its "
+            "MjData); make a new env with the same arguments and replay the state with "
+            "reset(options={'qpos': ..., 'qvel': ...}) (VT/Obstacle: with the terrain or obstacle layout)"
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        raise TypeError("a UnimalEnv cannot be pickled; pickle a function that makes it (as vector envs do) instead")
+        raise TypeError(
+            f"the UnimalEnv of robot {self.robot_name!r} cannot be pickled; pickle a function that makes it "
+            "(as vector envs do) instead"
+        )
 
     def close(self) -> None:
         """Release the renderer."""
