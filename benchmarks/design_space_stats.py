@@ -21,7 +21,7 @@ import numpy as np
 from unimal_gym.morphology import Morphology, MutationError, from_xml, load, mutate, to_xml
 from unimal_gym.morphology.mutate import OPERATORS, validity_failure
 from unimal_gym.morphology.sample import Mutant, pd_robots, sample_random_robot
-from unimal_gym.morphology.tree import MAX_LIMBS
+from unimal_gym.morphology.tree import MAX_DESIGN_LIMBS
 
 DEFAULT_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "unimal" / "train"
 PD_PER_PARENT = 9  # DESIGN_SPACE.md §7
@@ -193,7 +193,7 @@ def fuzz(steps: int, parents: list[Morphology], seed: int) -> None:
             continue
         op = ops[0]
         text = to_xml(child)
-        if to_xml(from_xml(text, name=child.name)) != text or child.num_limbs > MAX_LIMBS:
+        if to_xml(from_xml(text, name=child.name)) != text or child.num_limbs > MAX_DESIGN_LIMBS:
             outcomes["BROKEN"] += 1
         elif op.name == "grow_limb" and op.applied and validity_failure(child) is not None:
             outcomes["INVALID_GROWTH"] += 1

@@ -18,9 +18,10 @@ import pytest
 from conftest import TRAIN_XML
 
 from unimal_gym.envs import InvalidActionError, UnimalEnv, kernels
-from unimal_gym.envs.hfield import HFIELD_DIM, HeightMap
+from unimal_gym.envs.hfield import HeightMap
 from unimal_gym.envs.observation import AgentObservation
 from unimal_gym.envs.terrain import TerrainConfig, generate_corridor, pad_heights
+from unimal_gym.layout import HFIELD_DIM
 
 OWN_XML = Path(__file__).resolve().parents[1] / "morphologies" / "train" / "xml"
 

@@ -29,7 +29,7 @@ from unimal_gym.morphology import (
 from unimal_gym.morphology.geometry import joint_axis_vector, sph2cart
 from unimal_gym.morphology.mjcf import _build_tree
 from unimal_gym.morphology.mutate import GEARS, JOINT_RANGES, growth_sites, validity_failure
-from unimal_gym.morphology.tree import MAX_LIMBS, limb_geometry
+from unimal_gym.morphology.tree import MAX_DESIGN_LIMBS, limb_geometry
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def check_robot(robot: Morphology) -> None:
     assert to_xml(again, excludes=False) == text
     assert again.symmetric_pairs == sorted(robot.symmetric_pairs)
     assert again.contact_pairs == robot.contact_pairs
-    assert robot.num_limbs <= MAX_LIMBS
+    assert robot.num_limbs <= MAX_DESIGN_LIMBS
     assert robot.next_index > max(robot.limbs, default=-1)
     assert len(list(robot.iter_limbs())) == robot.num_limbs
 
@@ -80,7 +80,7 @@ def test_exclusion_rules(robots: list[Morphology]) -> None:
         mutate(torso, 1, np.random.default_rng(0), operators=["density"])
     with pytest.raises(OperatorNotAllowedError, match="torso"):
         apply_operator(torso, "gear", np.random.default_rng(0))
-    ten = next(r for r in robots if r.num_limbs == MAX_LIMBS)
+    ten = next(r for r in robots if r.num_limbs == MAX_DESIGN_LIMBS)
     assert "grow_limb" not in allowed_operators(ten) and len(allowed_operators(ten)) == 6
     with pytest.raises(OperatorNotAllowedError, match=ten.name):
         grow_limb(ten, np.random.default_rng(0))
@@ -98,7 +98,7 @@ def test_exclusion_rules(robots: list[Morphology]) -> None:
 
 def test_ten_limb_robot_never_grows(robots: list[Morphology]) -> None:
     rng = np.random.default_rng(2)
-    tens = [r for r in robots if r.num_limbs == MAX_LIMBS]
+    tens = [r for r in robots if r.num_limbs == MAX_DESIGN_LIMBS]
     assert tens
     names = Counter()
     for k in range(300):
@@ -134,7 +134,7 @@ def test_grow_limb_effects(robots: list[Morphology]) -> None:
     rng = np.random.default_rng(4)
     outcomes = Counter()
     for robot in robots[::3]:
-        if robot.num_limbs == MAX_LIMBS:
+        if robot.num_limbs == MAX_DESIGN_LIMBS:
             continue
         child, op = grow_limb(robot, rng)
         added = op.details["added"]
@@ -294,6 +294,7 @@ def test_value_ops_change_only_their_values(robots: list[Morphology], name: str)
 
 
 # ---------------------------------------------------------------------------- fuzz
+@pytest.mark.slow
 def test_fuzz_chains_from_training_robots(robots: list[Morphology]) -> None:
     """Random op chains stay valid: compile, round trip, ≤ 10 limbs, symmetric, contact-free grows."""
     rng = np.random.default_rng(10)
@@ -306,7 +307,7 @@ def test_fuzz_chains_from_training_robots(robots: list[Morphology]) -> None:
         child, ops = mutate(robot, 1, rng)
         op = ops[0]
         names[(op.name, op.applied)] += 1
-        assert child.num_limbs <= MAX_LIMBS
+        assert child.num_limbs <= MAX_DESIGN_LIMBS
         if op.name == "grow_limb" and op.applied:
             assert validity_failure(child) is None
         elif op.name != "limb_params" and symmetric:

@@ -11,11 +11,13 @@ MuJoCo and lxml are imported only when an environment is made)::
 
 from gymnasium.envs.registration import register
 
+from .layout import ENV_IDS
+
 __version__ = "0.1.0"
 
 MAX_EPISODE_STEPS = 1000  # ENV.md §0: 20 s at 50 Hz
 
-for _env_id, _task in (("Unimal-FT-v0", "ft"), ("Unimal-VT-v0", "vt"), ("Unimal-Obstacle-v0", "obstacle")):
+for _task, _env_id in ENV_IDS.items():
     register(
         id=_env_id,
         entry_point="unimal_gym.envs:UnimalEnv",

@@ -13,7 +13,7 @@ import mujoco
 import numpy as np
 from lxml import etree
 
-from .assembly import TERRAIN_THICKNESS
+from ..layout import TERRAIN_THICKNESS
 
 
 class Arena:

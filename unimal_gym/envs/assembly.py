@@ -22,9 +22,9 @@ from __future__ import annotations
 import mujoco
 from lxml import etree
 
+from ..layout import TERRAIN_THICKNESS
 from ..morphology import Morphology, robot_xml
 
-TERRAIN_THICKNESS = 1.0  # ENV.md §1.3: TERRAIN.SIZE[2], the floor top is at z = 1
 GEOM_CONDIM = "3"  # ENV.md §1.3 step 3 (XML.GEOM_CONDIM)
 GEOM_FRICTION = "0.7 0.1 0.1"  # ENV.md §1.3 step 3 (XML.GEOM_FRICTION)
 

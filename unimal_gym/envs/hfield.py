@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..layout import HFIELD_SHAPE
 from . import kernels as _kernels
 
 HFIELD_OBS_SIZE = (1.0, 4.0, 4.0, 4.0)  # ENV.md §3.6: metres behind, in front, right, left
@@ -32,7 +33,8 @@ def grid_offsets(obs_size: tuple[float, float, float, float] = HFIELD_OBS_SIZE) 
 
 
 DR, DX = grid_offsets()
-HFIELD_DIM = len(DR) * len(DX)  # 47 × 30 = 1410
+if (len(DR), len(DX)) != HFIELD_SHAPE:  # the layout every policy reads
+    raise ImportError(f"hfield grid {len(DR)} × {len(DX)} does not match the layout's {HFIELD_SHAPE}")
 
 
 class HeightMap:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from ..layout import LIMB_OBS_DIM, MAX_LIMBS
 from ..morphology.context import (
-    MAX_LIMBS,
     AgentLayout,
     adjacency_matrix,
     agent_layout,
@@ -24,7 +24,6 @@ from ..morphology.context import (
 )
 from . import kernels as _kernels
 
-PROPRIOCEPTIVE_DIM = 52  # ENV.md §3.3: 30 limb + 2 × 11 joint features
 JOINT_SLOT_DIM = 11  # qpos_n, qvel, jnt_pos (3), jnt_range (2), jnt_axis (3), gear
 JOINT_SLOT_START = 30  # slot A at 30–40, slot B at 41–51
 
@@ -66,7 +65,7 @@ class AgentObservation:
             raise ValueError(f"agent bodies must form one kinematic tree; root bodies {sorted(set(roots.tolist()))}")
         self._root_row = int(roots[0])
 
-        static = np.zeros((MAX_LIMBS, PROPRIOCEPTIVE_DIM))
+        static = np.zeros((MAX_LIMBS, LIMB_OBS_DIM))
         static[:n, 13:16] = model.body_pos[b]
         static[:n, 16:19] = model.body_ipos[b]
         static[:n, 19:23] = model.body_iquat[b]
@@ -84,7 +83,7 @@ class AgentObservation:
         static[limb, col + 10] = layout.actuator_gear
         self._static = static.reshape(-1)
 
-        self._qpos_flat = limb * PROPRIOCEPTIVE_DIM + col  # where qpos_n goes in the flat vector; qvel follows
+        self._qpos_flat = limb * LIMB_OBS_DIM + col  # where qpos_n goes in the flat vector; qvel follows
         self._qpos_rows = _consecutive(model.jnt_qposadr[j], "hinge qpos addresses")
         self._qvel_rows = _consecutive(model.jnt_dofadr[j], "hinge dof addresses")
         lo, hi = model.jnt_range[j].T
@@ -151,8 +150,8 @@ class AgentObservation:
         self._products_a, self._products_b = self._products[: 3 * n], self._products[3 * n :]
         self._cross = np.empty(3 * n)
 
-        base = PROPRIOCEPTIVE_DIM * limb3 + axis3
-        base4 = PROPRIOCEPTIVE_DIM * np.repeat(np.arange(n), 4) + np.tile(np.arange(4), n)
+        base = LIMB_OBS_DIM * limb3 + axis3
+        base4 = LIMB_OBS_DIM * np.repeat(np.arange(n), 4) + np.tile(np.arange(4), n)
         self._scatter = np.concatenate(
             [base + 6, base + 3, base4 + 9, self._qpos_flat, self._qpos_flat + 1, base]
         )  # output positions of w_out: angular 6–8, linear 3–5, quat 9–12, qpos_n, qvel, pos 0–2

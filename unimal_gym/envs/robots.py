@@ -18,8 +18,8 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ..layout import MAX_JOINTS, MAX_LIMBS
 from ..morphology import Morphology, load
-from ..morphology.context import MAX_JOINTS, MAX_LIMBS
 from .errors import RobotTooLargeError, UnknownRobotError
 
 RobotSpec = Morphology | str | os.PathLike[str]

@@ -30,8 +30,9 @@ import mujoco
 import numpy as np
 from lxml import etree
 
+from ..layout import TERRAIN_THICKNESS
 from .arenas import Arena
-from .assembly import TERRAIN_THICKNESS, ground_asset
+from .assembly import ground_asset
 from .hfield import CELLS_PER_METRE, HFIELD_OBS_SIZE, HeightMap
 
 Range = tuple[float, float, float]

@@ -15,21 +15,18 @@ import numpy as np
 from gymnasium import spaces
 from lxml import etree
 
+from ..layout import ACTION_DIM, CONTEXT_DIM, HFIELD_DIM, MAX_JOINTS, MAX_LIMBS, PROPRIOCEPTIVE_DIM, TASKS
 from ..morphology import Morphology
-from ..morphology.context import CONTEXT_DIM, MAX_JOINTS, MAX_LIMBS
 from ..morphology.tree import FLOOR_OFFSET
 from .arenas import Arena, FlatFloor
 from .assembly import CAMERAS, agent_scene, compile_scene
 from .errors import InvalidActionError, InvalidStateError
-from .hfield import HFIELD_DIM
 from .kernels import abs_sum, kernels
-from .observation import PROPRIOCEPTIVE_DIM, AgentObservation
+from .observation import AgentObservation
 from .robots import RobotSpec, resolve_robots
 from .terrain import ObstacleConfig, ObstacleCourse, TerrainConfig, TerrainCorridor
 
-TASKS = ("ft", "vt", "obstacle")
 STAND_HEIGHT_RATIO = {"ft": 0.5, "vt": 0.3, "obstacle": 0.5}  # ENV.md §0
-ACTION_DIM = 2 * MAX_LIMBS  # ENV.md §4
 PHYSICS_WARNINGS = (  # spec decision 4
     mujoco.mjtWarning.mjWARN_BADQACC,
     mujoco.mjtWarning.mjWARN_BADQPOS,
@@ -331,7 +328,7 @@ class UnimalEnv(gym.Env):
 
         inf = np.inf
         keys: dict[str, spaces.Space] = {
-            "proprioceptive": spaces.Box(-inf, inf, (MAX_LIMBS * PROPRIOCEPTIVE_DIM,), np.float64),
+            "proprioceptive": spaces.Box(-inf, inf, (PROPRIOCEPTIVE_DIM,), np.float64),
             "context": spaces.Box(-inf, inf, (MAX_LIMBS * CONTEXT_DIM,), np.float64),
             "edges": spaces.Box(0, MAX_LIMBS - 1, (2 * MAX_JOINTS,), np.int64),
             "obs_padding_mask": spaces.Box(0, 1, (MAX_LIMBS,), bool),

@@ -37,13 +37,9 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from ..layout import CONTEXT_DIM, MAX_JOINTS, MAX_LIMBS, TERRAIN_THICKNESS
 from .compile import compile_robot
 from .tree import Morphology
-
-MAX_LIMBS = 12  # ENV.md §3.5 (MX hard-codes it)
-MAX_JOINTS = 16  # ENV.md §3.5
-CONTEXT_DIM = 53  # ENV.md §3.4
-TERRAIN_THICKNESS = 1.0  # ENV.md §1.3, TERRAIN.SIZE[2]: floor top at z = 1
 
 JOINT_RANGES_DEG = np.array(  # ENV.md §3.4, order of the one-hot
     [

@@ -21,7 +21,7 @@ from lxml import etree
 
 from .errors import RobotFileError
 from .geometry import Vec3, direction_from_vector, sph2cart
-from .tree import DESIGN_HEIGHTS, LIMB_RADIUS, MAX_LIMBS, TORSO_RADIUS, TORSO_SITE, Joint, Limb, Morphology
+from .tree import DESIGN_HEIGHTS, LIMB_RADIUS, MAX_DESIGN_LIMBS, TORSO_RADIUS, TORSO_SITE, Joint, Limb, Morphology
 
 _LIMB_RE = re.compile(r"^limb/(\d+)$")
 _JOINT_RE = re.compile(r"^limb([xy])/(\d+)$")
@@ -181,9 +181,10 @@ def from_xml(
     )
     for child in torso.iterfind("./body"):
         morph.torso_children.append(_read_limb(child, -1, morph, gears, source))
-    if morph.num_limbs > MAX_LIMBS:
+    if morph.num_limbs > MAX_DESIGN_LIMBS:
         raise RobotFileError(
-            source, f"too many limbs: {morph.num_limbs} (at most {MAX_LIMBS} limbs, {MAX_LIMBS + 1} bodies)"
+            source,
+            f"too many limbs: {morph.num_limbs} (at most {MAX_DESIGN_LIMBS} limbs, {MAX_DESIGN_LIMBS + 1} bodies)",
         )
     densities = {limb_density for limb_density in _limb_densities(torso)}
     if len(densities) > 1:

@@ -38,7 +38,16 @@ from lxml import etree
 from .errors import MutationError, NoOperatorError, OperatorNotAllowedError
 from .geometry import PHIS, THETAS, same_direction
 from .mjcf import _build_tree
-from .tree import DESIGN_HEIGHTS, MAX_LIMBS, TORSO_RADIUS, TORSO_SITE, Limb, Morphology, limb_geometry, make_joint
+from .tree import (
+    DESIGN_HEIGHTS,
+    MAX_DESIGN_LIMBS,
+    TORSO_RADIUS,
+    TORSO_SITE,
+    Limb,
+    Morphology,
+    limb_geometry,
+    make_joint,
+)
 
 # DESIGN_SPACE.md §4.1: MUTATION_OPS, in the original's order (the choice is uniform over the allowed ones).
 OPERATORS: tuple[str, ...] = ("grow_limb", "joint_angle", "limb_params", "dof", "density", "gear", "delete_limb")
@@ -148,7 +157,8 @@ def allowed_operators(robot: Morphology, operators: Sequence[str] = OPERATORS) -
         allowed = [
             op
             for op in OPERATORS
-            if not (op == "grow_limb" and n >= MAX_LIMBS) and not (op == "delete_limb" and n < MIN_LIMBS_FOR_DELETE)
+            if not (op == "grow_limb" and n >= MAX_DESIGN_LIMBS)
+            and not (op == "delete_limb" and n < MIN_LIMBS_FOR_DELETE)
         ]
     return [op for op in allowed if op in operators]
 
@@ -185,7 +195,7 @@ def _draw_growth(robot: Morphology, rng: np.random.Generator) -> _Growth | str:
             site, other = other, site
     else:
         count = int(rng.integers(2)) + 1
-    if robot.num_limbs + count > MAX_LIMBS:
+    if robot.num_limbs + count > MAX_DESIGN_LIMBS:
         return "limit"
     height = _pick(rng, HEIGHTS)
     axes = _pick(rng, AXIS_SETS)

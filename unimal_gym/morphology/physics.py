@@ -15,11 +15,11 @@ import mujoco
 import numpy as np
 from lxml import etree
 
+from ..layout import TERRAIN_THICKNESS
 from .compile import robot_xml
 from .tree import FLOOR_OFFSET, Morphology
 
 FALL_RATIO_FT = 0.5  # ENV.md §0: STAND_HEIGHT_RATIO for FT and Obstacle
-TERRAIN_THICKNESS = 1.0  # ENV.md §1.3
 _WARNINGS = (
     mujoco.mjtWarning.mjWARN_BADQACC,
     mujoco.mjtWarning.mjWARN_BADQPOS,

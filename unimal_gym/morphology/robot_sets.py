@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..layout import MAX_JOINTS
 from .errors import MorphologyError
 from .mjcf import load, save, to_xml
 from .physics import rest_rollout
@@ -40,7 +41,6 @@ TRAIN_LIMB_HISTOGRAM = {4: 1, 5: 5, 6: 8, 7: 16, 8: 28, 9: 26, 10: 16}
 TEST_LIMB_HISTOGRAM = {5: 1, 6: 23, 7: 28, 8: 22, 9: 13, 10: 15}
 LIMB_HISTOGRAMS = {"train": TRAIN_LIMB_HISTOGRAM, "test": TEST_LIMB_HISTOGRAM}
 MAX_DRAWS = 500  # give up on a robot index after this many rejected draws
-MAX_DOF = 16  # ENV.md §3.5: MAX_JOINTS
 MAX_TORSO_Z = 1.39  # DESIGN_SPACE.md §10: highest torso of all 1202 released robots
 
 
@@ -136,7 +136,10 @@ def acceptable(robot: Morphology, target: int) -> bool:
     (at most 16 DoF, ENV.md §3.5), starts no higher than any released robot (torso z ≤ 1.39,
     DESIGN_SPACE.md §10) and stands through a zero-action rollout without a physics error."""
     return (
-        robot.num_limbs == target and robot.dof <= MAX_DOF and robot.torso_z <= MAX_TORSO_Z and rest_rollout(robot).ok
+        robot.num_limbs == target
+        and robot.dof <= MAX_JOINTS
+        and robot.torso_z <= MAX_TORSO_Z
+        and rest_rollout(robot).ok
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import GrowthFailedError
 from .mutate import DENSITIES, Operation, _pick, mutate
-from .tree import MAX_LIMBS, Morphology
+from .tree import MAX_DESIGN_LIMBS, Morphology
 
 TORSO_MODES: tuple[str, ...] = ("horizontal_y", "vertical")  # DESIGN_SPACE.md §2.1 (dead configuration)
 INIT_LIMB_COUNTS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)  # DESIGN_SPACE.md §6.1, LIMB_COUNT_RANGE [2, 8, 1]
@@ -91,8 +91,8 @@ def sample_random_robot(
     :param stale_head: replicate bug B2 in ``delete_limb`` (DESIGN_SPACE.md §4.9).
     :raises GrowthFailedError: the target was not reached within 10 000 operations.
     """
-    if target_limbs is not None and not 1 <= target_limbs <= MAX_LIMBS:
-        raise ValueError(f"{name}: target_limbs={target_limbs}; a UNIMAL robot has 1 to {MAX_LIMBS} limbs")
+    if target_limbs is not None and not 1 <= target_limbs <= MAX_DESIGN_LIMBS:
+        raise ValueError(f"{name}: target_limbs={target_limbs}; a UNIMAL robot has 1 to {MAX_DESIGN_LIMBS} limbs")
     robot = torso_alone(rng, name)
     target = _pick(rng, INIT_LIMB_COUNTS) if target_limbs is None else target_limbs
     robot, ops = mutate(robot, 1, rng, operators=["grow_limb"], btm_pos_bug=btm_pos_bug, stale_head=stale_head)

@@ -23,7 +23,7 @@ from .geometry import Vec3, add, joint_axis_vector, round2, sph2cart
 TORSO_RADIUS = 0.10  # DESIGN_SPACE.md §2.1
 LIMB_RADIUS = 0.05  # DESIGN_SPACE.md §2.2
 FLOOR_OFFSET = 0.2  # DESIGN_SPACE.md §4.8, BODY.FLOOR_OFFSET
-MAX_LIMBS = 10  # DESIGN_SPACE.md §2.9: limbs excluding the torso
+MAX_DESIGN_LIMBS = 10  # DESIGN_SPACE.md §2.9: limbs excluding the torso
 DESIGN_HEIGHTS = (0.2, 0.3, 0.4)  # DESIGN_SPACE.md §2.2: limb "height" h
 TORSO_SITE = "torso/0"
 
