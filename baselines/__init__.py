@@ -1,4 +1,21 @@
-"""PyTorch baselines for universal morphology control (teacher, HyperDistill student, ...).
+"""PyTorch baselines of *Distilling Morphology-Conditioned Hypernetworks for Efficient Universal
+Morphology Control* (ICML 2024): teachers trained by PPO, students distilled from their expert data.
 
-Empty for now: the networks, PPO and distillation arrive with later issues.
+The package reads top-down; no stage imports another stage:
+
+==========================  ===================================================================
+layer                       modules
+==========================  ===================================================================
+composition                 ``hyperdistill`` (the end-to-end pipeline: runs the stages in order)
+stages (side by side)       ``ppo`` (teacher), ``collect`` (expert data), ``distill`` (students),
+                            ``evaluate`` (reports), ``export`` (per-robot ``.npz`` students);
+                            ``flops`` (Table 1) is a tool on the networks alone
+lower layer                 ``common``: configs and command lines, files and artifacts, run
+                            directories, robot sets / envs / worker pools, agents from any
+                            artifact, the evaluation harness, the expert-data format, latency
+networks                    ``nets``: the paper's networks and their registry (one name each)
+==========================  ===================================================================
+
+The observation and action layout, the tasks and the observation normaliser come from
+:mod:`unimal_gym.layout` and :mod:`unimal_gym.normalization`, shared with the torch-free runtime.
 """

@@ -1,16 +1,23 @@
-"""Export one robot's HyperDistill student as a standalone file (``.npz``, and ONNX when available).
+"""Export distilled HyperDistill students as standalone per-robot files (``.npz``, and ONNX on request).
 
-The file holds the MLP the hypernetwork generates for the robot, the observation-normalisation
-statistics, the feature slice (the 17 state features per limb out of the 52) and the action mask:
-everything :class:`unimal_gym.deploy.StudentPolicy` needs to act from the raw environment
-observation with numpy alone. ONNX export (``pip install 'unimal-gym[onnx]'``) writes the same
-computation, raw ``proprioceptive`` (and ``hfield``) in, 24 action means out (torch's dynamo exporter,
-which needs ``onnx`` and ``onnxscript``).
+``python -m baselines.export RUN --out DIR [--robots SET] [--onnx]``
+
+RUN is a distillation run directory (its ``final.pt``) or a distillation checkpoint; every robot of
+the set (default: the robots the run was distilled on, from its expert data) gets ``DIR/<robot>.npz``,
+and ``DIR/manifest.json`` names the checkpoint, the task and the robots. Each file holds the MLP the
+hypernetwork generates for the robot, the observation-normalisation statistics, the feature slice (the
+17 state features per limb out of the 52) and the action mask: everything
+:class:`unimal_gym.deploy.StudentPolicy` needs to act from the raw environment observation with numpy
+alone. ONNX export (``pip install 'unimal-gym[onnx]'``) writes the same computation, raw
+``proprioceptive`` (and ``hfield``) in, 24 action means out (torch's dynamo exporter, which needs
+``onnx`` and ``onnxscript``).
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,13 +25,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from unimal_gym.deploy import FORMAT
+from unimal_gym.deploy import FORMAT, KIND, StudentPolicy
+from unimal_gym.layout import ACTION_DIM, PROPRIOCEPTIVE_DIM
+from unimal_gym.normalization import ObservationNormalizer
 
+from .common.agents import StudentAgent
+from .common.config import ConfigError, run_cli
+from .common.envs import robot_files
+from .common.expert_data import DataError, read_manifest
+from .common.files import atomic_write, write_json
+from .common.latency import robot_observation
+from .common.run_dir import resolve_checkpoint
 from .nets.hyperdistill import GeneratedMLP, HyperDistill
-from .nets.obs import ACTION_DIM, LIMB_OBS_DIM, MAX_LIMBS, student_state_index
-
-DEFAULT_CLIP_OBS = 10.0  # ENV.md §3.7: VecNormalize clip
-DEFAULT_EPSILON = 1e-8  # ENV.md §3.7
+from .nets.obs import student_state_index
 
 
 def onnx_available() -> bool:
@@ -35,11 +48,7 @@ def onnx_available() -> bool:
 def student_arrays(
     generated: GeneratedMLP,
     robot_obs: Mapping[str, np.ndarray],
-    obs_mean: np.ndarray,
-    obs_var: np.ndarray,
-    *,
-    clip_obs: float = DEFAULT_CLIP_OBS,
-    epsilon: float = DEFAULT_EPSILON,
+    normalizer: ObservationNormalizer,
     robot: str = "",
 ) -> dict[str, np.ndarray]:
     """The arrays of the exported file (format in :mod:`unimal_gym.deploy`).
@@ -47,25 +56,18 @@ def student_arrays(
     :param generated: the robot's generated MLP.
     :param robot_obs: one observation of the robot (``context`` (636,), ``obs_padding_mask`` (12,),
         ``act_padding_mask`` (24,)).
-    :param obs_mean: (624,) running mean of ``proprioceptive``.
-    :param obs_var: (624,) running variance of ``proprioceptive``.
-    :param clip_obs: clip of the normalised observation.
-    :param epsilon: added to the variance.
+    :param normalizer: the (624-wide) observation statistics the student was trained with.
     :param robot: the robot's name.
     """
-    width = MAX_LIMBS * LIMB_OBS_DIM
-    mean, var = np.asarray(obs_mean, dtype=np.float64), np.asarray(obs_var, dtype=np.float64)
-    if mean.shape != (width,) or var.shape != (width,):
-        raise ValueError(f"obs_mean and obs_var must have shape ({width},); got {mean.shape} and {var.shape}")
+    if normalizer.mean.shape != (PROPRIOCEPTIVE_DIM,):
+        raise ValueError(f"the normaliser must be {PROPRIOCEPTIVE_DIM} wide; got {normalizer.mean.shape}")
     act_mask = np.asarray(robot_obs["act_padding_mask"], dtype=bool).reshape(-1)
     out: dict[str, np.ndarray] = {
         "format": np.array(FORMAT),
+        "kind": np.array(KIND),
         "robot": np.array(robot),
         "feature_index": student_state_index(),
-        "obs_mean": mean,
-        "obs_var": var,
-        "clip_obs": np.array(clip_obs),
-        "epsilon": np.array(epsilon),
+        **normalizer.to_arrays(),
         "context": np.asarray(robot_obs["context"], dtype=np.float64).reshape(-1),
         "obs_padding_mask": np.asarray(robot_obs["obs_padding_mask"], dtype=bool).reshape(-1),
         "act_padding_mask": act_mask,
@@ -93,23 +95,23 @@ class RawObservationPolicy(nn.Module):
     def __init__(self, generated: GeneratedMLP, arrays: Mapping[str, np.ndarray]) -> None:
         super().__init__()
         index = arrays["feature_index"]
+        normalizer = ObservationNormalizer.from_arrays(arrays).subset(index)
         self.generated = generated
         self.register_buffer("index", torch.as_tensor(index, dtype=torch.long))
-        self.register_buffer("mean", torch.as_tensor(arrays["obs_mean"][index], dtype=torch.float32))
-        inv_std = 1.0 / np.sqrt(arrays["obs_var"][index] + float(arrays["epsilon"]))
-        self.register_buffer("inv_std", torch.as_tensor(inv_std, dtype=torch.float32))
-        self.clip_obs = float(arrays["clip_obs"])
+        self.register_buffer("mean", torch.as_tensor(normalizer.mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(normalizer.std, dtype=torch.float32))
+        self.clip_obs = normalizer.clip_obs
 
     def forward(self, proprioceptive: Tensor, hfield: Tensor | None = None) -> Tensor:
         """:param proprioceptive: (B, 624) raw. :param hfield: (B, 1410) with terrain. :return: (B, 24)."""
-        x = ((proprioceptive[:, self.index] - self.mean) * self.inv_std).clamp(-self.clip_obs, self.clip_obs)
+        x = ((proprioceptive[:, self.index] - self.mean) / self.std).clamp(-self.clip_obs, self.clip_obs)
         return self.generated(x, hfield)
 
 
 def export_onnx(generated: GeneratedMLP, arrays: Mapping[str, np.ndarray], path: Path) -> Path:
     """Write the raw-observation policy as ONNX (inputs ``proprioceptive`` [, ``hfield``], output ``action``)."""
     module = RawObservationPolicy(generated, arrays).eval()
-    inputs: tuple[Tensor, ...] = (torch.zeros(1, MAX_LIMBS * LIMB_OBS_DIM),)
+    inputs: tuple[Tensor, ...] = (torch.zeros(1, PROPRIOCEPTIVE_DIM),)
     names = ["proprioceptive"]
     if generated.terrain_encoder is not None:
         inputs += (torch.zeros(1, generated.terrain_encoder.net[0].in_features),)
@@ -131,11 +133,8 @@ def export_student(
     student: HyperDistill,
     robot_obs: Mapping[str, np.ndarray],
     path: str | Path,
-    obs_mean: np.ndarray,
-    obs_var: np.ndarray,
+    normalizer: ObservationNormalizer,
     *,
-    clip_obs: float = DEFAULT_CLIP_OBS,
-    epsilon: float = DEFAULT_EPSILON,
     robot: str = "",
     onnx: bool | None = None,
 ) -> list[Path]:
@@ -144,10 +143,7 @@ def export_student(
     :param student: the trained student (an actor).
     :param robot_obs: one raw observation of the robot (its ``context`` and masks are used).
     :param path: the ``.npz`` file to write.
-    :param obs_mean: (624,) running mean of ``proprioceptive`` the student was trained with.
-    :param obs_var: (624,) running variance.
-    :param clip_obs: clip of the normalised observation.
-    :param epsilon: added to the variance.
+    :param normalizer: the observation statistics the student was trained with (624 wide).
     :param robot: the robot's name, stored in the file.
     :param onnx: write ONNX too; None (default) writes it when ``onnx`` is installed.
     :return: the files written.
@@ -156,13 +152,85 @@ def export_student(
     obs_mask = torch.as_tensor(np.asarray(robot_obs["obs_padding_mask"])).bool()
     act_mask = torch.as_tensor(np.asarray(robot_obs["act_padding_mask"])).bool()
     generated = student.generate(ctx, obs_mask, act_mask)
-    arrays = student_arrays(generated, robot_obs, obs_mean, obs_var, clip_obs=clip_obs, epsilon=epsilon, robot=robot)
+    arrays = student_arrays(generated, robot_obs, normalizer, robot=robot)
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, write)
     written = [path]
     if onnx if onnx is not None else onnx_available():
         written.append(export_onnx(generated, arrays, path.with_suffix(".onnx")))
     return written
+
+
+def export_run(
+    source: str | Path, out: str | Path, robots: str | None = None, onnx: bool | None = False, seed: int = 0
+) -> list[Path]:
+    """Export a distilled HyperDistill student for every robot of a set.
+
+    :param source: a distillation run directory or checkpoint.
+    :param out: folder for ``<robot>.npz`` (and ``.onnx``) files and ``manifest.json``.
+    :param robots: a bundled set or folder; None = the robots the run was distilled on.
+    :param onnx: also write ONNX (None: when ``onnx`` is installed).
+    :param seed: seed of the reset whose observation supplies each robot's context and masks.
+    :return: the ``.npz`` files written, in robot order.
+    :raises CheckpointError: not a distillation checkpoint. :raises ConfigError: not a HyperDistill student,
+        or no robot set.
+    """
+    agent = StudentAgent(resolve_checkpoint(source))
+    if not isinstance(agent.student, HyperDistill):
+        raise ConfigError(f"{agent.path} holds a {agent.arch} student; only HyperDistill students generate an MLP")
+    if robots is None:
+        data = Path(agent.data_path)
+        try:
+            files = [data / "robots" / "xml" / f"{name}.xml" for name in read_manifest(data)["robots"]]
+        except DataError as exc:
+            raise ConfigError(f"the run's robots cannot be found ({exc}); name a set with --robots") from None
+    else:
+        files = robot_files(robots)
+    out = Path(out)
+    written = []
+    for k, xml in enumerate(files, 1):
+        raw = robot_observation(agent.task, xml, seed)
+        path = export_student(agent.student, raw, out / f"{xml.stem}.npz", agent.normalizer, robot=xml.stem, onnx=onnx)[
+            0
+        ]
+        StudentPolicy.load(path).check_robot(raw)  # the file acts for the robot it was made for
+        written.append(path)
+        print(f"[{k}/{len(files)}] {path}", flush=True)
+    write_json(
+        out / "manifest.json",
+        {
+            "checkpoint": str(agent.path.resolve()),
+            "task": agent.task,
+            "epoch": agent.iteration,
+            "robots": [f.stem for f in files],
+        },
+    )
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: see ``python -m baselines.export --help``."""
+    parser = argparse.ArgumentParser(prog="python -m baselines.export", description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="distillation run directory or checkpoint (a HyperDistill student)")
+    parser.add_argument("--out", required=True, help="folder for the per-robot .npz students")
+    parser.add_argument("--robots", default=None, help="robot set or folder (default: the run's own robots)")
+    parser.add_argument("--onnx", action="store_true", help="also write ONNX files (needs the onnx extra)")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        files = export_run(args.run, args.out, args.robots, onnx=args.onnx)
+        print(f"{len(files)} students in {args.out}")
+        return 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Parameters and FLOPs at inference, counted by walking the built networks (MODELS.md §11).
 
-Usage: ``python -m baselines.flops --env ft|vt|obstacle`` prints the paper's Table 1 for a task.
+Usage: ``python -m baselines.flops --task ft|vt|obstacle`` prints the paper's Table 1 for a task.
 
 Counting runs one forward pass of a batch of one observation with hooks on the modules that make up
 the inference network and records what each one computes. Conventions (MODELS.md §11.1, decision 8):
@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from unimal_gym.layout import CONTEXT_DIM, HFIELD_DIM, LIMB_OBS_DIM, MAX_LIMBS, TASKS
+
 from .nets import (
     HyperDistill,
     LimbTransformer,
@@ -39,7 +41,7 @@ from .nets import (
     modumorph_compressed,
     multi_robot_mlp,
 )
-from .nets.obs import CONTEXT_DIM, HFIELD_DIM, LIMB_OBS_DIM, MAX_LIMBS, TASKS, student_state
+from .nets.obs import student_state
 
 
 @dataclass(frozen=True)
@@ -180,12 +182,12 @@ def format_table(rows: Mapping[str, Cost], reference: str = "HyperDistill") -> s
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: print the table for ``--env``."""
+    """Command line: print the table for ``--task``."""
     parser = argparse.ArgumentParser(prog="python -m baselines.flops", description=__doc__.splitlines()[0])
-    parser.add_argument("--env", choices=TASKS, default="ft", help="task (default: ft)")
+    parser.add_argument("--task", choices=TASKS, default="ft", help="task (default: ft)")
     args = parser.parse_args(argv)
-    print(f"Inference parameters and FLOPs per control step, {args.env.upper()} (MODELS.md §11 conventions)")
-    print(format_table(table(args.env)))
+    print(f"Inference parameters and FLOPs per control step, {args.task.upper()} (MODELS.md §11 conventions)")
+    print(format_table(table(args.task)))
 
 
 if __name__ == "__main__":

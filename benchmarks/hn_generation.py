@@ -5,7 +5,7 @@ spread evenly over the 100 robots of the project's training set, model in train 
 dropout on). ``per_sample`` generates every sample's weights, as the original does; ``per_robot``
 generates them once per robot in the batch and applies them with one batched matmul per layer::
 
-    python benchmarks/hn_generation.py [--env ft] [--batch 5120] [--repeats 3] [--threads 1]
+    python benchmarks/hn_generation.py [--task ft] [--batch 5120] [--repeats 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from baselines.nets import HyperDistill, hyperdistill
-from baselines.nets.obs import HFIELD_DIM, LIMB_OBS_DIM, MAX_LIMBS
+from unimal_gym.layout import HFIELD_DIM, LIMB_OBS_DIM, MAX_LIMBS
 from unimal_gym.morphology.context import context
 
 ROBOT_DIR = Path(__file__).resolve().parents[1] / "morphologies" / "train" / "xml"
@@ -60,7 +60,7 @@ def step_time(student: HyperDistill, obs: dict[str, torch.Tensor], target: torch
 def main(argv: list[str] | None = None) -> None:
     """Command line: measure both modes and print samples/s and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", choices=("ft", "vt", "obstacle"), default="ft")
+    parser.add_argument("--task", choices=("ft", "vt", "obstacle"), default="ft")
     parser.add_argument("--batch", type=int, default=5120)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
@@ -68,11 +68,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    obs, target = make_batch(args.env, args.batch)
-    per_robot = HyperDistill(hyperdistill(args.env))
+    obs, target = make_batch(args.task, args.batch)
+    per_robot = HyperDistill(hyperdistill(args.task))
     per_sample = HyperDistill(replace(per_robot.config, generation="per_sample"))
     per_sample.load_state_dict(per_robot.state_dict())
-    print(f"HyperDistill {args.env.upper()} distillation step, batch {args.batch}, {torch.get_num_threads()} threads")
+    print(f"HyperDistill {args.task.upper()} distillation step, batch {args.batch}, {torch.get_num_threads()} threads")
     results = {}
     for name, net in (("per_robot", per_robot), ("per_sample", per_sample)):
         results[name] = step_time(net, obs, target, args.repeats)

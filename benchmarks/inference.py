@@ -6,7 +6,7 @@ in numpy through :class:`unimal_gym.deploy.StudentPolicy` from the **raw** obser
 (normalisation and feature slicing included). Weights are freshly initialised (latency does not
 depend on their values)::
 
-    python benchmarks/inference.py [--env ft] [--robot morphologies/train/xml/unimal-train-000.xml]
+    python benchmarks/inference.py [--task ft] [--robot morphologies/train/xml/unimal-train-000.xml]
 
 Rows: ModuMorph (the teacher), the compressed TF and ModuMorph, the multi-robot MLP, the
 HyperDistill hypernetwork regenerating its weights every step (as in training), the MLP it
@@ -18,73 +18,46 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 
-import unimal_gym  # noqa: F401
+from baselines.common.latency import latency, network_step, robot_observation
 from baselines.export import export_student
 from baselines.flops import table
-from baselines.nets import HyperDistill, build_network, hyperdistill, student_state, to_torch
+from baselines.nets import HyperDistill, build_network, hyperdistill, to_torch
 from unimal_gym.deploy import StudentPolicy
+from unimal_gym.layout import TASKS
+from unimal_gym.normalization import ObservationNormalizer
 
-ENV_IDS = {"ft": "Unimal-FT-v0", "vt": "Unimal-VT-v0", "obstacle": "Unimal-Obstacle-v0"}
 DEFAULT_ROBOT = Path(__file__).resolve().parents[1] / "morphologies" / "train" / "xml" / "unimal-train-000.xml"
 REFERENCE = "HyperDistill (generated MLP, torch)"
-
-
-def latency(fn: Callable[[], object], min_time: float = 0.2, rounds: int = 7) -> float:
-    """Median over ``rounds`` of the mean seconds per call, each round running at least ``min_time``."""
-    for _ in range(20):
-        fn()
-    n = 1
-    while True:  # calibrate the number of calls per round
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        if time.perf_counter() - start > min_time / 4:
-            break
-        n *= 2
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - start) / n)
-    return float(np.median(times))
 
 
 def measure(task: str, robot: Path) -> dict[str, float]:
     """Seconds per control step for every row of the table."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    env = gym.make(ENV_IDS[task], robot=str(robot))
-    raw, _ = env.reset(seed=0)
-    env.close()
+    raw = robot_observation(task, robot)
     obs = to_torch(raw)  # (1, …); normalisation statistics are the identity here
     nets = {
         "ModuMorph (oracle)": build_network("modumorph", task),
-        "TF (compressed)": build_network("transformer_compressed", task),
-        "ModuMorph (compressed)": build_network("modumorph_compressed", task),
+        "TF (compressed)": build_network("tf-compressed", task),
+        "ModuMorph (compressed)": build_network("modumorph-compressed", task),
         "Multi-robot MLP": build_network("mlp", task),
     }
     student = HyperDistill(hyperdistill(task)).eval()
-    generated = student.generate(obs["context"][0], obs["obs_padding_mask"][0], obs["act_padding_mask"][0])
-    state, hfield = student_state(obs["proprioceptive"]).flatten(1), obs.get("hfield")
     results: dict[str, float] = {}
     with torch.inference_mode():
         for name, net in nets.items():
             net.eval()
-            results[name] = latency(lambda net=net: net(obs))
+            results[name] = latency(network_step(net, raw))
         results["HyperDistill (HN, weights every step)"] = latency(lambda: student(obs))
-        results[REFERENCE] = latency(lambda: generated(state, hfield))
+        results[REFERENCE] = latency(network_step(student, raw))  # the MLP it generates for the robot
     with tempfile.TemporaryDirectory() as tmp:
-        width = obs["proprioceptive"].shape[-1]
-        path = export_student(student, raw, Path(tmp) / "student.npz", np.zeros(width), np.ones(width), onnx=False)[0]
+        identity = ObservationNormalizer.identity()
+        path = export_student(student, raw, Path(tmp) / "student.npz", identity, onnx=False)[0]
         policy = StudentPolicy.load(path)
     results["HyperDistill (exported, numpy)"] = latency(lambda: policy(raw))
     return results
@@ -93,13 +66,13 @@ def measure(task: str, robot: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     """Command line: measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", choices=sorted(ENV_IDS), default="ft", help="task (default: ft)")
+    parser.add_argument("--task", choices=TASKS, default="ft", help="task (default: ft)")
     parser.add_argument("--robot", type=Path, default=DEFAULT_ROBOT, help="robot XML (default: %(default)s)")
     args = parser.parse_args(argv)
-    results = measure(args.env, args.robot)
-    flops = table(args.env)
+    results = measure(args.task, args.robot)
+    flops = table(args.task)
     ref = results[REFERENCE]
-    print(f"Batch-1 latency per control step, 1 CPU thread, {args.env.upper()}, robot {args.robot.stem}")
+    print(f"Batch-1 latency per control step, 1 CPU thread, {args.task.upper()}, robot {args.robot.stem}")
     print(f"torch {torch.__version__}, numpy {np.__version__}")
     print(f"{'architecture':<40} {'µs/step':>9} {'× ' + REFERENCE.split(' (')[0]:>15} {'FLOPs':>8}")
     for name, seconds in results.items():

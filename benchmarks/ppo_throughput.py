@@ -1,6 +1,6 @@
 """PPO throughput (env steps/s including learning) against the bare environments on the same machine.
 
-``python benchmarks/ppo_throughput.py --preset laptop --iterations 3 [--model modumorph] [--net small]
+``python benchmarks/ppo_throughput.py --preset laptop --iterations 3 [--arch modumorph] [--net small]
 [--set n_epochs=2 --set batch_size=1024 ...]``
 
 Measures, one after the other on the same robots:
@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.config import PRESETS, PPOConfig, parse_field
-from baselines.ppo import make_env, make_vec_env, robot_files, train
+from baselines.common.config import parse_field
+from baselines.common.envs import make_env, robot_files
+from baselines.ppo import PRESETS, PPOConfig, make_vec_env, train
 
 
 def bare_single(robots: list[Path], steps: int, seed: int = 0) -> float:
@@ -71,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="laptop")
     parser.add_argument("--iterations", type=int, default=3)
-    parser.add_argument("--model", default=None)
+    parser.add_argument("--arch", default=None)
     parser.add_argument("--net", default=None)
     parser.add_argument("--vec-env", default=None, help="subproc or dummy (default: the preset's)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a config field")
@@ -84,8 +85,8 @@ def main() -> None:
             parser.error(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
         config = replace(config, **{name: parse_field(PPOConfig, name, text)})
     config = replace(config, total_timesteps=args.iterations * config.steps_per_iteration)
-    if args.model:
-        config = replace(config, model=args.model)
+    if args.arch:
+        config = replace(config, arch=args.arch)
     if args.net is not None:
         config = replace(config, net=args.net)
     if args.vec_env:
@@ -96,14 +97,14 @@ def main() -> None:
     single = bare_single(robots, 5000)
     vec = bare_vec(config, robots, 1000)
     learn = ppo(config)
-    print(f"robots: {len(robots)} of '{config.robots}', model {config.model} '{config.net}', n_envs {config.n_envs}")
+    print(f"robots: {len(robots)} of '{config.robots}', arch {config.arch} '{config.net}', n_envs {config.n_envs}")
     if args.set:
         print(f"overrides: {', '.join(args.set)}")
     print("| measurement | env steps/s |")
     print("|---|---|")
     print(f"| one env, this process, random actions | {single:,.0f} |")
     print(f"| {config.n_envs} envs ({config.vec_env} VecEnv) + VecNormalize, random actions | {vec:,.0f} |")
-    print(f"| PPO ({config.model}, rollout + {config.n_epochs} epochs of updates) | {learn:,.0f} |")
+    print(f"| PPO ({config.arch}, rollout + {config.n_epochs} epochs of updates) | {learn:,.0f} |")
     print(f"ratio PPO / the same VecEnv: {learn / vec:.3f}; PPO / one env: {learn / single:.3f}")
 
 

@@ -88,7 +88,7 @@ def network(arch: str, task: str, out_per_limb: int = 2) -> torch.nn.Module:
     from baselines.nets import build_network
 
     torch.manual_seed(0)
-    net = build_network(arch, task, out_per_limb)
+    net = build_network(arch, task, out_per_limb=out_per_limb)
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for p in net.parameters():

@@ -16,11 +16,10 @@ import pytest
 import torch
 
 from baselines.collect import COLLECT_PRESETS, DataError, collect
-from baselines.config import PRESETS
-from baselines.evaluate import CheckpointAgent
+from baselines.common.agents import TeacherAgent as CheckpointAgent
 from baselines.nets import to_torch
 from baselines.nets.obs import student_state_index
-from baselines.ppo import train
+from baselines.ppo import PRESETS, train
 
 torch.set_num_threads(1)
 SMOKE = replace(COLLECT_PRESETS["smoke"], steps=24)
@@ -56,15 +55,15 @@ def shard_arrays(root: Path) -> dict[str, np.ndarray]:
 
 def test_manifest_robots_and_counts(data: Path, teacher: Path) -> None:
     manifest = json.loads((data / "manifest.json").read_text())
-    assert manifest["complete"] and manifest["env"] == "ft"
+    assert manifest["complete"] and manifest["task"] == "ft"
     assert manifest["teacher"]["path"] == str(teacher.resolve())
     names = manifest["robots"]
     assert names[:2] == ["unimal-train-000", "unimal-train-001"]  # the parents, then one PD mutant each
     assert [n.split("-mutate-")[0] for n in names[2:]] == names[:2]
     assert manifest["counts"] == {n: 48 for n in names} and manifest["transitions"] == 4 * 48
     assert all((data / "robots" / "xml" / f"{n}.xml").is_file() for n in names)
-    rms = np.load(data / "obs_rms.npz")
-    assert rms["mean"].shape == (624,) and float(rms["clip"]) == 10.0
+    rms = np.load(data / "obs_norm.npz")
+    assert rms["obs_mean"].shape == (624,) and float(rms["clip_obs"]) == 10.0
 
 
 def test_stored_observations_are_what_the_teacher_saw(data: Path, teacher: Path) -> None:
@@ -97,6 +96,7 @@ def test_student_features_are_the_slice_of_the_full_data(data: Path, teacher: Pa
     np.testing.assert_array_equal(small, full[:, student_state_index()])
 
 
+@pytest.mark.slow
 def test_sigkill_during_collection_resumes_exactly(data: Path, teacher: Path, tmp_path: Path) -> None:
     """Kill the CLI after its first shard; the resumed folder equals the uninterrupted collection exactly."""
     out = tmp_path / "killed"

@@ -13,21 +13,19 @@ import pytest
 import torch
 
 from baselines.collect import COLLECT_PRESETS, DataError, collect
-from baselines.config import PRESETS
-from baselines.distill import (
-    DISTILL_PRESETS,
-    STUDENTS,
-    ExpertData,
-    StudentAgent,
-    distill,
-    kl_loss,
-    load_distill_checkpoint,
-)
-from baselines.ppo import train
-from baselines.runs import CheckpointError
+from baselines.common.agents import StudentAgent
+from baselines.common.envs import robot_files
+from baselines.common.expert_data import ExpertData
+from baselines.common.files import DISTILL_CHECKPOINT, CheckpointError, read_artifact
+from baselines.distill import DISTILL_PRESETS, STUDENTS, distill, kl_loss
+from baselines.ppo import PRESETS, train
 
 torch.set_num_threads(1)
 SMOKE = replace(DISTILL_PRESETS["smoke"], evaluate=False)
+
+
+def load_distill_checkpoint(path: Path) -> dict:
+    return read_artifact(path, DISTILL_CHECKPOINT)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +85,8 @@ def test_hyperdistill_learns_and_checkpoint_acts_like_the_student(data: Path, tm
     with torch.no_grad():
         expected = agent.student(obs).numpy()
     raw = {k: v.numpy() for k, v in obs.items()}
-    raw["proprioceptive"] = raw["proprioceptive"] * np.sqrt(agent.var + 1e-8) + agent.mean  # undo normalisation
+    norm = agent.normalizer
+    raw["proprioceptive"] = raw["proprioceptive"] * np.sqrt(norm.var + 1e-8) + norm.mean  # undo normalisation
     np.testing.assert_allclose(agent.act(raw, deterministic=True), expected, atol=1e-4)
 
 
@@ -146,3 +145,57 @@ def test_evaluation_curves_survive_a_kill_during_evaluation(data: Path, tmp_path
     report = json.loads((out / "eval" / "epoch_0002.json").read_text())
     assert {r["set"] for r in report["robots"]} == {"train", "test"}
     assert (out / "eval" / "epoch_0001.json").is_file()
+
+
+def test_export_command_writes_a_student_per_robot_of_the_run(
+    data: Path, teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m baselines.export RUN --out DIR``: one .npz per robot the run was distilled on, each acting
+    like the distilled student on its robot; any artifact loads as an agent by the kind it names."""
+    from baselines.common.agents import ExportedAgent, TeacherAgent, load_agent
+    from baselines.common.rollouts import RobotJob, evaluate_robots
+    from baselines.export import main
+    from unimal_gym.deploy import StudentPolicy
+
+    run = tmp_path / "run"
+    distill(data, replace(SMOKE, epochs=1), run, progress=None)
+    out = tmp_path / "students"
+    assert main([str(run), "--out", str(out)]) == 0
+    names = json.loads((data / "manifest.json").read_text())["robots"]
+    assert sorted(p.stem for p in out.glob("*.npz")) == sorted(names)
+    assert json.loads((out / "manifest.json").read_text())["robots"] == names
+
+    student = load_agent(run)
+    assert isinstance(student, StudentAgent) and isinstance(load_agent(teacher), TeacherAgent)
+    env_obs = ExpertData(data, per_robot=4)
+    robot = env_obs.names.index(names[0])
+    obs, _ = env_obs.batch(np.arange(robot * 4, robot * 4 + 4))
+    raw = {k: v.numpy().astype(np.float64) for k, v in obs.items()}
+    norm = student.normalizer
+    raw["proprioceptive"] = raw["proprioceptive"] * np.sqrt(norm.var + 1e-8) + norm.mean
+    exported = load_agent(out / f"{names[0]}.npz")
+    assert isinstance(exported, ExportedAgent)
+    np.testing.assert_allclose(
+        exported.act(raw, deterministic=True), student.act(raw, deterministic=True), rtol=0, atol=1e-5
+    )
+    StudentPolicy.load(out / f"{names[0]}.npz").check_robot({k: v[0] for k, v in raw.items()})
+    xml = data / "robots" / "xml" / f"{names[0]}.xml"
+    (result,) = evaluate_robots(out / f"{names[0]}.npz", [RobotJob("own", str(xml), 1, True, 0)], workers=1)
+    assert "error" not in result and result["lengths"][0] >= 1
+
+    # a set given by name; a non-HyperDistill student and a foreign file are one-line errors (exit 2)
+    others = tmp_path / "others"
+    others.mkdir()
+    for xml in robot_files("test", 2):
+        shutil.copy(xml, others / xml.name)
+    assert main([str(run), "--out", str(tmp_path / "others-out"), "--robots", str(others)]) == 0
+    assert sorted(p.stem for p in (tmp_path / "others-out").glob("*.npz")) == ["unimal-test-000", "unimal-test-001"]
+    mlp = tmp_path / "mlp"
+    distill(data, replace(SMOKE, student="mlp", epochs=1), mlp, progress=None)
+    capsys.readouterr()
+    assert main([str(mlp), "--out", str(tmp_path / "x")]) == 2
+    assert "only HyperDistill" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"kind": "something-else"}, foreign)
+    with pytest.raises(CheckpointError, match="names no known kind"):
+        load_agent(foreign)

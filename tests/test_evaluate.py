@@ -16,12 +16,19 @@ pytest.importorskip("stable_baselines3")
 
 from conftest import TRAIN_XML
 
-from baselines.config import PRESETS, ConfigError
-from baselines.evaluate import CheckpointAgent, evaluate, load_agent, main
-from baselines.ppo import make_vec_env, robot_files, train
-from baselines.runs import CheckpointError, load_checkpoint
+from baselines.common.agents import TeacherAgent as CheckpointAgent
+from baselines.common.agents import load_agent
+from baselines.common.config import ConfigError
+from baselines.common.envs import robot_files
+from baselines.common.files import PPO_CHECKPOINT, CheckpointError, read_artifact
+from baselines.evaluate import EvalConfig, evaluate, main
+from baselines.ppo import PRESETS, make_vec_env, train
 
 SMOKE = replace(PRESETS["smoke"], vec_env="dummy", total_timesteps=256)
+
+
+def load_checkpoint(path: Path) -> dict:
+    return read_artifact(path, PPO_CHECKPOINT)
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +47,9 @@ def test_checkpoint_round_trip_acts_like_the_trained_policy(run_dir: Path) -> No
     try:
         model = build_model(SMOKE, venv)
         model.policy.load_state_dict(state["policy"])
-        stats = state["obs_rms"]["proprioceptive"]
-        venv.obs_rms["proprioceptive"].mean = stats["mean"].numpy()
-        venv.obs_rms["proprioceptive"].var = stats["var"].numpy()
+        stats = state["obs_norm"]
+        venv.obs_rms["proprioceptive"].mean = stats["obs_mean"].numpy()
+        venv.obs_rms["proprioceptive"].var = stats["obs_var"].numpy()
         venv.training = False
         raw = venv.venv.reset()
         normalised = venv.normalize_obs(raw)
@@ -55,6 +62,7 @@ def test_checkpoint_round_trip_acts_like_the_trained_policy(run_dir: Path) -> No
     assert agent.iteration == SMOKE.iterations
 
 
+@pytest.mark.slow
 def test_evaluate_writes_reports_and_skips_unloadable_robots(run_dir: Path, tmp_path: Path) -> None:
     robots = tmp_path / "robots"
     robots.mkdir()
@@ -62,7 +70,7 @@ def test_evaluate_writes_reports_and_skips_unloadable_robots(run_dir: Path, tmp_
         shutil.copy(f, robots / f.name)  # a temporary copy, deleted with tmp_path
     (robots / "broken.xml").write_text("<mujoco><worldbody>")
     out = tmp_path / "report"
-    summary = evaluate(str(run_dir), [str(robots), "test"], out, episodes=2, limit=3, workers=2)
+    summary = evaluate(str(run_dir), [str(robots), "test"], EvalConfig(episodes=2, limit=3, workers=2), out)
     assert summary["robots"]["robots"] == 2 and summary["robots"]["skipped"] == 1
     assert summary["test"]["robots"] == 3 and summary["test"]["skipped"] == 0
 
@@ -78,9 +86,11 @@ def test_evaluate_writes_reports_and_skips_unloadable_robots(run_dir: Path, tmp_
     assert (out / "returns.png").stat().st_size > 0 and (out / "learning_curve.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_reference_policies_and_returns_are_raw(tmp_path: Path) -> None:
-    zero = evaluate("zero", ["train"], tmp_path / "zero", episodes=2, limit=2, workers=1)
-    rand = evaluate("random", ["train"], tmp_path / "random", episodes=2, limit=2, workers=1, deterministic=True)
+    zero = evaluate("zero", ["train"], EvalConfig(episodes=2, limit=2, workers=1), tmp_path / "zero")
+    config = EvalConfig(episodes=2, limit=2, workers=1, deterministic=True)
+    rand = evaluate("random", ["train"], config, tmp_path / "random")
     assert np.isfinite(zero["train"]["mean"]) and np.isfinite(rand["train"]["mean"])
     data = json.loads((tmp_path / "zero" / "results.json").read_text())
     assert all(len(r["returns"]) == 2 and max(r["lengths"]) <= 1000 for r in data["robots"])
@@ -100,17 +110,17 @@ def test_bad_checkpoints_and_sets_fail_before_work(run_dir: Path, tmp_path: Path
 
     # weights of another architecture under a valid config
     state = load_checkpoint(run_dir / "checkpoints" / "final.pt")
-    state["config"] = {**state["config"], "net": "d_model=16,n_layers=1,n_heads=1,ff_dim=16"}
+    state["net"] = "d_model=16,n_layers=1,n_heads=1,ff_dim=16"
     mismatched = tmp_path / "mismatched.pt"
     torch.save(state, mismatched)
     with pytest.raises(CheckpointError, match="do not fit"):
         CheckpointAgent(mismatched)
     # observation statistics of another size
     state = load_checkpoint(run_dir / "checkpoints" / "final.pt")
-    state["obs_rms"]["proprioceptive"]["mean"] = torch.zeros(204)
+    state["obs_norm"]["obs_mean"] = torch.zeros(204)
     other = tmp_path / "obs.pt"
     torch.save(state, other)
     with pytest.raises(CheckpointError, match="shape"):
         CheckpointAgent(other)
     with pytest.raises(ConfigError):
-        evaluate("zero", ["train"], tmp_path / "o2", episodes=0)
+        evaluate("zero", ["train"], EvalConfig(episodes=0), tmp_path / "o2")

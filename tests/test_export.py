@@ -29,6 +29,7 @@ import unimal_gym  # noqa: F401
 from baselines.export import export_student, student_arrays
 from baselines.nets import HyperDistill, to_torch
 from unimal_gym.deploy import RobotMismatchError, StudentFileError, StudentPolicy
+from unimal_gym.normalization import ObservationNormalizer
 
 
 def one_robot(obs: dict[str, np.ndarray], i: int, n_robots: int) -> dict[str, np.ndarray]:
@@ -38,9 +39,9 @@ def one_robot(obs: dict[str, np.ndarray], i: int, n_robots: int) -> dict[str, np
 def export(task: str, tmp_path: Path, robot_index: int = 0) -> tuple[HyperDistill, Path, dict[str, np.ndarray]]:
     student = network("hyperdistill", task)
     raw = one_robot(raw_batch(task, n_robots=3, per_robot=6), robot_index, 3)
-    mean, var = normalisation(task)
+    norm = ObservationNormalizer(*normalisation(task))
     name = robots(task)[robot_index]
-    files = export_student(student, {k: v[0] for k, v in raw.items()}, tmp_path / name, mean, var, robot=name)
+    files = export_student(student, {k: v[0] for k, v in raw.items()}, tmp_path / name, norm, robot=name)
     assert files[0] == tmp_path / f"{name}.npz"
     return student, files[0], raw
 
@@ -64,10 +65,10 @@ def test_exported_file_round_trips(tmp_path: Path) -> None:
     student, path, raw = export("vt", tmp_path)
     with np.load(path) as npz:
         stored = {k: npz[k] for k in npz.files}
-    mean, var = normalisation("vt")
+    norm = ObservationNormalizer(*normalisation("vt"))
     robot_obs = {k: v[0] for k, v in raw.items()}
     generated = student.generate(*morphology(raw, 0))
-    fresh = student_arrays(generated, robot_obs, mean, var, robot=robots("vt")[0])
+    fresh = student_arrays(generated, robot_obs, norm, robot=robots("vt")[0])
     assert sorted(stored) == sorted(fresh)
     for key, value in fresh.items():
         np.testing.assert_array_equal(stored[key], value, err_msg=key)
@@ -128,8 +129,8 @@ def test_onnx_export_matches_when_onnx_is_installed(task: str, tmp_path: Path) -
     ort = pytest.importorskip("onnxruntime")
     student = network("hyperdistill", task)
     raw = one_robot(raw_batch(task, n_robots=3, per_robot=4), 0, 3)
-    mean, var = normalisation(task)
-    files = export_student(student, {k: v[0] for k, v in raw.items()}, tmp_path / "s.npz", mean, var, onnx=True)
+    norm = ObservationNormalizer(*normalisation(task))
+    files = export_student(student, {k: v[0] for k, v in raw.items()}, tmp_path / "s.npz", norm, onnx=True)
     session = ort.InferenceSession(str(files[1]))
     feeds = {k: raw[k].astype(np.float32) for k in ("proprioceptive", "hfield") if k in raw}
     (action,) = session.run(["action"], feeds)

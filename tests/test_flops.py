@@ -55,6 +55,6 @@ def test_compressed_modumorph_counts_qk_only_when_asked() -> None:
 
 
 def test_cli_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
-    main(["--env", "obstacle"])
+    main(["--task", "obstacle"])
     out = capsys.readouterr().out
     assert "ModuMorph (oracle)" in out and "2.02M" in out and "40.43M" in out

@@ -9,7 +9,7 @@ from nets_data import batch, network, one_torch_thread  # noqa: F401  (autouse f
 
 from baselines.nets import to_torch
 
-CASES = [("modumorph", "ft"), ("modumorph_compressed", "ft"), ("modumorph", "vt"), ("transformer", "ft")]
+CASES = [("modumorph", "ft"), ("modumorph-compressed", "ft"), ("modumorph", "vt"), ("tf", "ft")]
 
 
 @pytest.mark.parametrize(("arch", "task"), CASES)
@@ -56,7 +56,7 @@ def _per_robot_attention(net: torch.nn.Module, on: bool) -> None:
             m.attention_per_robot = on
 
 
-@pytest.mark.parametrize(("arch", "task"), [("modumorph", "ft"), ("modumorph_compressed", "ft"), ("modumorph", "vt")])
+@pytest.mark.parametrize(("arch", "task"), [("modumorph", "ft"), ("modumorph-compressed", "ft"), ("modumorph", "vt")])
 def test_per_robot_fixed_attention_equals_per_sample_attention(arch: str, task: str) -> None:
     """Fixed attention's weights computed once per robot give nn.MultiheadAttention's outputs and
     gradients (to rounding)."""
@@ -76,8 +76,9 @@ def test_per_robot_fixed_attention_equals_per_sample_attention(arch: str, task: 
     torch.testing.assert_close(per_robot, plain, rtol=0, atol=1e-5)
     for gp, gr in zip(plain_grads, per_robot_grads, strict=True):
         assert (gp is None) == (gr is None)
-        if gp is not None:
-            torch.testing.assert_close(gr, gp, rtol=1e-4, atol=1e-5)
+        if gp is not None:  # float32 rounding grows with the gradient's size: a tolerance relative to it
+            size = gp.abs().max().item()  # (measured: error ≤ 4.4e-6 × size on the three cases)
+            torch.testing.assert_close(gr, gp, rtol=1e-4, atol=2e-5 * max(size, 1e-3))
 
 
 @pytest.mark.parametrize(("arch", "task"), CASES)

@@ -88,7 +88,7 @@ def test_student_generated_policy_does_not_depend_on_limb_storage_order(task: st
     torch.testing.assert_close(y_p, permute_outputs(y, PERMUTATION), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("arch", ["modumorph", "transformer", "modumorph_compressed", "transformer_compressed"])
+@pytest.mark.parametrize("arch", ["modumorph", "tf", "modumorph-compressed", "tf-compressed"])
 def test_transformers_without_positional_embedding_are_permutation_equivariant(arch: str) -> None:
     obs = batch("vt", n_robots=2, per_robot=2)
     net = network(arch, "vt")

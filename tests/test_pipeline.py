@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from baselines.common.files import CheckpointError
 from baselines.hyperdistill import pipeline_preset, run_pipeline
 from baselines.hyperdistill.__main__ import main
-from baselines.runs import CheckpointError
 
 torch.set_num_threads(1)
+pytestmark = pytest.mark.slow  # every test here runs the smoke pipeline (≈ 7–12 s each)
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,11 @@ pytest.importorskip("stable_baselines3")
 
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from baselines.config import PRESETS, ConfigError, PPOConfig
-from baselines.ppo import RobotSampler, learning_rate, main, make_env, make_vec_env, robot_files, train
-from baselines.runs import CheckpointError, RunDir, load_checkpoint
-from baselines.sb3_policy import UnimalPolicy, network_config
+from baselines.common.envs import make_env, robot_files
+from baselines.common.files import PPO_CHECKPOINT, CheckpointError, read_artifact
+from baselines.nets import UnknownNetworkError, network_config
+from baselines.ppo import PRESETS, PPOConfig, RobotSampler, UnimalPolicy, learning_rate, make_vec_env, run_dir, train
+from baselines.ppo.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = PRESETS["smoke"]
@@ -42,18 +43,22 @@ def _obs_batch(n: int = 6) -> dict[str, np.ndarray]:
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
-def _policy(model: str = "modumorph") -> UnimalPolicy:
+def load_checkpoint(path: Path) -> dict:
+    return read_artifact(path, PPO_CHECKPOINT)
+
+
+def _policy(arch: str = "modumorph") -> UnimalPolicy:
     env = make_env("ft", robot_files("train", 1))
-    policy = UnimalPolicy(env.observation_space, env.action_space, lambda _: 3e-4, model=model, task="ft", net="tiny")
+    policy = UnimalPolicy(env.observation_space, env.action_space, lambda _: 3e-4, arch=arch, task="ft", net="tiny")
     env.close()
     return policy
 
 
-@pytest.mark.parametrize("model", ["modumorph", "tf-compressed", "mlp", "hn"])
-def test_ppo_loss_gradient_ignores_padded_action_slots(model: str) -> None:
+@pytest.mark.parametrize("arch", ["modumorph", "tf-compressed", "mlp", "hn-rl"])
+def test_ppo_loss_gradient_ignores_padded_action_slots(arch: str) -> None:
     """log π and entropy are sums over real slots only: the PPO loss has zero gradient w.r.t. the means
     of padded slots, and changing the action in a padded slot changes nothing."""
-    policy = _policy(model)
+    policy = _policy(arch)
     obs = {k: torch.as_tensor(v) for k, v in _obs_batch().items()}
     mask = obs["act_padding_mask"]
     assert mask.any() and (~mask).any()
@@ -95,7 +100,7 @@ def test_learning_rate_cosine_with_warmup() -> None:
     assert learning_rate(2, cfg) == pytest.approx(3e-4 * 0.5 * (1 + math.cos(math.pi * 2 / 100)) * (0.1 * 0.6 + 0.4))
     assert learning_rate(5, cfg) == pytest.approx(3e-4 * 0.5 * (1 + math.cos(math.pi * 5 / 100)))
     assert learning_rate(99, cfg) < 1e-6
-    assert cfg.kl_limit == pytest.approx(0.05) and replace(cfg, env="vt").kl_limit == pytest.approx(0.03)
+    assert cfg.kl_limit == pytest.approx(0.05) and replace(cfg, task="vt").kl_limit == pytest.approx(0.03)
 
 
 def test_robot_sampler_uniform_then_inverse_episode_length() -> None:
@@ -125,6 +130,7 @@ def test_time_limit_truncation_reaches_sb3_for_bootstrapping() -> None:
     venv.close()
 
 
+@pytest.mark.slow
 def test_sampling_weights_reach_subprocesses() -> None:
     cfg = replace(SMOKE, n_envs=2, vec_env="subproc")
     venv = make_vec_env(cfg, robot_files("train", 3))
@@ -144,9 +150,9 @@ def test_network_sizes_and_overrides() -> None:
     assert network_config("modumorph", "ft", "tiny").d_model == 8
     assert network_config("modumorph", "ft", "small,n_layers=2").n_layers == 2
     assert network_config("mlp", "vt", "").terrain
-    with pytest.raises(ConfigError, match="d_model"):
+    with pytest.raises(UnknownNetworkError, match="d_model"):
         network_config("mlp", "ft", "d_model=4")
-    with pytest.raises(ConfigError, match="unknown model"):
+    with pytest.raises(UnknownNetworkError, match="unknown architecture"):
         network_config("gnn", "ft")
 
 
@@ -159,6 +165,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_smoke_run_is_reproducible_and_writes_the_run_directory(tmp_path: Path) -> None:
     final_a = train(SMOKE, tmp_path / "a", quiet=True)
     final_b = train(SMOKE, tmp_path / "b", quiet=True)
@@ -169,7 +176,7 @@ def test_smoke_run_is_reproducible_and_writes_the_run_directory(tmp_path: Path) 
     assert PPOConfig.from_dict(json.loads((run / "config.json").read_text())) == SMOKE
     state = load_checkpoint(run / "checkpoints" / "final.pt")
     assert state["iteration"] == SMOKE.iterations and state["timesteps"] == SMOKE.iterations * 128
-    assert state["obs_rms"]["proprioceptive"]["mean"].shape == (624,)
+    assert state["obs_norm"]["obs_mean"].shape == (624,)
     progress = _rows(run / "progress.csv")
     assert [int(r["iteration"]) for r in progress] == list(range(1, SMOKE.iterations + 1))
     for key in ("approx_kl", "clip_fraction", "policy_loss", "value_loss", "steps_per_s"):
@@ -180,6 +187,7 @@ def test_smoke_run_is_reproducible_and_writes_the_run_directory(tmp_path: Path) 
     assert torch.allclose(state["policy"]["ac.log_std"].exp(), torch.full((1, 24), 0.9))
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_losing_or_repeating_iterations(tmp_path: Path) -> None:
     out = tmp_path / "run"
     iterations = 12
@@ -191,7 +199,7 @@ def test_killed_run_resumes_without_losing_or_repeating_iterations(tmp_path: Pat
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = RunDir(out).latest_checkpoint()
+    done = run_dir(out).latest_checkpoint()
     assert done is not None and int(done.stem.split("_")[1]) < iterations, "the run finished before it was killed"
     assert not (out / "checkpoints" / "final.pt").exists()
 
@@ -206,9 +214,9 @@ def test_killed_run_resumes_without_losing_or_repeating_iterations(tmp_path: Pat
 def test_bad_input_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     for args, message in [
-        (["--model", "gnn"], "model='gnn'"),
+        (["--arch", "gnn"], "arch='gnn'"),
         (["--preset", "huge"], "unknown preset"),
-        (["--env", "water"], "env='water'"),
+        (["--task", "water"], "task='water'"),
         (["--robots", str(tmp_path / "missing")], "no such folder"),
         (["--n-envs", "two"], "expected int"),
         (["--batch-size", "100000"], "exceeds"),

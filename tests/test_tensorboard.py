@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from baselines.config import PRESETS
-from baselines.ppo import train
+from baselines.ppo import PRESETS, train
 
 event_accumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator", reason="tensorboard is not installed"
@@ -21,6 +20,7 @@ def _scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
+@pytest.mark.slow
 def test_tensorboard_holds_the_csv_scalars_once_each_after_a_resume(tmp_path: Path) -> None:
     run = tmp_path / "run"
     config = PRESETS["smoke"]

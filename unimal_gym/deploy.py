@@ -22,9 +22,11 @@ own. File format (``format = "unimal-gym-student-v1"``):
 key                        shape            meaning
 =========================  ===============  ==================================================
 ``format``                 ()               the format string above
+``kind``                   ()               ``"exported-student"``
 ``robot``                  ()               the robot's name (informational)
 ``feature_index``          (204,) int       positions of the inputs in ``proprioceptive`` (624)
-``obs_mean``, ``obs_var``  (624,) float64   running statistics of ``proprioceptive``
+``obs_mean``, ``obs_var``  (624,) float64   statistics of ``proprioceptive`` (:mod:`unimal_gym.normalization`)
+``obs_count``              ()               observations behind them (informational)
 ``clip_obs``, ``epsilon``  ()               ``clip((o − mean) / sqrt(var + epsilon), ±clip_obs)``
 ``context``                (636,)           the robot's context (for :meth:`check_robot`)
 ``obs_padding_mask``       (12,) bool       True = padded limb
@@ -44,7 +46,10 @@ from os import PathLike
 
 import numpy as np
 
+from .normalization import NormalizerError, ObservationNormalizer
+
 FORMAT = "unimal-gym-student-v1"
+KIND = "exported-student"  # the ``kind`` every artifact of the project names itself by
 
 __all__ = ["FORMAT", "RobotMismatchError", "StudentFileError", "StudentPolicy"]
 
@@ -87,15 +92,19 @@ class StudentPolicy:
         if len(self.layers) < 2:
             raise StudentFileError(f"{source}: expected at least 2 MLP layers, found {len(self.layers)}")
         index = np.asarray(data["feature_index"], dtype=np.int64)
-        mean = np.asarray(data["obs_mean"], dtype=np.float64)
-        var = np.asarray(data["obs_var"], dtype=np.float64)
+        try:
+            self.normalizer = ObservationNormalizer.from_arrays(data, source).subset(index)
+        except (NormalizerError, IndexError) as err:
+            raise StudentFileError(f"{source}: {err}") from None
         self.feature_index = index
-        self.clip_obs = float(data["clip_obs"])
-        self._mean = mean[index]
-        self._inv_std = 1.0 / np.sqrt(var[index] + float(data["epsilon"]))
+        self.clip_obs = self.normalizer.clip_obs
         # Inputs whose weights are all zero (the padded limbs' rows) contribute exactly nothing: skip them.
         used = np.any(self.layers[0][0] != 0, axis=1)
-        self._used_index, self._used_mean, self._used_inv_std = index[used], self._mean[used], self._inv_std[used]
+        self._used_index, self._used_mean, self._used_std = (
+            index[used],
+            self.normalizer.mean[used],
+            self.normalizer.std[used],
+        )
         self._first_weight = np.ascontiguousarray(self.layers[0][0][used])
         self.act_padding_mask = np.asarray(data["act_padding_mask"], dtype=bool)
         self.context = np.asarray(data["context"]) if "context" in data else None
@@ -125,8 +134,7 @@ class StudentPolicy:
         :param proprioceptive: (624,) or (B, 624) raw observation.
         :return: (204,) or (B, 204) float32 normalised and clipped state features, limb-major 12 × 17.
         """
-        x = (np.asarray(proprioceptive, dtype=np.float64)[..., self.feature_index] - self._mean) * self._inv_std
-        return np.clip(x, -self.clip_obs, self.clip_obs).astype(np.float32)
+        return self.normalizer(np.asarray(proprioceptive)[..., self.feature_index]).astype(np.float32)
 
     def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         """The action for a raw environment observation.
@@ -136,8 +144,8 @@ class StudentPolicy:
         :return: (24,) or (B, 24) float32 action means; slots with ``act_padding_mask`` are 0.
         """
         x = np.asarray(obs["proprioceptive"], dtype=np.float64)[..., self._used_index]
-        x -= self._used_mean
-        x *= self._used_inv_std
+        x -= self._used_mean  # the normaliser's formula in place: (o − mean) / std, clipped
+        x /= self._used_std
         np.maximum(x, -self.clip_obs, out=x)  # clip (np.clip costs twice as much at this size)
         np.minimum(x, self.clip_obs, out=x)
         h = x.astype(np.float32) @ self._first_weight

@@ -1,4 +1,4 @@
-"""``python -m baselines.hyperdistill [--env ft] [--preset laptop] [--out RUN] [--teacher CHECKPOINT]``
+"""``python -m baselines.hyperdistill [--task ft] [--preset laptop] [--out RUN] [--teacher CHECKPOINT]``
 
 Teacher (PPO, or the given checkpoint) → PD robots → expert data → HyperDistill and baseline students
 → evaluation on training and unseen test robots → FLOPs/params and latency tables → report
@@ -11,35 +11,33 @@ import argparse
 import sys
 from dataclasses import replace
 
-from ..collect import DataError
-from ..config import ConfigError
-from ..runs import CheckpointError
+from ..common.config import run_cli
 from .pipeline import pipeline_preset, run_pipeline
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see ``python -m baselines.hyperdistill --help``."""
     parser = argparse.ArgumentParser(prog="python -m baselines.hyperdistill", description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="ft", help="ft, vt or obstacle (default ft)")
+    parser.add_argument("--task", default="ft", help="ft, vt or obstacle (default ft)")
     parser.add_argument("--preset", default="laptop", help="smoke, laptop (default) or paper")
-    parser.add_argument("--out", default=None, help="run folder (default runs/hyperdistill-<env>-<preset>)")
+    parser.add_argument("--out", default=None, help="run folder (default runs/hyperdistill-<task>-<preset>)")
     parser.add_argument("--teacher", default=None, help="use this PPO checkpoint or run directory as the teacher")
     parser.add_argument("--students", default=None, help="comma-separated students (default hyperdistill,mlp)")
     parser.add_argument("--epochs", type=int, default=None, help="distillation epochs (default: the preset's)")
     args = parser.parse_args(argv)
-    try:
-        config = pipeline_preset(args.preset, args.env)
+
+    def body() -> int:
+        config = pipeline_preset(args.preset, args.task)
         if args.students:
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
         if args.epochs:
             config = replace(config, distill=replace(config.distill, epochs=args.epochs))
-        out = args.out or f"runs/hyperdistill-{args.env}-{args.preset}"
+        out = args.out or f"runs/hyperdistill-{args.task}-{args.preset}"
         report = run_pipeline(config, out, teacher=args.teacher)
-    except (ConfigError, CheckpointError, DataError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(report.read_text())
-    return 0
+        print(report.read_text())
+        return 0
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ of a stage gives it a new key, and so a new folder, for it and every stage after
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import importlib.util
 import json
 import time
 from collections.abc import Callable
@@ -28,34 +26,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
-from ..collect import COLLECT_PRESETS, CollectConfig, collect, file_sha256
-from ..config import ENVS, PRESETS, ConfigError, PPOConfig
-from ..distill import (
-    DISTILL_PRESETS,
-    STUDENTS,
-    DistillConfig,
-    StudentAgent,
-    distill,
-    evaluate_policy,
-)
-from ..evaluate import CheckpointAgent
-from ..flops import count, example_observation, format_table, table
-from ..nets import HyperDistill, student_state, to_torch
-from ..ppo import train
-from ..runs import CheckpointError, atomic_write
+from unimal_gym.layout import TASKS
 
-NAMES = {
-    "teacher": "Teacher (ModuMorph, PPO)",
-    "hyperdistill": "HyperDistill",
-    "mlp": "Multi-robot MLP",
-    "tf": "TF",
-    "tf-compressed": "TF (compressed)",
-    "modumorph-compressed": "ModuMorph (compressed)",
-    "modumorph": "ModuMorph",
-}
+from ..collect import COLLECT_PRESETS, CollectConfig, collect
+from ..common.agents import StudentAgent, TeacherAgent
+from ..common.config import ConfigError
+from ..common.files import CheckpointError, atomic_write, file_sha256, read_csv
+from ..common.latency import actor_latency, robot_observation
+from ..common.rollouts import evaluate_robots, robot_jobs, summarise
+from ..common.run_dir import resolve_checkpoint
+from ..distill import DISTILL_PRESETS, STUDENTS, DistillConfig, distill
+from ..flops import count, example_observation, format_table, table
+from ..nets import ARCHITECTURES, HyperDistill, student_state
+from ..ppo import PRESETS, PPOConfig, train
+
+
+def policy_names(teacher_arch: str) -> dict[str, str]:
+    """How the report names each policy: the teacher by its architecture, students by theirs."""
+    return {"teacher": f"Teacher ({ARCHITECTURES[teacher_arch].label}, PPO)"} | {
+        name: spec.label for name, spec in ARCHITECTURES.items()
+    }
+
+
 PAPER_CLAIM = {"train": 0.95, "test": 0.9}  # paper §4: HyperDistill / teacher on training and test robots
 
 
@@ -63,7 +57,7 @@ PAPER_CLAIM = {"train": 0.95, "test": 0.9}  # paper §4: HyperDistill / teacher 
 class PipelineConfig:
     """One end-to-end run; each part is the configuration of its own stage."""
 
-    env: str = "ft"
+    task: str = "ft"
     """Task: ft, vt or obstacle."""
     teacher: PPOConfig = field(default_factory=PPOConfig)
     """Teacher PPO run (ignored when a teacher checkpoint is given)."""
@@ -74,12 +68,12 @@ class PipelineConfig:
     students: tuple[str, ...] = ("hyperdistill", "mlp")
     """Students to distil; HyperDistill and at least one baseline for the comparison."""
     latency_min_time: float = 0.2
-    """Seconds per latency measurement round (benchmarks/inference.py logic)."""
+    """Seconds per latency measurement (:func:`baselines.common.latency.latency`)."""
 
     def validate(self) -> PipelineConfig:
         """:raises ConfigError: unknown task or student. :return: self."""
-        if self.env not in ENVS:
-            raise ConfigError(f"env={self.env!r} is not allowed; choose one of {', '.join(ENVS)}")
+        if self.task not in TASKS:
+            raise ConfigError(f"task={self.task!r} is not allowed; choose one of {', '.join(TASKS)}")
         unknown = [s for s in self.students if s not in STUDENTS]
         if unknown or not self.students:
             raise ConfigError(f"students {unknown or '(none)'}: choose from {', '.join(STUDENTS)}")
@@ -93,14 +87,14 @@ class PipelineConfig:
         return asdict(self)
 
 
-def pipeline_preset(name: str, env: str = "ft") -> PipelineConfig:
+def pipeline_preset(name: str, task: str = "ft") -> PipelineConfig:
     """``smoke`` (tests: seconds), ``laptop`` (a 2-core machine, about 21 minutes) or ``paper``.
 
     :raises ConfigError: unknown preset or task.
     """
     if name not in ("smoke", "laptop", "paper"):
         raise ConfigError(f"unknown preset {name!r}; choose smoke, laptop or paper")
-    teacher = replace(PRESETS[name], env=env)
+    teacher = replace(PRESETS[name], task=task)
     distill_cfg = DISTILL_PRESETS[name]
     if name == "smoke":
         teacher = replace(teacher, vec_env="dummy")
@@ -108,7 +102,7 @@ def pipeline_preset(name: str, env: str = "ft") -> PipelineConfig:
     if name != "paper":  # evaluate on the robots the teacher was trained on, and as many test robots
         distill_cfg = replace(distill_cfg, eval_train=teacher.robots, eval_limit=teacher.robot_limit)
     return PipelineConfig(
-        env=env,
+        task=task,
         teacher=teacher,
         collect=replace(COLLECT_PRESETS[name], robots=teacher.robots, robot_limit=teacher.robot_limit),
         distill=distill_cfg,
@@ -155,15 +149,20 @@ def run_pipeline(
     # 1. teacher
     t0 = time.perf_counter()
     if teacher is not None:
-        teacher_ckpt = _resolve_teacher(teacher, config.env)
+        teacher_ckpt = resolve_checkpoint(teacher)
         log(f"== teacher: given, {teacher_ckpt}")
     else:
         folder = out / f"teacher-{stage_key(config.teacher.to_dict())}"
         if not _done(folder):
-            log(f"== teacher: PPO ({config.teacher.model}, {config.teacher.total_timesteps:,} steps) in {folder}")
+            log(f"== teacher: PPO ({config.teacher.arch}, {config.teacher.total_timesteps:,} steps) in {folder}")
             train(config.teacher, folder, resume=(folder / "config.json").is_file())
             _mark_done(folder, {"stage": "teacher"})
         teacher_ckpt = folder / "checkpoints" / "final.pt"
+    teacher_agent = TeacherAgent(teacher_ckpt)  # loaded once: task check, costs, latency
+    if teacher_agent.task != config.task:
+        raise CheckpointError(
+            f"teacher {teacher_ckpt} is a {teacher_agent.task} policy; the pipeline runs --task {config.task}"
+        )
     teacher_sha = file_sha256(teacher_ckpt)
     timings["teacher"] = time.perf_counter() - t0
 
@@ -205,114 +204,47 @@ def run_pipeline(
         path = out / "eval" / f"{label}-{stage_key(file_sha256(ckpt), settings)}.json"
         if not path.is_file():
             log(f"== evaluating {label} on {d.eval_limit or 'all'} train and test robots × {d.eval_episodes} episodes")
-            summary, results = evaluate_policy(ckpt, sets, d.eval_limit, d.eval_episodes, *settings[3:], d.eval_workers)
+            jobs = robot_jobs(sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed)
+            results = evaluate_robots(ckpt, jobs, d.eval_workers)
+            summary = summarise(results)
             atomic_write(path, lambda p, s=summary, r=results: p.write_text(json.dumps({"summary": s, "robots": r})))
         evals[label] = json.loads(path.read_text())
     timings["evaluation"] = time.perf_counter() - t0
 
     # 5. cost tables and report
     t0 = time.perf_counter()
-    costs = student_costs(config.env, teacher_ckpt, {s: runs[s] / "checkpoints" / "final.pt" for s in runs})
-    latencies = student_latency(config.env, teacher_ckpt, runs, config.latency_min_time)
+    actors = {
+        "teacher": teacher_agent.actor,
+        **{s: StudentAgent(runs[s] / "checkpoints" / "final.pt").actor for s in config.students},
+    }
+    costs = student_costs(config.task, actors)
+    robot = data / "robots" / "xml" / f"{json.loads((data / 'manifest.json').read_text())['robots'][0]}.xml"
+    latencies = actor_latency(actors, robot_observation(config.task, robot), config.latency_min_time)
     timings["tables"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
-    report = write_report(out / "report", config, teacher_ckpt, data, runs, evals, costs, latencies, timings)
+    names = policy_names(teacher_agent.arch)
+    report = write_report(out / "report", config, teacher_ckpt, data, runs, evals, costs, latencies, timings, names)
     log(f"== report: {report}")
     return report
 
 
-def _resolve_teacher(teacher: str | Path, env: str) -> Path:
-    from ..runs import resolve_checkpoint
-
-    path = resolve_checkpoint(teacher)
-    agent = CheckpointAgent(path)
-    if agent.task != env:
-        raise CheckpointError(f"teacher {path} is a {agent.task} policy; the pipeline runs --env {env}")
-    return path
-
-
 # ---------------------------------------------------------------------------------------------- tables
-def _actor(source: Path) -> tuple[nn.Module, Any]:
-    """A checkpoint's actor network and agent (teacher or student)."""
-    try:
-        agent: Any = StudentAgent(source)
-        return agent.student, agent
-    except CheckpointError:
-        agent = CheckpointAgent(source)
-        return agent.ac.actor, agent
-
-
-def student_costs(env: str, teacher: Path, students: dict[str, Path]) -> dict[str, Any]:
+def student_costs(task: str, actors: dict[str, nn.Module]) -> dict[str, Any]:
     """Parameters and FLOPs per step (MODELS.md §11) of the networks as trained here, HyperDistill as the
     plain MLP it generates; and the paper-size Table 1 from :func:`baselines.flops.table`."""
-    obs = example_observation(env)
+    obs = example_observation(task)
     rows = {}
-    for label, path in {"teacher": teacher, **students}.items():
-        net, _ = _actor(path)
+    for label, net in actors.items():
         net.eval()
         if isinstance(net, HyperDistill):
             generated = net.generate(obs["context"][0], obs["obs_padding_mask"][0], obs["act_padding_mask"][0])
             rows[label] = count(generated, (student_state(obs["proprioceptive"]).flatten(1), obs.get("hfield")))
         else:
             rows[label] = count(net, (obs,))
-    return {"ours": rows, "paper_sizes": format_table(table(env))}
-
-
-def _latency_fn() -> Callable[..., float] | None:
-    """``latency`` of benchmarks/inference.py (the checkout's), or None when it is not there."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "inference.py"
-    if not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("_unimal_inference_benchmark", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.latency
-
-
-def student_latency(env: str, teacher: Path, runs: dict[str, Path], min_time: float) -> dict[str, float]:
-    """Seconds per control step, batch 1, one thread, on a real observation of a training robot."""
-    import gymnasium as gym
-
-    from ..ppo import obs_keys, robot_files
-
-    latency = _latency_fn()
-    if latency is None:
-        return {}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    robot = robot_files("train", 1)[0]
-    e = gym.wrappers.FilterObservation(gym.make(ENVS[env], robot=str(robot)), obs_keys(env))
-    raw, _ = e.reset(seed=0)
-    e.close()
-    obs = to_torch(raw)
-    out = {}
-    try:
-        with torch.inference_mode():
-            for label, path in {
-                "teacher": teacher,
-                **{s: r / "checkpoints" / "final.pt" for s, r in runs.items()},
-            }.items():
-                net, _ = _actor(path)
-                net.eval()
-                if isinstance(net, HyperDistill):
-                    mlp = net.generate(obs["context"][0], obs["obs_padding_mask"][0], obs["act_padding_mask"][0])
-                    state, hfield = student_state(obs["proprioceptive"]).flatten(1), obs.get("hfield")
-                    out[label] = latency(lambda m=mlp, s=state, h=hfield: m(s, h), min_time=min_time, rounds=5)
-                else:
-                    out[label] = latency(lambda n=net: n(obs), min_time=min_time, rounds=5)
-    finally:
-        torch.set_num_threads(threads)
-    return out
+    return {"ours": rows, "paper_sizes": format_table(table(task))}
 
 
 # ---------------------------------------------------------------------------------------------- report
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def write_report(
     folder: Path,
     config: PipelineConfig,
@@ -323,8 +255,12 @@ def write_report(
     costs: dict[str, Any],
     latencies: dict[str, float],
     timings: dict[str, float],
+    names: dict[str, str],
 ) -> Path:
-    """``report.md`` (+ ``results.json``, ``curves.png``, ``returns.png``): students against the teacher."""
+    """``report.md`` (+ ``results.json``, ``curves.png``, ``returns.png``): students against the teacher.
+
+    :param names: label (``teacher``, student names) → how the report names it (:func:`policy_names`).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((data / "manifest.json").read_text())
     summary = {label: e["summary"] for label, e in evals.items()}
@@ -333,11 +269,11 @@ def write_report(
     mode = "deterministic (mean)" if d.eval_deterministic else "stochastic"
     throughput = {}
     for student, run in runs.items():
-        rows = _read_csv(run / "progress.csv")
+        rows = read_csv(run / "progress.csv")
         if rows:
             throughput[student] = float(np.median([float(r["samples_per_s"]) for r in rows]))
     lines = [
-        f"# HyperDistill pipeline report ({config.env.upper()})",
+        f"# HyperDistill pipeline report ({config.task.upper()})",
         "",
         f"Teacher `{teacher}`; expert data: {manifest['transitions']:,} transitions of {len(manifest['counts'])} "
         f"robots ({config.collect.num_envs} envs × {config.collect.steps} steps each, σ = {config.collect.action_std});"
@@ -360,7 +296,7 @@ def write_report(
         lat = f"{latencies[label] * 1e6:.1f}" if label in latencies else "-"
         thr = f"{throughput[label]:,.0f}" if label in throughput else "-"
         lines.append(
-            f"| {NAMES[label]} | {s['train']['mean']:.1f} ± {s['train']['se']:.1f} | "
+            f"| {names[label]} | {s['train']['mean']:.1f} ± {s['train']['se']:.1f} | "
             f"{s['test']['mean']:.1f} ± {s['test']['se']:.1f} | {ratio['train']} | {ratio['test']} | "
             f"{cost.params:,} | {cost.flops:,} | {lat} | {thr} |"
         )
@@ -388,7 +324,7 @@ def write_report(
         "timings_s": timings,
     }
     (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    _plots(folder, runs, summary, teacher_mean)
+    _plots(folder, runs, summary, teacher_mean, names)
     return report
 
 
@@ -414,7 +350,9 @@ def _claim(summary: dict[str, Any], teacher: dict[str, float]) -> str:
     return text
 
 
-def _plots(folder: Path, runs: dict[str, Path], summary: dict[str, Any], teacher: dict[str, float]) -> None:
+def _plots(
+    folder: Path, runs: dict[str, Path], summary: dict[str, Any], teacher: dict[str, float], names: dict[str, str]
+) -> None:
     try:
         import matplotlib
 
@@ -425,13 +363,13 @@ def _plots(folder: Path, runs: dict[str, Path], summary: dict[str, Any], teacher
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, split in zip(axes, ("train", "test"), strict=True):
         for k, (student, run) in enumerate(runs.items()):
-            rows = [r for r in _read_csv(run / "eval.csv") if r["set"] == split]
+            rows = [r for r in read_csv(run / "eval.csv") if r["set"] == split]
             if rows:
                 ax.plot([int(r["epoch"]) for r in rows], [float(r["mean"]) for r in rows], "o-", color=f"C{k}")
-                ax.plot([], [], "o-", color=f"C{k}", label=NAMES[student])
+                ax.plot([], [], "o-", color=f"C{k}", label=names[student])
             else:  # no curve: the final point only
-                ax.plot([0], [summary[student][split]["mean"]], "o", color=f"C{k}", label=NAMES[student])
-        ax.axhline(teacher[split], color="k", ls="--", label=NAMES["teacher"])
+                ax.plot([0], [summary[student][split]["mean"]], "o", color=f"C{k}", label=names[student])
+        ax.axhline(teacher[split], color="k", ls="--", label=names["teacher"])
         ax.set_title(f"{split} robots")
         ax.set_xlabel("distillation epoch")
     axes[0].set_ylabel("mean episode return")
@@ -450,7 +388,7 @@ def _plots(folder: Path, runs: dict[str, Path], summary: dict[str, Any], teacher
             yerr=[summary[lb][split]["se"] for lb in labels],
             label=f"{split} robots",
         )
-    ax.set_xticks(range(len(labels)), [NAMES[lb] for lb in labels], rotation=15, fontsize=8)
+    ax.set_xticks(range(len(labels)), [names[lb] for lb in labels], rotation=15, fontsize=8)
     ax.set_ylabel("mean episode return")
     ax.legend()
     fig.tight_layout()

@@ -6,14 +6,25 @@
 * :class:`MultiRobotMLP`: the multi-robot MLP baseline;
 * :class:`ActorCritic` with the fixed-std :class:`MaskedGaussian`.
 
-``build_network(arch, task)`` / ``build_actor_critic(arch, task)`` build any of them by name.
+``build_network(arch, task, net)`` / ``build_actor_critic(arch, task, net)`` build any of them by one name
+(:data:`ARCHITECTURES` in :mod:`.registry`), at the paper's size or a named smaller one.
 """
 
 from .hyperdistill import GeneratedMLP, HyperDistill, HyperDistillConfig, hyperdistill
 from .layers import HypernetHead, LimbwiseLinear, PreLNEncoderLayer, TerrainEncoder
 from .mlp import MLPConfig, MultiRobotMLP, multi_robot_mlp
 from .obs import ObservationError, student_state, student_state_index, to_torch
-from .policy import ARCHITECTURES, ActorCritic, MaskedGaussian, build_actor_critic, build_network
+from .policy import ACTION_STD, ActorCritic, MaskedGaussian
+from .registry import (
+    ARCHITECTURES,
+    SIZES,
+    Architecture,
+    UnknownNetworkError,
+    architecture,
+    build_actor_critic,
+    build_network,
+    network_config,
+)
 from .transformer import (
     LimbTransformer,
     TransformerConfig,
@@ -24,8 +35,11 @@ from .transformer import (
 )
 
 __all__ = [
+    "ACTION_STD",
     "ARCHITECTURES",
+    "SIZES",
     "ActorCritic",
+    "Architecture",
     "GeneratedMLP",
     "HyperDistill",
     "HyperDistillConfig",
@@ -39,6 +53,8 @@ __all__ = [
     "PreLNEncoderLayer",
     "TerrainEncoder",
     "TransformerConfig",
+    "UnknownNetworkError",
+    "architecture",
     "build_actor_critic",
     "build_network",
     "hyperdistill",
@@ -47,6 +63,7 @@ __all__ = [
     "modumorph",
     "modumorph_compressed",
     "multi_robot_mlp",
+    "network_config",
     "student_state",
     "student_state_index",
     "to_torch",

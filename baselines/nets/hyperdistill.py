@@ -28,13 +28,11 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from unimal_gym.layout import ACTS_PER_LIMB, CONTEXT_DIM, MAX_LIMBS, check_task
+
 from .layers import TERRAIN_DIMS, HeadInit, HypernetHead, PreLNEncoderLayer, TerrainEncoder, mlp, robot_groups
 from .obs import (
-    ACTS_PER_LIMB,
-    CONTEXT_DIM,
-    MAX_LIMBS,
     STATE_DIM,
-    TASKS,
     limb_view,
     mask_limb_outputs,
     require,
@@ -82,8 +80,7 @@ def hyperdistill(task: str, **overrides: object) -> HyperDistillConfig:
     :param task: ``"ft"``, ``"vt"`` or ``"obstacle"``.
     :param overrides: any :class:`HyperDistillConfig` field.
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task '{task}'; expected one of {TASKS}")
+    check_task(task)
     base = HyperDistillConfig(layer_num=2 if task == "ft" else 3, terrain=task != "ft")
     return replace(base, **overrides)
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .obs import HFIELD_DIM
+from unimal_gym.layout import HFIELD_DIM
 
 TERRAIN_DIMS = (64, 64)  # MODELS.md §2.3: EXT_HIDDEN_DIMS of csr.yaml / obstacle.yaml
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from unimal_gym.layout import ACTS_PER_LIMB, LIMB_OBS_DIM, MAX_LIMBS, check_task
+
 from .layers import TERRAIN_DIMS, TerrainEncoder, mlp
-from .obs import ACTS_PER_LIMB, LIMB_OBS_DIM, MAX_LIMBS, TASKS, limb_view, mask_limb_outputs, require
+from .obs import limb_view, mask_limb_outputs, require
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,7 @@ class MLPConfig:
 
 def multi_robot_mlp(task: str) -> MLPConfig:
     """The paper's multi-robot MLP for a task: 624-256-256-24 on FT, 3 × 256 with terrain otherwise."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task '{task}'; expected one of {TASKS}")
+    check_task(task)
     return MLPConfig(layer_num=2 if task == "ft" else 3, terrain=task != "ft")
 
 

@@ -24,26 +24,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from unimal_gym.morphology.context import CONTEXT_DIM, MAX_LIMBS
+from unimal_gym.layout import ACTS_PER_LIMB, LIMB_OBS_DIM, MAX_LIMBS
 
-LIMB_OBS_DIM = 52  # ENV.md §3.3: 30 limb + 2 × 11 joint features per limb
 STATE_FEATURES = (*range(13), 30, 31, 41, 42)  # MODELS.md §1: xpos, xvelp, xvelr, xquat, qpos/qvel of both slots
 STATE_DIM = len(STATE_FEATURES)  # 17, the HyperDistill student's per-limb input (paper §3.3 variant)
-ACTS_PER_LIMB = 2  # ENV.md §4: joint slots A and B
-ACTION_DIM = ACTS_PER_LIMB * MAX_LIMBS  # 24
-HFIELD_DIM = 47 * 30  # ENV.md §3.6: 1410 relative heights
-TASKS = ("ft", "vt", "obstacle")
 
 __all__ = [
-    "ACTION_DIM",
-    "ACTS_PER_LIMB",
-    "CONTEXT_DIM",
-    "HFIELD_DIM",
-    "LIMB_OBS_DIM",
-    "MAX_LIMBS",
     "STATE_DIM",
     "STATE_FEATURES",
-    "TASKS",
     "ObservationError",
     "limb_view",
     "mask_limb_outputs",

@@ -7,16 +7,13 @@ nothing to log-probabilities or entropy; the value is the mean of per-limb value
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 
 import torch
 from torch import Tensor, nn
 
-from .hyperdistill import HyperDistill, hyperdistill
-from .mlp import MultiRobotMLP, multi_robot_mlp
-from .obs import ACTION_DIM
-from .transformer import LimbTransformer, metamorph, metamorph_compressed, modumorph, modumorph_compressed
+from unimal_gym.layout import ACTION_DIM
 
 ACTION_STD = 0.9  # MODELS.md §3.8 (ACTION_STD, ACTION_STD_FIXED True)
 
@@ -97,33 +94,3 @@ class ActorCritic(nn.Module):
         """For the PPO loss: :return: value (B,), log π(action) (B,), entropy (B,)."""
         dist = self.distribution(obs)
         return self.value(obs), dist.log_prob(action), dist.entropy()
-
-
-ARCHITECTURES: dict[str, Callable[[str, int], nn.Module]] = {
-    "modumorph": lambda task, k: LimbTransformer(modumorph(task), k),
-    "modumorph_compressed": lambda task, k: LimbTransformer(modumorph_compressed(task), k),
-    "transformer": lambda task, k: LimbTransformer(metamorph(task), k),
-    "transformer_compressed": lambda task, k: LimbTransformer(metamorph_compressed(task), k),
-    "mlp": lambda task, k: MultiRobotMLP(multi_robot_mlp(task), k),
-    "hyperdistill": lambda task, k: HyperDistill(hyperdistill(task), k),
-    "hn_rl": lambda task, k: HyperDistill(hyperdistill(task, embedding_dropout=0.0), k),
-}
-"""Every network of the paper by name: ``(task, outputs per limb) → module``. ``hn_rl`` is the
-HyperDistill architecture trained by PPO (MODELS.md §6.2; no context dropout by default)."""
-
-
-def build_network(arch: str, task: str, out_per_limb: int = 2) -> nn.Module:
-    """Build one network by name (see :data:`ARCHITECTURES`).
-
-    :param arch: architecture name.
-    :param task: ``"ft"``, ``"vt"`` or ``"obstacle"``.
-    :param out_per_limb: 2 for an actor, 1 for a critic.
-    """
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture '{arch}'; expected one of {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](task, out_per_limb)
-
-
-def build_actor_critic(arch: str, task: str, action_std: float = ACTION_STD) -> ActorCritic:
-    """Actor and critic of the same architecture, as in the original (MODELS.md §3.8, §6.2)."""
-    return ActorCritic(build_network(arch, task, 2), build_network(arch, task, 1), action_std)

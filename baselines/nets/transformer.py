@@ -24,6 +24,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from unimal_gym.layout import ACTS_PER_LIMB, CONTEXT_DIM, LIMB_OBS_DIM, MAX_LIMBS, check_task
+
 from .layers import (
     TERRAIN_DIMS,
     HypernetHead,
@@ -34,7 +36,7 @@ from .layers import (
     mlp,
     robot_groups,
 )
-from .obs import ACTS_PER_LIMB, CONTEXT_DIM, LIMB_OBS_DIM, MAX_LIMBS, TASKS, limb_view, mask_limb_outputs, require
+from .obs import limb_view, mask_limb_outputs, require
 
 DECODER_DIMS = {"ft": (), "vt": (64,), "obstacle": (64, 64)}  # MODELS.md §3.7: hidden decoder dims per task
 EMBED_INIT = 0.1  # MODELS.md §3.2/§3.4 (EMBED_INIT, HN_EMBED_INIT): U(±0.1)
@@ -75,8 +77,7 @@ class TransformerConfig:
 
 
 def _task_dims(task: str) -> dict[str, object]:
-    if task not in TASKS:
-        raise ValueError(f"unknown task '{task}'; expected one of {TASKS}")
+    check_task(task)
     return {"decoder_dims": DECODER_DIMS[task], "terrain": task != "ft"}
 
 

@@ -1,38 +1,31 @@
-"""The PPO run configuration: one typed dataclass, presets as instances, command-line overrides.
+"""The PPO run configuration: one typed dataclass and its presets (MODELS.md §7 unless a preset says otherwise).
 
-Every field has a one-line docstring and can be set from the command line as ``--field-name VALUE``
-(booleans as ``true``/``false``, optional fields also as ``none``). Values follow MODELS.md §7 unless
-a preset says otherwise.
+Every field can be set from the command line as ``--field-name VALUE`` (:mod:`baselines.common.config`).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import itertools
-import textwrap
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
-ENVS = {"ft": "Unimal-FT-v0", "vt": "Unimal-VT-v0", "obstacle": "Unimal-Obstacle-v0"}
-MODELS = ("modumorph", "tf", "modumorph-compressed", "tf-compressed", "mlp", "hn")
+from unimal_gym.layout import TASKS
+
+from ..common.config import ConfigError, config_from_dict
+from ..nets import ARCHITECTURES, UnknownNetworkError, network_config
+
 KL_TARGET_COEF = {"ft": 5.0, "vt": 3.0, "obstacle": 3.0}  # MODELS.md §7 (run names KL_5 / KL_3)
-
-
-class ConfigError(ValueError):
-    """A configuration value a user gave is not allowed (unknown name, wrong type, inconsistent sizes)."""
 
 
 @dataclass(frozen=True)
 class PPOConfig:
     """Everything that defines one PPO run (MODELS.md §7); saved as ``config.json`` in the run directory."""
 
-    env: str = "ft"
+    task: str = "ft"
     """Task: ft, vt or obstacle (Unimal-FT-v0, Unimal-VT-v0, Unimal-Obstacle-v0)."""
-    model: str = "modumorph"
-    """Policy network: modumorph, tf, modumorph-compressed, tf-compressed, mlp or hn (HN-RL)."""
+    arch: str = "modumorph"
+    """Policy network: modumorph, modumorph-compressed, tf, tf-compressed, mlp or hn-rl."""
     net: str = ""
     """Network size: '' (the paper's), 'small', 'tiny', and/or overrides 'field=value,...' of its config."""
     robots: str = "train"
@@ -111,14 +104,14 @@ class PPOConfig:
     @property
     def kl_limit(self) -> float:
         """approx-KL threshold of the early stop: 0.01 · kl_target_coef."""
-        coef = KL_TARGET_COEF[self.env] if self.kl_target_coef is None else self.kl_target_coef
+        coef = KL_TARGET_COEF[self.task] if self.kl_target_coef is None else self.kl_target_coef
         return 0.01 * coef
 
     def validate(self) -> PPOConfig:
         """:raises ConfigError: an unknown name or an impossible size; :return: self."""
         choices = {
-            "env": tuple(ENVS),
-            "model": MODELS,
+            "task": TASKS,
+            "arch": tuple(a for a in ARCHITECTURES if a != "hyperdistill"),
             "sampling": ("balanced", "uniform"),
             "lr_schedule": ("cos", "lin", "constant"),
             "vec_env": ("subproc", "dummy"),
@@ -137,6 +130,10 @@ class PPOConfig:
             )
         if self.robot_limit < 0 or self.action_std <= 0 or self.log_every < 1:
             raise ConfigError("robot_limit must be ≥ 0, action_std > 0 and log_every ≥ 1")
+        try:
+            network_config(self.arch, self.task, self.net)
+        except UnknownNetworkError as exc:
+            raise ConfigError(f"net={self.net!r}: {exc}") from None
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,98 +181,4 @@ PRESETS: dict[str, PPOConfig] = {
 ``laptop`` (a useful run on a 2-core machine in under an hour), ``smoke`` (seconds, for tests)."""
 
 
-def config_from_dict(cls: type, data: Mapping[str, Any], what: str) -> Any:
-    """A validated config dataclass ``cls`` from a plain dict (a saved ``config.json``).
-
-    :param what: how the message names the config (e.g. ``"distillation config"``).
-    :raises ConfigError: fields that ``cls`` does not have.
-    """
-    unknown = sorted(set(data) - {f.name for f in fields(cls)})
-    if unknown:
-        raise ConfigError(f"unknown {what} fields {unknown}; known: {', '.join(f.name for f in fields(cls))}")
-    return cls(**data).validate()
-
-
-def parse_field(cls: type, name: str, text: str) -> Any:
-    """Convert a command-line string to the type of field ``name`` of the dataclass ``cls``
-    (int, float, bool, str, or an optional of them; ``none`` for None).
-
-    :raises ConfigError: the text is not a value of that type.
-    """
-    hint = typing.get_type_hints(cls)[name]
-    args = typing.get_args(hint)
-    if type(None) in args:
-        if text.lower() == "none":
-            return None
-        hint = next(a for a in args if a is not type(None))
-    try:
-        if hint is bool:
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
-        return hint(text)
-    except ValueError:
-        raise ConfigError(f"--{name.replace('_', '-')} {text!r}: expected {getattr(hint, '__name__', hint)}") from None
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """The one-line docstring under each field of the dataclass ``cls``, read from its source (for ``--help``)."""
-    import ast
-    import inspect
-
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, nxt in itertools.pairwise(body):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
-            docs[node.target.id] = str(nxt.value.value)  # type: ignore[union-attr]
-    return docs
-
-
-def add_config_arguments(
-    parser: argparse.ArgumentParser, cls: type = PPOConfig, presets: Mapping[str, Any] = PRESETS
-) -> None:
-    """Add ``--preset`` and one ``--field-name`` option per field of the config dataclass ``cls``
-    (all default to unset, so that only the given ones override the preset)."""
-    parser.add_argument("--preset", default=None, help=f"base configuration: {', '.join(presets)} (default paper)")
-    group = parser.add_argument_group("configuration fields (override the preset)")
-    docs = field_docs(cls)
-    for f in fields(cls):
-        group.add_argument(
-            f"--{f.name.replace('_', '-')}", dest=f.name, default=None, metavar="V", help=docs.get(f.name)
-        )
-
-
-def config_from_args(
-    args: argparse.Namespace, base: Any = None, cls: type = PPOConfig, presets: Mapping[str, Any] = PRESETS
-) -> Any:
-    """The preset named by ``args.preset`` (default ``paper``), or ``base``, with every given field replaced.
-
-    :raises ConfigError: unknown preset, field value of the wrong type, or an invalid combination.
-    """
-    if base is None:
-        preset = args.preset or "paper"
-        if preset not in presets:
-            raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(presets)}")
-        base = presets[preset]
-    overrides = {
-        f.name: parse_field(cls, f.name, getattr(args, f.name))
-        for f in fields(cls)
-        if getattr(args, f.name, None) is not None
-    }
-    return replace(base, **overrides).validate()
-
-
-__all__ = [
-    "ENVS",
-    "KL_TARGET_COEF",
-    "MODELS",
-    "PRESETS",
-    "ConfigError",
-    "PPOConfig",
-    "add_config_arguments",
-    "config_from_args",
-    "config_from_dict",
-    "field_docs",
-    "parse_field",
-]
+__all__ = ["KL_TARGET_COEF", "PRESETS", "PPOConfig"]

@@ -1,92 +1,95 @@
 """Multi-robot PPO for the universal teachers (ModuMorph, TF, MLP) and HN-RL (MODELS.md §7).
 
-``python -m baselines.ppo --env ft --model modumorph --robots train --preset laptop --out runs/ft``
+``python -m baselines.ppo --task ft --arch modumorph --robots train --preset laptop --out runs/ft``
 
 stable-baselines3 provides the PPO object, the rollout buffer (GAE; time-limit truncations are
 bootstrapped with V(terminal observation) through SB3's ``TimeLimit.truncated``), the subprocess
 VecEnvs and VecNormalize (``proprioceptive`` only, return-based reward scaling, both clipped at ±10).
-Our networks plug in as :class:`baselines.sb3_policy.UnimalPolicy`. :meth:`UnimalPPO.train` is the
+Our networks plug in as :class:`baselines.ppo.policy.UnimalPolicy`. :meth:`UnimalPPO.train` is the
 update of MODELS.md §7 written out, because SB3's differs from the original in four places: SB3 clips
 the value loss without the max(), normalises advantages per minibatch, keeps incomplete minibatches,
 and stops on a different KL estimator at 1.5 × target. The trainer's loop (:func:`train`) sets the
 cosine learning rate with warm-up once per iteration and the robots' sampling weights (uniform, then
 ∝ 1/EMA episode length) in every subprocess before each rollout.
+
+The run directory (:class:`baselines.common.run_dir.RunDir`)::
+
+    config.json                  the exact PPOConfig of the run
+    checkpoints/iter_000100.pt   ppo-checkpoint: policy, optimiser, observation statistics, sampler state
+    checkpoints/final.pt         the last iteration's checkpoint (same content)
+    progress.csv                 one row per iteration (losses, KL, clip fraction, returns, steps/s)
+    robots.csv                   one row per robot and iteration (episodes, mean return and length, weight)
+    tb/                          TensorBoard events (``tensorboard``, in the baselines extra)
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import random
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import DictRolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.utils import explained_variance
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
-import unimal_gym  # noqa: F401  (registers the environments)
-from unimal_gym.envs.robots import BUNDLED_SETS, bundled_robot_dirs, folder_robot_files
+from unimal_gym.normalization import DEFAULT_EPSILON, NormalizerError, ObservationNormalizer
 
-from .config import ENVS, ConfigError, PPOConfig, add_config_arguments, config_from_args
-from .runs import CheckpointError, RunDir
-from .sb3_policy import UnimalPolicy
+from ..common.envs import make_env, robot_files
+from ..common.files import PPO_CHECKPOINT, CheckpointError, arrays, read_artifact, tensors
+from ..common.run_dir import RunDir, RunLayout
+from .config import PPOConfig
+from .policy import UnimalPolicy
 
-OBS_KEYS = ("proprioceptive", "context", "obs_padding_mask", "act_padding_mask")  # what the networks read
 NORM_KEYS = ["proprioceptive"]  # ENV.md §3.7: only this key is normalised
 EMA_WARMUP_EPISODES = 10  # MODELS.md §7: ℓ_r starts as the mean of a robot's first 10 episodes
 DEFAULT_EPISODE_LENGTH = 1000.0  # MODELS.md §7: ℓ_r = 1000 until known (uniform sampling)
+PROGRESS_FIELDS = (
+    "iteration",
+    "timesteps",
+    "wall_time",
+    "steps_per_s",
+    "learning_rate",
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "approx_kl",
+    "clip_fraction",
+    "updates",
+    "kl_stopped",
+    "explained_variance",
+    "episodes",
+    "return_mean",
+    "length_mean",
+)
+ROBOT_FIELDS = ("iteration", "robot", "episodes", "return_mean", "length_mean", "weight")
+LAYOUT = RunLayout(
+    kind=PPO_CHECKPOINT,
+    prefix="iter",
+    width=6,
+    step="iteration",
+    logs={"progress.csv": PROGRESS_FIELDS, "robots.csv": ROBOT_FIELDS},
+    tensorboard_step="timesteps",
+)
+"""A PPO run directory: ``iter_NNNNNN.pt`` checkpoints, progress and per-robot CSV logs, TensorBoard."""
 
 
-# ---------------------------------------------------------------------------------------------- robots
-def robot_files(spec: str, limit: int = 0) -> list[Path]:
-    """The XML files of a robot set: a bundled set name (``train``, ``test``) or a folder.
-
-    :param spec: set name or folder (a folder of XML files or a set folder holding ``xml/``).
-    :param limit: keep the first ``limit`` files by name; 0 = all.
-    :raises ConfigError: no such set or folder, or no robot file in it.
-    """
-    path = Path(spec)
-    if not path.is_dir() and spec in BUNDLED_SETS:
-        path = next((d for d in bundled_robot_dirs() if d.name == spec), path)
-    if not path.is_dir():
-        raise ConfigError(f"--robots {spec!r}: no such folder and not a bundled set ({', '.join(BUNDLED_SETS)})")
-    files = folder_robot_files(path)
-    if not files:
-        raise ConfigError(f"--robots {spec!r}: folder {path} holds no .xml robot files (nor an xml/ subfolder)")
-    return files[:limit] if limit else files
-
-
-def obs_keys(task: str) -> list[str]:
-    """Observation keys kept for the networks (edges and adjacency dropped; hfield on VT/Obstacle)."""
-    return [*OBS_KEYS, *(("hfield",) if task != "ft" else ())]
-
-
-def make_env(task: str, robots: list[Path] | list[str], **kwargs: Any) -> gym.Env:
-    """One monitored env: ``Unimal-*-v0`` on the robots (a new one per reset), the network keys only.
-
-    ``Monitor`` records the raw return and length of each episode and the robot's name in
-    ``info["episode"]``.
-    """
-    env = gym.make(ENVS[task], robots=[str(r) for r in robots], **kwargs)
-    env = gym.wrappers.FilterObservation(env, obs_keys(task))
-    return Monitor(env, info_keywords=("name",))
+def run_dir(root: str | os.PathLike[str]) -> RunDir:
+    """The PPO run directory at ``root``."""
+    return RunDir(root, LAYOUT)
 
 
 def make_vec_env(config: PPOConfig, robots: list[Path]) -> VecNormalize:
     """``n_envs`` parallel envs wrapped in the training VecNormalize (MODELS.md §7, ENV.md §3.7)."""
-    fns = [lambda: make_env(config.env, robots) for _ in range(config.n_envs)]
+    fns = [lambda: make_env(config.task, robots) for _ in range(config.n_envs)]
     venv: VecEnv = SubprocVecEnv(fns) if config.vec_env == "subproc" and config.n_envs > 1 else DummyVecEnv(fns)
     return VecNormalize(
         venv,
@@ -279,7 +282,7 @@ def build_model(config: PPOConfig, venv: VecEnv) -> UnimalPPO:
         max_grad_norm=config.max_grad_norm,
         seed=config.seed,
         device=config.device,
-        policy_kwargs={"model": config.model, "task": config.env, "net": config.net, "action_std": config.action_std},
+        policy_kwargs={"arch": config.arch, "task": config.task, "net": config.net, "action_std": config.action_std},
         rollout_buffer_class=Float32RolloutBuffer,
         verbose=0,
     )
@@ -301,22 +304,32 @@ def _rms_state(rms: Any) -> dict[str, Any]:
     return {"mean": torch.as_tensor(rms.mean), "var": torch.as_tensor(rms.var), "count": float(rms.count)}
 
 
-def _load_rms(rms: Any, state: dict[str, Any], what: str) -> None:
-    mean = state["mean"].numpy().astype(np.float64)
-    if np.shape(rms.mean) != mean.shape:
-        raise CheckpointError(f"{what} statistics have shape {mean.shape}; this env has {np.shape(rms.mean)}")
-    rms.mean, rms.var, rms.count = mean, state["var"].numpy().astype(np.float64), state["count"]
+def _load_rms(rms: Any, mean: np.ndarray, var: np.ndarray, count: float, what: str) -> None:
+    if np.shape(rms.mean) != np.shape(mean):
+        raise CheckpointError(f"{what} statistics have shape {np.shape(mean)}; this env has {np.shape(rms.mean)}")
+    rms.mean, rms.var, rms.count = np.asarray(mean, dtype=np.float64), np.asarray(var, dtype=np.float64), count
+
+
+def observation_normalizer(venv: VecNormalize, config: PPOConfig) -> ObservationNormalizer:
+    """The training VecNormalize's ``proprioceptive`` statistics as a (frozen) normaliser."""
+    rms = venv.obs_rms["proprioceptive"]
+    return ObservationNormalizer(rms.mean, rms.var, rms.count, config.norm_clip, DEFAULT_EPSILON)
 
 
 def checkpoint_state(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler, config: PPOConfig, it: int) -> dict:
-    """Everything needed to act (policy, observation statistics) and to resume (optimiser, counters)."""
+    """Everything needed to act (the network it names, its weights and observation statistics) and to
+    resume (optimiser, return statistics, sampler, counters)."""
     return {
         "config": config.to_dict(),
+        "task": config.task,
+        "arch": config.arch,
+        "net": config.net,
+        "action_std": config.action_std,
         "iteration": it,
         "timesteps": int(model.num_timesteps),
         "policy": model.policy.state_dict(),
         "optimizer": model.policy.optimizer.state_dict(),
-        "obs_rms": {k: _rms_state(venv.obs_rms[k]) for k in NORM_KEYS},
+        "obs_norm": tensors(observation_normalizer(venv, config).to_arrays()),
         "ret_rms": _rms_state(venv.ret_rms),
         "sampler": sampler.state_dict(),
         "robots": list(sampler.names),
@@ -336,9 +349,13 @@ def restore(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler, state: 
     """Resume: weights, optimiser, VecNormalize statistics, sampler and step counter."""
     load_policy_state(model.policy, state, source)
     model.policy.optimizer.load_state_dict(state["optimizer"])
-    for k in NORM_KEYS:
-        _load_rms(venv.obs_rms[k], state["obs_rms"][k], f"{source}: '{k}'")
-    _load_rms(venv.ret_rms, state["ret_rms"], f"{source}: return")
+    try:
+        norm = ObservationNormalizer.from_arrays(arrays(state["obs_norm"]), source)
+    except NormalizerError as exc:
+        raise CheckpointError(str(exc)) from None
+    _load_rms(venv.obs_rms["proprioceptive"], norm.mean, norm.var, norm.count, f"{source}: 'proprioceptive'")
+    ret = state["ret_rms"]
+    _load_rms(venv.ret_rms, ret["mean"].numpy(), ret["var"].numpy(), ret["count"], f"{source}: return")
     sampler.load_state_dict(state["sampler"])
     model.num_timesteps = int(state["timesteps"])
 
@@ -378,8 +395,11 @@ def train(config: PPOConfig, out: str | os.PathLike[str], resume: bool = False, 
     """
     config.validate()
     files = robot_files(config.robots, config.robot_limit)
-    run = RunDir(out)
-    state = run.start(config, resume)
+    run = run_dir(out)
+    latest = run.start(config, resume)
+    state = read_artifact(latest, PPO_CHECKPOINT) if latest is not None else None
+    if state is not None and state["config"] != config.to_dict():
+        raise CheckpointError(f"checkpoint {latest} was written by a different config than {run.config_path}")
     start = state["iteration"] if state else 0
     if state is not None and state["robots"] != [f.stem for f in files]:
         raise CheckpointError(f"{out}: the robot set changed since the checkpoint")
@@ -395,7 +415,7 @@ def train(config: PPOConfig, out: str | os.PathLike[str], resume: bool = False, 
         names = venv.get_attr("robot_names", [0])[0]
         sampler = RobotSampler(names, config.sampling, config.uniform_iters, config.ema_alpha)
         if state is not None:
-            restore(model, venv, sampler, state, str(run.latest_checkpoint()))
+            restore(model, venv, sampler, state, str(latest))
             venv.seed(config.seed + 7919 * start)  # fresh, distinct episodes after a resume
         recorder = EpisodeRecorder()
         timesteps = model.num_timesteps
@@ -446,7 +466,12 @@ def _loop(
             "return_mean": float(np.mean([e[1] for e in episodes])) if episodes else "",
             "length_mean": float(np.mean([e[2] for e in episodes])) if episodes else "",
         }
-        run.log(progress, robot_rows(it + 1, episodes, sampler.names, weights))
+        robots = robot_rows(it + 1, episodes, sampler.names, weights)
+        run.log("progress.csv", [progress])
+        run.log("robots.csv", robots)
+        scalars = {f"train/{k}": v for k, v in progress.items() if k not in ("iteration", "timesteps")}
+        scalars.update({f"return/{r['robot']}": r["return_mean"] for r in robots if r["episodes"]})
+        run.log_scalars({k: v for k, v in scalars.items() if isinstance(v, (int, float))}, model.num_timesteps)
         done = it + 1 == config.iterations
         if (it + 1) % config.checkpoint_every == 0 or done:
             path = run.save_checkpoint(checkpoint_state(model, venv, sampler, config, it + 1), it + 1, final=done)
@@ -460,28 +485,3 @@ def _loop(
                 flush=True,
             )
     return path
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: see ``python -m baselines.ppo --help``."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.ppo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="run directory (config, checkpoints, logs)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        if args.resume and args.preset is None:
-            config = config_from_args(args, base=RunDir(args.out).read_config())
-        else:
-            config = config_from_args(args)
-        path = train(config, args.out, resume=args.resume, quiet=args.quiet)
-    except (ConfigError, CheckpointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"final checkpoint: {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Agents: anything that acts on a batch of raw observations of one robot, loaded from any artifact.
+
+:func:`load_agent` reads the ``kind`` a file names itself by (:mod:`.files`) and returns
+
+=====================  ==========================================================================
+source                 agent
+=====================  ==========================================================================
+``random`` / ``zero``  :class:`ReferenceAgent`: uniform actions in [−1, 1] / all-zero actions
+PPO checkpoint / run   :class:`TeacherAgent`: the actor of the actor-critic, σ = the run's fixed std
+distillation ckpt/run  :class:`StudentAgent`: the distilled student (HyperDistill acts through the
+                       plain MLP it generates, once per robot), σ = 0.9 for stochastic actions
+exported ``.npz``      :class:`ExportedAgent`: :class:`unimal_gym.deploy.StudentPolicy` (numpy only)
+=====================  ==========================================================================
+
+Every agent takes the raw observation dict (``proprioceptive`` unnormalised) and applies its frozen
+:class:`~unimal_gym.normalization.ObservationNormalizer` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from unimal_gym.deploy import StudentFileError, StudentPolicy
+from unimal_gym.layout import ACTION_DIM, check_task
+from unimal_gym.normalization import NormalizerError, ObservationNormalizer
+
+from ..nets import ACTION_STD, HyperDistill, build_actor_critic, build_network, student_state, to_torch
+from ..nets.registry import UnknownNetworkError
+from .config import ConfigError
+from .files import (
+    DISTILL_CHECKPOINT,
+    EXPORTED_STUDENT,
+    PPO_CHECKPOINT,
+    CheckpointError,
+    arrays,
+    artifact_kind,
+    read_artifact,
+)
+from .run_dir import resolve_checkpoint
+
+REFERENCE_POLICIES = ("random", "zero")
+
+
+class Agent(Protocol):
+    """Anything that acts on a batch of raw observations of one robot."""
+
+    task: str
+    """``ft``, ``vt`` or ``obstacle``."""
+    iteration: int | None
+    """The training step the policy was saved at (PPO iteration, distillation epoch), None for others."""
+
+    def act(self, obs: Mapping[str, np.ndarray], deterministic: bool) -> np.ndarray:
+        """:param obs: batched raw observation dict ((B, 624), …) of one robot. :return: (B, 24) actions."""
+        ...
+
+
+def _normalizer(state: Mapping[str, Any], source: Path) -> ObservationNormalizer:
+    try:
+        return ObservationNormalizer.from_arrays(arrays(state["obs_norm"]), str(source))
+    except (NormalizerError, KeyError) as exc:
+        raise CheckpointError(f"{source}: broken observation statistics ({exc})") from None
+
+
+def _load_weights(module: nn.Module, weights: Mapping[str, torch.Tensor], source: Path) -> None:
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as exc:
+        head = " ".join(str(exc).strip().splitlines()[:3])
+        raise CheckpointError(
+            f"{source}: weights do not fit its network (another architecture or size): {head}"
+        ) from None
+
+
+class TeacherAgent:
+    """A PPO checkpoint's actor with its frozen observation statistics.
+
+    :param path: a ``ppo-checkpoint`` file.
+    :raises CheckpointError: unreadable, another kind, or weights that do not fit the network it names.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        state = read_artifact(self.path, PPO_CHECKPOINT)
+        self.task: str = state["task"]
+        self.arch: str = state["arch"]
+        self.net: str = state["net"]
+        self.iteration = int(state["iteration"])
+        self.robots: list[str] = list(state["robots"])
+        try:
+            self.ac = build_actor_critic(self.arch, self.task, self.net, float(state["action_std"]))
+        except (UnknownNetworkError, ValueError) as exc:
+            raise CheckpointError(f"{self.path}: names a network that cannot be built ({exc})") from None
+        _load_weights(self.ac, {k.removeprefix("ac."): v for k, v in state["policy"].items()}, self.path)
+        self.ac.eval()
+        self.normalizer = _normalizer(state, self.path)
+
+    @property
+    def actor(self) -> nn.Module:
+        """The actor network: normalised observation dict → (B, 24) action means."""
+        return self.ac.actor
+
+    @torch.no_grad()
+    def act(self, obs: Mapping[str, np.ndarray], deterministic: bool) -> np.ndarray:
+        """:return: (B, 24) the mean, or a sample of the fixed-std Gaussian (torch's RNG); padded slots 0."""
+        dist = self.ac.distribution(to_torch(self.normalizer.normalise_obs(obs)))
+        return (dist.mode() if deterministic else dist.sample()).numpy()
+
+
+class StudentAgent:
+    """A distilled student acting from raw observations with the teacher's frozen statistics.
+
+    HyperDistill acts through the plain MLP it generates, once per robot (MODELS.md §5.4).
+
+    :param path: a ``distill-checkpoint`` file.
+    :raises CheckpointError: unreadable, another kind, or weights that do not fit the student it names.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        state = read_artifact(self.path, DISTILL_CHECKPOINT)
+        self.task: str = state["task"]
+        self.arch: str = state["arch"]
+        self.net: str = state["net"]
+        self.iteration = int(state["epoch"])
+        self.data_path = str(state["data"]["path"])
+        """The expert-data folder the student was distilled from (its robots are in ``robots/xml``)."""
+        try:
+            self.student = build_network(self.arch, self.task, self.net, **state["overrides"])
+        except (UnknownNetworkError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"{self.path}: names a network that cannot be built ({exc})") from None
+        _load_weights(self.student, state["student"], self.path)
+        self.student.eval()
+        self.normalizer = _normalizer(state, self.path)
+        self.rng = np.random.default_rng(0)
+        self._generated: dict[bytes, nn.Module] = {}
+
+    @property
+    def actor(self) -> nn.Module:
+        """The student network: normalised observation dict → (B, 24) action means."""
+        return self.student
+
+    @torch.no_grad()
+    def mean_action(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """:param obs: raw batched observation of one robot. :return: (B, 24) student means."""
+        x = to_torch(self.normalizer.normalise_obs(obs))
+        if not isinstance(self.student, HyperDistill):
+            return self.student(x).numpy()
+        key = obs["context"][0].tobytes() + obs["obs_padding_mask"][0].tobytes()
+        if key not in self._generated:
+            self._generated[key] = self.student.generate(
+                x["context"][0], x["obs_padding_mask"][0], x["act_padding_mask"][0]
+            )
+        return self._generated[key](student_state(x["proprioceptive"]).flatten(1), x.get("hfield")).numpy()
+
+    def act(self, obs: Mapping[str, np.ndarray], deterministic: bool) -> np.ndarray:
+        """:return: (B, 24) the mean, or mean + 0.9 · N(0, 1) (numpy's RNG); padded slots 0."""
+        return _sample(self.mean_action(obs), obs, deterministic, self.rng)
+
+
+class ExportedAgent:
+    """An exported ``.npz`` student (numpy only) for the robot it was generated for.
+
+    :param path: the ``.npz`` file. :param task: the task it is evaluated on (the file does not say).
+    :raises CheckpointError: not an exported student.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], task: str = "ft") -> None:
+        self.path = Path(path)
+        try:
+            self.policy = StudentPolicy.load(self.path)
+        except StudentFileError as exc:
+            raise CheckpointError(str(exc)) from None
+        self.task = check_task(task)
+        self.iteration = None
+        self.rng = np.random.default_rng(0)
+
+    def act(self, obs: Mapping[str, np.ndarray], deterministic: bool) -> np.ndarray:
+        """:return: (B, 24) the exported MLP's means (or a σ = 0.9 sample); refuses another robot's observations."""
+        self.policy.check_robot({k: v[0] for k, v in obs.items()})
+        return _sample(self.policy(obs).astype(np.float64), obs, deterministic, self.rng)
+
+
+class ReferenceAgent:
+    """``random``: uniform actions in [−1, 1]; ``zero``: all-zero actions.
+
+    :param kind: ``"random"`` or ``"zero"``. :param task: the task it is evaluated on. :param seed: of the actions.
+    """
+
+    def __init__(self, kind: str, task: str, seed: int = 0) -> None:
+        self.kind, self.task, self.seed = kind, check_task(task), seed
+        self.iteration = None
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: Mapping[str, np.ndarray], deterministic: bool) -> np.ndarray:
+        """:return: (B, 24) zeros or uniform actions (``deterministic`` is ignored)."""
+        n = len(obs["act_padding_mask"])
+        if self.kind == "zero":
+            return np.zeros((n, ACTION_DIM))
+        return self.rng.uniform(-1.0, 1.0, (n, ACTION_DIM))
+
+
+def _sample(
+    mean: np.ndarray, obs: Mapping[str, np.ndarray], deterministic: bool, rng: np.random.Generator
+) -> np.ndarray:
+    if deterministic:
+        return mean
+    valid = ~np.asarray(obs["act_padding_mask"], dtype=bool)
+    return (mean + ACTION_STD * rng.standard_normal(mean.shape)) * valid
+
+
+def load_agent(source: str | os.PathLike[str], task: str | None = None, seed: int = 0) -> Agent:
+    """The agent of ``source``: ``random``, ``zero``, a checkpoint or exported student, or a run directory.
+
+    :param task: the task of a reference policy or an exported student (checkpoints carry their own;
+        a different one given here is an error).
+    :param seed: seed of a reference policy's random actions.
+    :raises CheckpointError: nothing usable at ``source``. :raises ConfigError: a conflicting task.
+    """
+    if str(source) in REFERENCE_POLICIES:
+        return ReferenceAgent(str(source), task or "ft", seed)
+    path = resolve_checkpoint(source)
+    kind = artifact_kind(path)
+    if kind == EXPORTED_STUDENT:
+        return ExportedAgent(path, task or "ft")
+    agent: Agent = TeacherAgent(path) if kind == PPO_CHECKPOINT else StudentAgent(path)
+    if task is not None and task != agent.task:
+        raise ConfigError(f"{path} is a {agent.task} policy; it cannot act on task {task}")
+    return agent
+
+
+__all__ = [
+    "REFERENCE_POLICIES",
+    "Agent",
+    "ExportedAgent",
+    "ReferenceAgent",
+    "StudentAgent",
+    "TeacherAgent",
+    "load_agent",
+]

@@ -1,0 +1,142 @@
+"""Typed run configurations: frozen dataclasses, presets as instances, command lines made from them.
+
+Every stage (``ppo``, ``collect``, ``distill``, ``evaluate``) describes a run with one frozen dataclass
+whose fields carry a one-line docstring each, and a dict of named presets (``paper``, ``laptop``,
+``smoke``) that are instances of it. :func:`add_config_arguments` turns the dataclass into options
+(``--field-name VALUE``; booleans as ``true``/``false``, optional fields also as ``none``; ``--help``
+shows each field's docstring and the preset's value), and :func:`config_from_args` applies the given
+options on top of the chosen preset. A config saved as JSON comes back with :func:`config_from_dict`.
+:func:`run_cli` runs a stage's command line: user errors are one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import itertools
+import sys
+import textwrap
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import fields, replace
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value a user gave is not allowed (unknown name, wrong type, inconsistent sizes)."""
+
+
+class UserError(Exception):
+    """Base of the errors a command line reports as one line with exit code 2 (bad input, not a bug).
+
+    Stages raise subclasses (or :class:`ConfigError`, registered by :func:`run_cli` too).
+    """
+
+
+def config_from_dict(cls: type, data: Mapping[str, Any], what: str) -> Any:
+    """A validated config dataclass ``cls`` from a plain dict (a saved ``config.json``).
+
+    :param what: how the message names the config (e.g. ``"distillation config"``).
+    :raises ConfigError: fields that ``cls`` does not have.
+    """
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ConfigError(f"unknown {what} fields {unknown}; known: {', '.join(f.name for f in fields(cls))}")
+    return cls(**data).validate()
+
+
+def parse_field(cls: type, name: str, text: str) -> Any:
+    """Convert a command-line string to the type of field ``name`` of the dataclass ``cls``
+    (int, float, bool, str, or an optional of them; ``none`` for None).
+
+    :raises ConfigError: the text is not a value of that type.
+    """
+    hint = typing.get_type_hints(cls)[name]
+    args = typing.get_args(hint)
+    if type(None) in args:
+        if text.lower() == "none":
+            return None
+        hint = next(a for a in args if a is not type(None))
+    try:
+        if hint is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        return hint(text)
+    except ValueError:
+        raise ConfigError(f"--{name.replace('_', '-')} {text!r}: expected {getattr(hint, '__name__', hint)}") from None
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The one-line docstring under each field of the dataclass ``cls``, read from its source (for ``--help``)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, nxt in itertools.pairwise(body):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = str(nxt.value.value)  # type: ignore[union-attr]
+    return docs
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type, presets: Mapping[str, Any]) -> None:
+    """Add ``--preset`` and one ``--field-name`` option per field of the config dataclass ``cls``
+    (all default to unset, so that only the given ones override the preset)."""
+    parser.add_argument("--preset", default=None, help=f"base configuration: {', '.join(presets)} (default paper)")
+    group = parser.add_argument_group("configuration fields (override the preset)")
+    docs = field_docs(cls)
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        flag = hints[f.name] is bool  # ``--name`` alone means true; ``--name false`` also works
+        group.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            dest=f.name,
+            default=None,
+            metavar="V",
+            nargs="?" if flag else None,
+            const="true" if flag else None,
+            help=docs.get(f.name),
+        )
+
+
+def config_from_args(args: argparse.Namespace, cls: type, presets: Mapping[str, Any], base: Any = None) -> Any:
+    """The preset named by ``args.preset`` (default ``paper``), or ``base``, with every given field replaced.
+
+    :raises ConfigError: unknown preset, field value of the wrong type, or an invalid combination.
+    """
+    if base is None:
+        preset = args.preset or "paper"
+        if preset not in presets:
+            raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(presets)}")
+        base = presets[preset]
+    overrides = {
+        f.name: parse_field(cls, f.name, getattr(args, f.name))
+        for f in fields(cls)
+        if getattr(args, f.name, None) is not None
+    }
+    return replace(base, **overrides).validate()
+
+
+def run_cli(main: Callable[[], int | None], errors: tuple[type[BaseException], ...] = ()) -> int:
+    """Run a command's body; a :class:`UserError`, :class:`ConfigError` or one of ``errors`` becomes
+    ``error: MESSAGE`` on stderr and exit code 2.
+
+    :return: the body's exit code (0 when it returns None).
+    """
+    try:
+        return main() or 0
+    except (UserError, ConfigError, *errors) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+__all__ = [
+    "ConfigError",
+    "UserError",
+    "add_config_arguments",
+    "config_from_args",
+    "config_from_dict",
+    "field_docs",
+    "parse_field",
+    "run_cli",
+]

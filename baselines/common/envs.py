@@ -1,0 +1,123 @@
+"""Robot sets, environment factories and worker pools: what every stage needs to run robots.
+
+* :func:`robot_files` expands a robot set (a bundled name such as ``train`` or a folder) into XML files;
+* :func:`make_env` makes the training env (many robots, a new one per reset, monitored), and
+  :func:`make_robot_env` one robot's env as evaluation and collection use it; both keep only the
+  observation keys the networks read (:func:`obs_keys`);
+* :func:`map_with_agent` runs a function over jobs in worker processes that each load one agent
+  (or in this process with ``workers=1``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gymnasium as gym
+import torch
+
+import unimal_gym  # noqa: F401  (registers the environments)
+from unimal_gym.envs.robots import BUNDLED_SETS, bundled_robot_dirs, folder_robot_files
+from unimal_gym.layout import ENV_IDS
+
+from .config import ConfigError
+
+NETWORK_KEYS = ("proprioceptive", "context", "obs_padding_mask", "act_padding_mask")
+"""Observation keys the networks read on every task (``edges`` and ``adjacency_matrix`` are dropped)."""
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+
+
+def robot_files(spec: str | os.PathLike[str], limit: int = 0, option: str = "--robots") -> list[Path]:
+    """The XML files of a robot set, sorted by name.
+
+    :param spec: a bundled set name (``train``, ``test``) or a folder (of XML files, or a set folder
+        holding ``xml/``).
+    :param limit: keep the first ``limit`` files; 0 = all.
+    :param option: how the message names the option the set came from.
+    :raises ConfigError: no such set or folder, or no robot file in it.
+    """
+    path = Path(spec)
+    if not path.is_dir() and str(spec) in BUNDLED_SETS:
+        path = next((d for d in bundled_robot_dirs() if d.name == str(spec)), path)
+    if not path.is_dir():
+        raise ConfigError(f"{option} {str(spec)!r}: no such folder and not a bundled set ({', '.join(BUNDLED_SETS)})")
+    files = folder_robot_files(path)
+    if not files:
+        raise ConfigError(f"{option} {str(spec)!r}: folder {path} holds no .xml robot files (nor an xml/ subfolder)")
+    return files[:limit] if limit else files
+
+
+def obs_keys(task: str) -> list[str]:
+    """Observation keys kept for the networks: :data:`NETWORK_KEYS`, plus ``hfield`` on VT / Obstacle."""
+    return [*NETWORK_KEYS, *(("hfield",) if task != "ft" else ())]
+
+
+def make_env(task: str, robots: Sequence[str | os.PathLike[str]], **kwargs: Any) -> gym.Env:
+    """The training env: ``Unimal-*-v0`` on ``robots`` (a new one per reset), the network keys only,
+    wrapped in SB3's ``Monitor`` (raw return, length and the robot's ``name`` in ``info["episode"]``)."""
+    from stable_baselines3.common.monitor import Monitor
+
+    env = gym.make(ENV_IDS[task], robots=[str(r) for r in robots], **kwargs)
+    env = gym.wrappers.FilterObservation(env, obs_keys(task))
+    return Monitor(env, info_keywords=("name",))
+
+
+def make_robot_env(task: str, robot: str | os.PathLike[str]) -> gym.Env:
+    """One robot's env (1000-step limit, fall termination on), the network keys only."""
+    return gym.wrappers.FilterObservation(gym.make(ENV_IDS[task], robot=str(robot)), obs_keys(task))
+
+
+# ---------------------------------------------------------------------------------------------- pools
+_WORKER_AGENT: Any = None
+
+
+def _init_worker(load: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    global _WORKER_AGENT
+    torch.set_num_threads(1)
+    _WORKER_AGENT = load(*args)
+
+
+def _call(job: tuple[Callable[[Any, Any], Any], Any]) -> Any:
+    fn, item = job
+    return fn(_WORKER_AGENT, item)
+
+
+def map_with_agent(
+    fn: Callable[[Any, Job], Result],
+    jobs: Sequence[Job],
+    load: Callable[..., Any],
+    load_args: tuple[Any, ...],
+    workers: int,
+    ordered: bool = True,
+) -> Iterator[Result]:
+    """Yield ``fn(agent, job)`` for every job, the agent made once per process by ``load(*load_args)``.
+
+    :param fn: a module-level function (it is sent to spawned processes).
+    :param workers: processes; 1 runs in this process (the agent is loaded here, torch threads untouched
+        afterwards).
+    :param ordered: results in job order (else as they finish).
+    """
+    if not jobs:
+        return
+    if workers == 1:
+        threads = torch.get_num_threads()
+        try:
+            torch.set_num_threads(1)
+            agent = load(*load_args)
+            for job in jobs:
+                yield fn(agent, job)
+        finally:
+            torch.set_num_threads(threads)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker, initargs=(load, load_args)) as pool:
+        mapper = pool.imap if ordered else pool.imap_unordered
+        yield from mapper(_call, [(fn, job) for job in jobs])
+
+
+__all__ = ["NETWORK_KEYS", "make_env", "make_robot_env", "map_with_agent", "obs_keys", "robot_files"]

@@ -1,0 +1,207 @@
+"""Writing files so that nothing is ever half-written, and reading the project's artifacts by kind.
+
+Every file a run writes goes to a temporary name in the same folder and is renamed over the real
+one (:func:`atomic_write`), so an interruption leaves either the old or the new file, never a
+truncated one. The project's torch artifacts are dicts saved with ``torch.save`` that name
+themselves: ``kind`` (what they are, one of :data:`KINDS`) and ``format`` (its version). Readers ask
+for the kind they expect (:func:`read_artifact`) or look at it first (:func:`artifact_kind`); no
+reader ever guesses by trying another reader.
+
+=====================  ==================================  =====================================
+kind                   written by                          read by
+=====================  ==================================  =====================================
+``ppo-checkpoint``     :mod:`baselines.ppo`                resume, every stage as the teacher
+``distill-checkpoint`` :mod:`baselines.distill`            resume, evaluation, export
+``exported-student``   :mod:`baselines.export` (``.npz``)  :mod:`unimal_gym.deploy`, evaluation
+=====================  ==================================  =====================================
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unimal_gym.deploy import KIND as EXPORTED_STUDENT
+
+from .config import UserError
+
+PPO_CHECKPOINT = "ppo-checkpoint"
+DISTILL_CHECKPOINT = "distill-checkpoint"
+KINDS = (PPO_CHECKPOINT, DISTILL_CHECKPOINT, EXPORTED_STUDENT)
+FORMATS = {PPO_CHECKPOINT: "unimal-ppo-2", DISTILL_CHECKPOINT: "unimal-distill-2"}
+"""The current format of each torch kind; a file of an older format is refused with a clear message."""
+
+
+class CheckpointError(UserError, RuntimeError):
+    """A checkpoint, exported student or run directory that cannot be used: missing, corrupted, of another
+    kind, or not matching the configuration."""
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | os.PathLike[str], data: Any, indent: int | None = 1) -> None:
+    """Write ``data`` as JSON atomically."""
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=indent) + "\n"))
+
+
+def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
+    """Write an ``.npz`` atomically."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, write)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def append_csv(path: str | os.PathLike[str], fieldnames: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> None:
+    """Append rows to a CSV file, writing the header first when the file is new."""
+    path = Path(path)
+    new = not path.is_file()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(fieldnames))
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_csv(path: str | os.PathLike[str], fieldnames: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> None:
+    """Write a whole CSV file atomically."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(fieldnames))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(path, write)
+
+
+def read_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """All rows of a CSV file as dicts; ``[]`` when the file does not exist."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ---------------------------------------------------------------------------------------------- artifacts
+def save_artifact(path: str | os.PathLike[str], kind: str, payload: Mapping[str, Any]) -> None:
+    """``torch.save`` a dict that names its ``kind`` and ``format``, atomically.
+
+    :param kind: one of the torch kinds of :data:`FORMATS`.
+    :param payload: tensors, numbers, strings and containers of them (what ``weights_only`` loading reads).
+    """
+    state = {"kind": kind, "format": FORMATS[kind], **payload}
+    atomic_write(path, lambda p: torch.save(state, p))
+
+
+def _load_torch(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for truncated or foreign files
+        raise CheckpointError(f"{path} cannot be read as a checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} is not one of this project's checkpoints")
+    return data
+
+
+def artifact_kind(path: str | os.PathLike[str]) -> str:
+    """The ``kind`` a file names itself by (``.npz`` files: an exported student's).
+
+    :raises CheckpointError: missing, unreadable, or not one of the project's artifacts.
+    """
+    path = Path(path)
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                kind = str(npz["kind"]) if "kind" in npz.files else ""
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{path} cannot be read ({exc})") from None
+        if kind != EXPORTED_STUDENT:
+            raise CheckpointError(f"{path} is not an exported student (kind {kind or 'missing'!r})")
+        return kind
+    kind = _load_torch(path).get("kind")
+    if kind not in FORMATS:
+        raise CheckpointError(f"{path} names no known kind ({kind!r}); expected one of {', '.join(KINDS)}")
+    return str(kind)
+
+
+def read_artifact(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
+    """Load a torch artifact (on the CPU, tensors only) and check that it is a ``kind`` of the current format.
+
+    :raises CheckpointError: missing, unreadable, another kind, or an older format.
+    """
+    path = Path(path)
+    data = _load_torch(path)
+    if data.get("kind") != kind:
+        raise CheckpointError(f"{path} is a {data.get('kind') or 'foreign'!s} file, not a {kind}")
+    if data.get("format") != FORMATS[kind]:
+        raise CheckpointError(
+            f"{path} has format {data.get('format')!r}; this version reads {FORMATS[kind]!r} (re-run the stage)"
+        )
+    return data
+
+
+def tensors(arrays: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Numpy arrays (or numbers) → tensors, for an artifact's payload; values are kept exactly."""
+    return {k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()}
+
+
+def arrays(tensors_: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Inverse of :func:`tensors`."""
+    return {k: v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v) for k, v in tensors_.items()}
+
+
+__all__ = [
+    "DISTILL_CHECKPOINT",
+    "EXPORTED_STUDENT",
+    "KINDS",
+    "PPO_CHECKPOINT",
+    "CheckpointError",
+    "append_csv",
+    "arrays",
+    "artifact_kind",
+    "atomic_write",
+    "file_sha256",
+    "read_artifact",
+    "read_csv",
+    "save_artifact",
+    "save_npz",
+    "tensors",
+    "write_csv",
+    "write_json",
+]

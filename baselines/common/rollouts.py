@@ -1,0 +1,123 @@
+"""The evaluation harness: episodes of one robot with an agent, and per-set summaries (MODELS.md §10).
+
+For every robot: ``episodes`` envs of that robot (env i seeded ``seed + i``), one episode each (up to
+the 1000-step limit, fall termination on), stepped together with one batched ``act`` call per step;
+the agent's observation statistics are frozen and rewards are raw. A robot's score is its mean
+undiscounted return; a set's score is the mean over its robots with the standard error over robots.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .agents import Agent, load_agent
+from .envs import make_robot_env, map_with_agent, robot_files
+
+
+@dataclass(frozen=True)
+class RobotJob:
+    """One robot to evaluate: its set's label, its XML file and how."""
+
+    set: str
+    robot: str
+    episodes: int
+    deterministic: bool
+    seed: int
+
+
+def run_robot(agent: Agent, job: RobotJob) -> dict[str, Any]:
+    """Run ``job.episodes`` single-episode envs of one robot with ``agent``.
+
+    :return: ``{"set", "robot", "returns", "lengths", "return_mean", "return_se"}``, or
+        ``{"set", "robot", "error"}`` when the robot cannot become an env (reported, not raised).
+    """
+    name = Path(job.robot).stem
+    try:
+        envs = [make_robot_env(agent.task, job.robot) for _ in range(job.episodes)]
+    except Exception as exc:  # any reason a robot file cannot become an env is reported, not raised
+        return {"set": job.set, "robot": name, "error": f"{type(exc).__name__}: {exc}"}
+    obs = [env.reset(seed=job.seed + i)[0] for i, env in enumerate(envs)]
+    returns, lengths = np.zeros(job.episodes), np.zeros(job.episodes, dtype=int)
+    active = list(range(job.episodes))
+    while active:
+        batch = {k: np.stack([obs[i][k] for i in active]) for k in obs[active[0]]}
+        actions = agent.act(batch, job.deterministic)
+        still = []
+        for i, action in zip(active, actions, strict=True):
+            obs[i], reward, terminated, truncated, _ = envs[i].step(np.clip(action, -1.0, 1.0))
+            returns[i] += reward
+            lengths[i] += 1
+            if not (terminated or truncated):
+                still.append(i)
+        active = still
+    for env in envs:
+        env.close()
+    se = float(returns.std(ddof=1) / np.sqrt(len(returns))) if len(returns) > 1 else float("nan")
+    return {
+        "set": job.set,
+        "robot": name,
+        "returns": returns.tolist(),
+        "lengths": lengths.tolist(),
+        "return_mean": float(returns.mean()),
+        "return_se": se,
+    }
+
+
+def robot_jobs(
+    robot_sets: Mapping[str, str | os.PathLike[str]], limit: int, episodes: int, deterministic: bool, seed: int
+) -> list[RobotJob]:
+    """One job per robot of every set. :param robot_sets: label → bundled set or folder."""
+    return [
+        RobotJob(label, str(f), episodes, deterministic, seed)
+        for label, spec in robot_sets.items()
+        for f in robot_files(spec, limit)
+    ]
+
+
+def evaluate_robots(
+    source: str | os.PathLike[str],
+    jobs: list[RobotJob],
+    workers: int,
+    task: str | None = None,
+    seed: int = 0,
+    on_result: Callable[[int, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Results of :func:`run_robot` for every job, in job order, each worker loading the agent once.
+
+    :param source: what :func:`~.agents.load_agent` takes (``random``, ``zero``, a checkpoint, a run).
+    :param task: the task of a reference policy or an exported student.
+    :param seed: seed of a reference policy's random actions.
+    :param on_result: called with (number done, result) as results arrive (progress lines).
+    """
+    results: list[dict[str, Any]] = []
+    stream: Iterator[dict[str, Any]] = map_with_agent(run_robot, jobs, load_agent, (str(source), task, seed), workers)
+    for k, result in enumerate(stream, 1):
+        results.append(result)
+        if on_result is not None:
+            on_result(k, result)
+    return results
+
+
+def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per set: number of robots scored and skipped, mean over robots of the per-robot mean return, its s.e."""
+    out: dict[str, dict[str, float]] = {}
+    for set_name in dict.fromkeys(r["set"] for r in results):
+        means = [r["return_mean"] for r in results if r["set"] == set_name and "error" not in r]
+        skipped = sum(1 for r in results if r["set"] == set_name and "error" in r)
+        se = float(np.std(means, ddof=1) / np.sqrt(len(means))) if len(means) > 1 else float("nan")
+        out[set_name] = {
+            "robots": len(means),
+            "skipped": skipped,
+            "mean": float(np.mean(means)) if means else float("nan"),
+            "se": se,
+        }
+    return out
+
+
+__all__ = ["RobotJob", "evaluate_robots", "robot_jobs", "run_robot", "summarise"]

@@ -1,0 +1,36 @@
+"""``python -m baselines.ppo --out RUN [--preset laptop] [--field-name VALUE ...] [--resume]``"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..common.config import add_config_arguments, config_from_args, run_cli
+from . import trainer
+from .config import PRESETS, PPOConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: see ``python -m baselines.ppo --help``."""
+    parser = argparse.ArgumentParser(prog="python -m baselines.ppo", description=trainer.__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="run directory (config, checkpoints, logs)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_config_arguments(parser, PPOConfig, PRESETS)
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        if args.resume and args.preset is None:
+            base = trainer.run_dir(args.out).read_config(PPOConfig)
+            config = config_from_args(args, PPOConfig, PRESETS, base=base)
+        else:
+            config = config_from_args(args, PPOConfig, PRESETS)
+        path = trainer.train(config, args.out, resume=args.resume, quiet=args.quiet)
+        print(f"final checkpoint: {path}")
+        return 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

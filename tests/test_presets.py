@@ -1,0 +1,23 @@
+"""The committed evidence stays valid: the configs saved with the committed laptop runs are today's presets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("stable_baselines3")
+
+from baselines.hyperdistill import pipeline_preset
+
+
+def test_committed_laptop_results_were_made_with_todays_presets() -> None:
+    """The committed laptop evidence stays valid: its saved configs are exactly today's presets."""
+    from baselines.ppo import PRESETS, PPOConfig
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    saved = json.loads((results / "laptop_ft_modumorph" / "run" / "config.json").read_text())
+    assert PPOConfig.from_dict(saved) == PRESETS["laptop"]
+    pipeline = json.loads((results / "hyperdistill_laptop_ft" / "pipeline.json").read_text())
+    assert pipeline == json.loads(json.dumps(pipeline_preset("laptop").to_dict()))
