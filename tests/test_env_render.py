@@ -38,6 +38,7 @@ def _gl_backend() -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_rgb_array_rendering() -> None:
     backend = _gl_backend()
     if backend is None:
@@ -62,6 +63,7 @@ def _read_png(path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(data[idat + 4 : idat + 4 + length])
 
 
+@pytest.mark.slow
 def test_cli_render_png_and_video(tmp_path) -> None:
     backend = _gl_backend()
     if backend is None:

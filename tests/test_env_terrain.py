@@ -65,9 +65,12 @@ def test_hfield_probes(npz: str, col_origin: int, compiled: bool | None) -> None
     for k, (qpos, xmat) in enumerate(zip(rec[f"{name}/probe/qpos"], rec[f"{name}/probe/torso_xmat"], strict=True)):
         x, y, z = qpos[:3]
         assert hmap.index(x, y) == tuple(rec[f"{name}/probe/hfield_idx"][k])
-        np.testing.assert_array_equal(hmap.observe(x, y, None), rec[f"{name}/probe/hfield_noRot"][k])
-        np.testing.assert_array_equal(hmap.observe(x, y, xmat[:2, 0]), rec[f"{name}/probe/hfield_rot"][k])
+        unrotated, centre = hmap.observe(x, y, None)
+        rotated, centre_rotated = hmap.observe(x, y, xmat[:2, 0])
+        np.testing.assert_array_equal(unrotated, rec[f"{name}/probe/hfield_noRot"][k])
+        np.testing.assert_array_equal(rotated, rec[f"{name}/probe/hfield_rot"][k])
         assert round(z - max(0.0, hmap.height(x, y)), 3) == rec[f"{name}/probe/torso_height"][k]
+        assert centre == centre_rotated == hmap.height(x, y)
 
 
 def test_vt_probe_through_env(vt_oracle: np.lib.npyio.NpzFile) -> None:
@@ -77,11 +80,48 @@ def test_vt_probe_through_env(vt_oracle: np.lib.npyio.NpzFile) -> None:
     env.reset(options={"terrain_hfield": vt_oracle[f"{name}/terrain_hfield"]})
     for k in (5, 17, 40):
         env.set_state(vt_oracle[f"{name}/probe/qpos"][k], np.zeros(env.model.nv))
-        x, y, _ = env.data.xpos[env._current.observation.torso_id].tolist()
-        np.testing.assert_array_equal(
-            env._observation(False, x, y)["hfield"], vt_oracle[f"{name}/probe/hfield_noRot"][k]
-        )
-        np.testing.assert_array_equal(env._observation(True, x, y)["hfield"], vt_oracle[f"{name}/probe/hfield_rot"][k])
+        x, y, z = env.data.xpos[env._current.observation.torso_id].tolist()
+        unrotated, ground = env._observation(False, x, y)
+        rotated, ground_rotated = env._observation(True, x, y)
+        np.testing.assert_array_equal(unrotated["hfield"], vt_oracle[f"{name}/probe/hfield_noRot"][k])
+        np.testing.assert_array_equal(rotated["hfield"], vt_oracle[f"{name}/probe/hfield_rot"][k])
+        assert ground == ground_rotated == env._arena.ground_height(x, y)
+        assert round(z - ground, 3) == vt_oracle[f"{name}/probe/torso_height"][k]
+
+
+@pytest.mark.parametrize("task", ["vt", "obstacle"])
+def test_ground_comes_with_the_hfield_sample(task: str) -> None:
+    """The ground height the hfield sample returns is the clipped H cell under the torso, on the corridor,
+    on obstacles and walls, and beyond the edges (gap, −10 in H, reads 0), whatever was sampled before."""
+    env = UnimalEnv(robot=TRAIN_XML / f"{ROBOTS5[0]}.xml", task=task)
+    env.reset(seed=1)
+    arena, rng = env._arena, np.random.default_rng(0)
+    points = [(x, y) for x, y in zip(rng.uniform(-20, 110, 300), rng.uniform(-30, 30, 300), strict=True)]
+    points += [(float(x), float(y)) for x, y, _, _ in arena.obstacles] if task == "obstacle" else []
+    grounds = set()
+    for k, (x, y) in enumerate(points):
+        heading = None if k % 2 else np.array([np.cos(k), np.sin(k)])
+        values, ground = arena.hfield_observation(x, y, heading)
+        assert values.shape == (1410,)
+        arena.hfield_observation(-x, -y, None)  # another sample in between changes nothing
+        assert ground == arena.ground_height(x, y) == max(0.0, float(arena.map.heights[arena.map.index(x, y)]))
+        grounds.add(ground)
+    assert 0.0 in grounds and 1.0 in grounds
+    top = 3.0 if task == "obstacle" else max(grounds)  # a box; a hill, step or rubble
+    assert top in grounds and top > 1.0
+
+
+@pytest.mark.parametrize("task", ["ft", "vt"])
+def test_step_torso_height_is_measured_from_the_steps_sample(task: str) -> None:
+    """info["torso_height"] on reset and steps is the torso's z above the ground under it, rounded to 1 mm."""
+    env = UnimalEnv(robot=TRAIN_XML / f"{ROBOTS5[0]}.xml", task=task, terminate_on_fall=False)
+    _, info = env.reset(seed=3)
+    env.action_space.seed(3)
+    views = env._current.views
+    for _ in range(30):
+        x, y, z = views.torso_pos.tolist()
+        assert info["torso_height"] == round(z - env._arena.ground_height(x, y), 3)
+        _, _, _, _, info = env.step(env.action_space.sample())
 
 
 def test_recorded_profiles_are_the_generators(vt_oracle: np.lib.npyio.NpzFile) -> None:

@@ -20,7 +20,7 @@ from conftest import TRAIN_XML
 from unimal_gym.envs import InvalidActionError, UnimalEnv, kernels
 from unimal_gym.envs.hfield import HeightMap
 from unimal_gym.envs.observation import AgentObservation
-from unimal_gym.envs.terrain import TerrainConfig, generate_corridor, pad_heights
+from unimal_gym.envs.terrain import ObstacleConfig, ObstacleCourse, TerrainConfig, generate_corridor, pad_heights
 from unimal_gym.layout import HFIELD_DIM
 
 OWN_XML = Path(__file__).resolve().parents[1] / "morphologies" / "train" / "xml"
@@ -101,11 +101,31 @@ def test_hfield_kernel_equals_numpy(seed: int) -> None:
         x, y = rng.uniform(-20.0, 110.0), rng.uniform(-25.0, 25.0)
         heading = np.array([np.cos(yaw), np.sin(yaw)])
         for h in (heading, None):
-            a, b = compiled.observe(x, y, h), plain.observe(x, y, h)
+            (a, centre_a), (b, centre_b) = compiled.observe(x, y, h), plain.observe(x, y, h)
             assert a.shape == (HFIELD_DIM,)
             assert same_bytes(a, b), f"pose {k} (x={x}, y={y}, yaw={yaw}, {h}): max |diff| {np.abs(a - b).max()}"
-            # the centre height each remembers equals a fresh lookup
-            assert compiled.height(x, y) == plain.height(x, y) == float(heights[plain.index(x, y)])
+            # the centre height each returns equals a fresh lookup
+            assert type(centre_a) is type(centre_b) is float
+            lookup = float(heights[plain.index(x, y)])
+            assert centre_a == centre_b == compiled.height(x, y) == plain.height(x, y) == lookup
+
+
+@built
+def test_obstacle_hfield_kernel_equals_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Obstacle course's boxes are in the map for both samplers (the numpy one reads a padded copy of H,
+    made when the map is built): the same samples and centre heights on, beside and beyond every box."""
+    monkeypatch.setattr(kernels, "kernels", None)  # the arena's map samples with numpy
+    arena = ObstacleCourse(ObstacleConfig())
+    arena.new_episode(np.random.default_rng(0), {})
+    plain = arena.map
+    assert plain._sampler is None and len(arena.obstacles) > 40
+    compiled = HeightMap(plain.heights, plain.col_origin, compiled=True)
+    for x, y, half_length, half_width in arena.obstacles:
+        for px, py in ((x, y), (x + half_length + 0.3, y), (x, y - half_width - 0.3), (x - 2.0, y)):
+            for heading in (None, np.array([0.6, 0.8])):
+                (a, centre_a), (b, centre_b) = compiled.observe(px, py, heading), plain.observe(px, py, heading)
+                assert same_bytes(a, b) and centre_a == centre_b
+        assert plain.observe(x, y, None)[1] == 3.0  # ObstacleConfig.obs_height
 
 
 @built
@@ -116,8 +136,9 @@ def test_kernels_reject_bad_inputs() -> None:
     out = np.empty(HFIELD_DIM)
     # far outside the array: the cell is clipped to the corner (99, 299), samples as numpy's
     assert sampler(out, 1e300, -1e300, 0.6, 0.8) == heights[99, 299]
-    plain = HeightMap(heights, 50, compiled=False).observe(1e300, -1e300, np.array([0.6, 0.8]))
+    plain, centre = HeightMap(heights, 50, compiled=False).observe(1e300, -1e300, np.array([0.6, 0.8]))
     assert same_bytes(out, plain)
+    assert centre == heights[99, 299]
     with pytest.raises(ValueError, match="must be finite"):
         sampler(out, float("nan"), 0.0, 1.0, 0.0)
     with pytest.raises(ValueError, match="must have 1410 items"):

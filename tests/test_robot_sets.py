@@ -41,6 +41,7 @@ def test_set_has_100_robots_and_its_spec(name: str) -> None:
     assert len(list((SETS[name] / "metadata").glob("*.json"))) == 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_set_regenerates_bit_identically(name: str) -> None:
     """The README's command and seed reproduce the files: checked on three robots of each set."""
@@ -57,6 +58,7 @@ def test_train_and_test_are_disjoint() -> None:
     assert not train & test
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_every_robot_is_valid_and_stands(name: str) -> None:
     for path in _files(name):
@@ -107,6 +109,37 @@ def test_duplicate_sets_are_refused(tmp_path: Path) -> None:
         generate_robot_set(spec, tmp_path / "b", avoid=[tmp_path / "a"], progress=False)
 
 
+def _model_bytes(model: mujoco.MjModel) -> bytes:
+    buffer = np.empty(mujoco.mj_sizeModel(model), dtype=np.uint8)
+    mujoco.mj_saveModel(model, None, buffer)
+    return buffer.tobytes()
+
+
+def test_rest_check_simulates_the_ft_envs_model() -> None:
+    """The rest check's model is the one the FT env compiles for the robot, byte for byte (MJB)."""
+    from unimal_gym.envs import UnimalEnv
+    from unimal_gym.envs.assembly import ft_model
+
+    for path in _files("train")[:3]:
+        robot = load(path)
+        env = UnimalEnv(robot=robot, task="ft")
+        assert _model_bytes(ft_model(robot)) == _model_bytes(env.model)
+
+
+def test_rest_check_enforces_the_envs_buffer_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More contacts or constraint rows than the env allows is a physics error in the rest check too."""
+    from unimal_gym.envs import assembly
+
+    robot = load(_files("train")[0])
+    assert rest_rollout(robot, steps=25).physics_ok
+    monkeypatch.setattr(assembly, "MAX_CONTACTS", 0)
+    assert not rest_rollout(robot, steps=25).physics_ok
+    monkeypatch.undo()
+    monkeypatch.setattr(assembly, "MAX_CONSTRAINT_ROWS", 0)
+    assert not rest_rollout(robot, steps=25).physics_ok
+
+
+@pytest.mark.slow
 def test_generated_robot_counts_follow_the_histogram() -> None:
     spec = SetSpec("hist", 4, 11, ((6, 1),))
     assert all(generate_robot(spec, i)[0].num_limbs == 6 for i in range(4))

@@ -2,7 +2,8 @@
 
 An arena inserts its geoms at worldbody index 1 of the scene built by :func:`.assembly.agent_scene`
 (ENV.md §1.3), may draw a new layout at every reset, and answers terrain-height queries used by
-``torso_height``. :class:`FlatFloor` is FT's; the terrain arenas live in :mod:`.terrain`.
+``torso_height``: arenas with an ``hfield`` observation give the ground height with each sample of it.
+:class:`FlatFloor` is FT's; the terrain arenas live in :mod:`.terrain`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,17 @@ class Arena:
         """Write the current layout into a model compiled for the same ``layout_version``."""
 
     def ground_height(self, x: float, y: float) -> float:
-        """Terrain height used by ``torso_height`` at world (x, y)."""
+        """Terrain height used by ``torso_height`` at world (x, y) (m)."""
+        raise NotImplementedError
+
+    def hfield_observation(self, x: float, y: float, heading: np.ndarray | None) -> tuple[np.ndarray, float]:
+        """The ``hfield`` key around world (x, y) and :meth:`ground_height` there, from one lookup.
+
+        Only arenas with ``has_hfield_observation``.
+
+        :param heading: the xy part (2,) of the torso's x axis the grid is rotated to; ``None``: unrotated.
+        :returns: ``(hfield, ground)``: hfield (1410,) float64; ground the terrain height (m).
+        """
         raise NotImplementedError
 
     def off_edge(self, y: float) -> bool:

@@ -5,13 +5,16 @@ terrain thickness, its motors and sensors, the template's physics settings with 
 (``filterparent`` enabled, default geom condim 3 and friction 0.7 0.1 0.1, the robot's
 ``<exclude>`` pairs dropped), MuJoCo 2.0 capsule masses (spec decision 2), the original's 11 cameras,
 materials and visual settings. The arenas (:mod:`.arenas`) then insert their ground geoms at
-worldbody index 1 and their hfield assets.
+worldbody index 1 and their hfield assets: :func:`compile_scene` does that and compiles, for the
+environment and for :func:`ft_model`, the FT model of a robot that the robot-set generator's rest
+check (:func:`unimal_gym.morphology.physics.rest_rollout`) simulates.
 
 Differences that affect nothing but memory or rendering, and why:
 
 * ``<size njmax="1000" nconmax="200">`` is not written: modern MuJoCo only sizes its memory arena
   from it (52 MB per env). The original's hard limits (a MuJoCo 2.0 warning, i.e. a physics error,
-  beyond 200 contacts or 1000 constraint rows) are enforced by the environment instead.
+  beyond :data:`MAX_CONTACTS` contacts or :data:`MAX_CONSTRAINT_ROWS` constraint rows) are enforced
+  by the environment instead.
 * The skybox gradient is 128×128 instead of 800×800 and the shadow map 4096 instead of 16384: the
   original spent ~50 ms per compile on the skybox (spec decision 6), and 16384 shadow maps fail on
   many offscreen GL contexts.
@@ -19,14 +22,19 @@ Differences that affect nothing but memory or rendering, and why:
 
 from __future__ import annotations
 
+import copy
+
 import mujoco
 from lxml import etree
 
 from ..layout import TERRAIN_THICKNESS
 from ..morphology import Morphology, robot_xml
+from .arenas import Arena, FlatFloor
 
 GEOM_CONDIM = "3"  # ENV.md §1.3 step 3 (XML.GEOM_CONDIM)
 GEOM_FRICTION = "0.7 0.1 0.1"  # ENV.md §1.3 step 3 (XML.GEOM_FRICTION)
+MAX_CONTACTS = 200  # ENV.md §1.3: the original's nconmax; more contacts in a substep is a physics error
+MAX_CONSTRAINT_ROWS = 1000  # ENV.md §1.3: the original's njmax; more constraint rows is a physics error
 
 # ENV.md §1.3 (Agent module): 9 body-tracking cameras inserted after the torso's "side" camera
 TORSO_CAMERAS = (
@@ -109,6 +117,21 @@ def ground_asset(root: etree._Element) -> etree._Element:
     return asset
 
 
-def compile_scene(root: etree._Element) -> mujoco.MjModel:
-    """Compile an assembled scene tree."""
-    return mujoco.MjModel.from_xml_string(etree.tostring(root, encoding="unicode"))
+def compile_scene(scene: etree._Element, arena: Arena) -> mujoco.MjModel:
+    """Compile a scene of :func:`agent_scene` on the arena's current ground.
+
+    :param scene: the robot's scene without ground; it is copied, not changed.
+    :param arena: inserts its ground into the copy (:meth:`Arena.add_ground`) and writes what XML
+        cannot say into the compiled model (:meth:`Arena.after_compile`).
+    :returns: the complete model, ready for ``MjData``.
+    """
+    root = copy.deepcopy(scene)
+    arena.add_ground(root)
+    model = mujoco.MjModel.from_xml_string(etree.tostring(root, encoding="unicode"))
+    arena.after_compile(model)
+    return model
+
+
+def ft_model(robot: Morphology) -> mujoco.MjModel:
+    """The model ``UnimalEnv(task="ft")`` compiles for ``robot``: its scene on a default :class:`FlatFloor`."""
+    return compile_scene(agent_scene(robot), FlatFloor())

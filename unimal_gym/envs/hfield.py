@@ -3,6 +3,9 @@
 The terrain is a padded height array H (rows ↔ y, row 0 at the +y edge, rows increasing toward −y;
 columns ↔ x; 10 cells per metre). The grid has 47 row offsets DR (rightward, −y) and 30 column
 offsets DX (forward, +x), dense near the torso; it is rotated by the torso's yaw on steps.
+:meth:`HeightMap.observe` returns the sampled heights together with the height of the centre cell
+(the one under the torso) that they are relative to; the environment's ``torso_height`` uses that
+value, so a step looks the terrain up once.
 """
 
 from __future__ import annotations
@@ -37,10 +40,22 @@ if (len(DR), len(DX)) != HFIELD_SHAPE:  # the layout every policy reads
     raise ImportError(f"hfield grid {len(DR)} × {len(DX)} does not match the layout's {HFIELD_SHAPE}")
 
 
+def cell_index(x: float, y: float, shape: tuple[int, int], col_origin: int) -> tuple[int, int]:
+    """(row, col) of the cell under world (x, y) (``pos_to_idx``) in a padded H of ``shape``, clipped to it.
+
+    :param col_origin: column of world x = 0; world y = 0 is row ``shape[0] // 2``.
+    """
+    rows, cols = shape
+    row = int(rows // 2 - math.floor(CELLS_PER_METRE * y))
+    col = int(col_origin + math.floor(CELLS_PER_METRE * x))
+    return min(max(row, 0), rows - 1), min(max(col, 0), cols - 1)
+
+
 class HeightMap:
     """A padded terrain height array with the world ↔ cell mapping of ENV.md §2.3.
 
-    :param heights: (rows, cols) padded H.
+    :param heights: (rows, cols) padded H, complete: the numpy sampler reads a copy of it made here
+        (the kernel reads the array itself), so later writes would reach only the kernel.
     :param col_origin: column of world x = 0 (``10 · (start_flat + padding [+ 1 with walls])``).
     :param obs_size: [behind, front, right, left] of the observation grid (m).
     :param compiled: sample the grid with the compiled kernel (True; an error if it is not
@@ -58,7 +73,6 @@ class HeightMap:
         self.col_origin = int(col_origin)
         self.row_origin = heights.shape[0] // 2
         self._rows, self._cols = heights.shape
-        self._last_x = self._last_y = self._last_height = math.nan  # the centre of the last observe()
         dr, dx = grid_offsets(obs_size)
         grid_dr, grid_dc = np.meshgrid(dr.astype(float), dx.astype(float), indexing="ij")  # (47, 30)
         # rotation as two products of stacked grids: [dc; dr]·cos ψ + [dr; −dc]·sin ψ = [col'; row'] (pre-rounding)
@@ -88,25 +102,24 @@ class HeightMap:
         self._work = np.empty_like(self._grid)
 
     def index(self, x: float, y: float) -> tuple[int, int]:
-        """(row, col) of the cell under world (x, y) (``pos_to_idx``), clipped to the array."""
-        row = int(self.row_origin - math.floor(CELLS_PER_METRE * y))
-        col = int(self.col_origin + math.floor(CELLS_PER_METRE * x))
-        return min(max(row, 0), self._rows - 1), min(max(col, 0), self._cols - 1)
+        """(row, col) of the cell under world (x, y), clipped to the array (:func:`cell_index`)."""
+        return cell_index(x, y, (self._rows, self._cols), self.col_origin)
 
     def height(self, x: float, y: float) -> float:
-        """H at the cell under (x, y) (remembered from the last :meth:`observe` at the same point)."""
-        if x == self._last_x and y == self._last_y:
-            return self._last_height
+        """H at the cell under (x, y), i.e. at :meth:`index` (the centre height :meth:`observe` returns there)."""
         return float(self.heights[self.index(x, y)])
 
-    def observe(self, x: float, y: float, heading: np.ndarray | None) -> np.ndarray:
-        """The (1410,) relative heights around (x, y), rows DR outer, columns DX inner.
+    def observe(self, x: float, y: float, heading: np.ndarray | None) -> tuple[np.ndarray, float]:
+        """The relative heights around (x, y) and the height they are relative to.
 
         Cell (row0 + r', col0 + c') with c' = round(cos ψ·dc + sin ψ·dr), r' = round(−sin ψ·dc + cos ψ·dr)
-        (half to even), indices clipped to the array, minus the height at (row0, col0) (ENV.md §3.6).
+        (half to even), indices clipped to the array, minus the height at (row0, col0) = :meth:`index`
+        (ENV.md §3.6).
 
         :param heading: the torso's local x axis in the world (its xy part, (2,)); ``None`` samples
             the unrotated grid (the original's reset observation).
+        :returns: ``(values, centre_height)``: values (1410,) float64, rows DR outer, columns DX inner,
+            a new array; centre_height the H cell under (x, y), equal to :meth:`height` ``(x, y)``.
         """
         if self._sampler is not None:
             values = np.empty(self._grid.shape[1])
@@ -115,8 +128,7 @@ class HeightMap:
             else:
                 psi = np.arctan2(heading[1], heading[0])
                 centre_height = self._sampler(values, x, y, np.cos(psi), np.sin(psi))
-            self._last_x, self._last_y, self._last_height = x, y, centre_height
-            return values
+            return values, centre_height
         row0, col0 = self.index(x, y)
         centre = (row0 + self._pad) * self._stride + col0 + self._pad
         if heading is None:
@@ -133,5 +145,4 @@ class HeightMap:
         values = self._padded.take(flat)
         centre_height = float(self._padded[centre])
         values -= centre_height
-        self._last_x, self._last_y, self._last_height = x, y, centre_height
-        return values
+        return values, centre_height

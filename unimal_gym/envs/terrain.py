@@ -33,7 +33,7 @@ from lxml import etree
 from ..layout import TERRAIN_THICKNESS
 from .arenas import Arena
 from .assembly import ground_asset
-from .hfield import CELLS_PER_METRE, HFIELD_OBS_SIZE, HeightMap
+from .hfield import CELLS_PER_METRE, HFIELD_OBS_SIZE, HeightMap, cell_index
 
 Range = tuple[float, float, float]
 
@@ -329,14 +329,20 @@ class TerrainCorridor(Arena):
             model.hfield_data[adr : adr + n] = data.reshape(-1)
 
     def ground_height(self, x: float, y: float) -> float:
+        """The H cell under (x, y), clipped at ≥ 0 (quirk: a gap reads 0, not −10)."""
         return max(0.0, self.map.height(x, y))
 
     def off_edge(self, y: float) -> bool:
         return self.config.size[1] - abs(y) <= self.config.edge_margin
 
-    def hfield_observation(self, x: float, y: float, heading: np.ndarray | None) -> np.ndarray:
-        """The (1410,) ``hfield`` key, see :meth:`HeightMap.observe`."""
-        return self.map.observe(x, y, heading)
+    def hfield_observation(self, x: float, y: float, heading: np.ndarray | None) -> tuple[np.ndarray, float]:
+        """The ``hfield`` key and the ground height under (x, y), from one :meth:`HeightMap.observe`.
+
+        :returns: ``(hfield, ground)``: hfield (1410,) heights relative to the H cell under (x, y);
+            ground that cell clipped at ≥ 0, equal to :meth:`ground_height` ``(x, y)``.
+        """
+        values, centre_height = self.map.observe(x, y, heading)
+        return values, max(0.0, centre_height)
 
 
 class ObstacleCourse(TerrainCorridor):
@@ -355,8 +361,9 @@ class ObstacleCourse(TerrainCorridor):
             self.obstacles = np.asarray(options["obstacles"], dtype=float).reshape(-1, 4)
         else:
             self.obstacles = self._place(rng)
-        self.map = HeightMap(pad_heights(self.layout.heights, self.config), self._col_origin(), self.config.obs_size)
-        self._heights_and_z()
+        heights = pad_heights(self.layout.heights, self.config)
+        self._z = self._write_obstacles(heights)
+        self.map = HeightMap(heights, self._col_origin(), self.config.obs_size)  # H with the boxes in it
 
     def _place(self, rng: np.random.Generator) -> np.ndarray:
         """Rows (x, y, half_length, half_width) of the placed boxes (ENV.md §2.4 steps 1–4)."""
@@ -381,17 +388,21 @@ class ObstacleCourse(TerrainCorridor):
                     break
         return np.array(placed, dtype=float).reshape(-1, 4)
 
-    def _heights_and_z(self) -> None:
-        """Box centre heights (ENV.md §2.4 step 5) and the obstacle blocks written into H (step 7)."""
+    def _write_obstacles(self, heights: np.ndarray) -> np.ndarray:
+        """Write the obstacle blocks into the padded H (ENV.md §2.4 step 7), in place.
+
+        :returns: (n,) the boxes' centre heights (step 5), each from H before its own block is written.
+        """
         c = self.obstacle_config
-        heights = self.map.heights
-        self._z = np.zeros(len(self.obstacles))
+        z = np.zeros(len(self.obstacles))
+        col_origin = self._col_origin()
         for k, (x, y, bl, bw) in enumerate(self.obstacles):
-            row, col = self.map.index(x, y)
+            row, col = cell_index(x, y, heights.shape, col_origin)
             sx, sy = cells(bl), cells(bw)
             block = heights[row - sy : row + sy, col - sx : col + sx]
-            self._z[k] = c.half_height + block.max() + c.float_gap
+            z[k] = c.half_height + block.max() + c.float_gap
             block[:] = c.obs_height
+        return z
 
     def add_ground(self, root: etree._Element) -> None:
         if self.map is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from ..layout import ACTION_DIM, CONTEXT_DIM, HFIELD_DIM, MAX_JOINTS, MAX_LIMBS,
 from ..morphology import Morphology
 from ..morphology.tree import FLOOR_OFFSET
 from .arenas import Arena, FlatFloor
-from .assembly import CAMERAS, agent_scene, compile_scene
+from .assembly import CAMERAS, MAX_CONSTRAINT_ROWS, MAX_CONTACTS, agent_scene, compile_scene
 from .errors import InvalidActionError, InvalidStateError
 from .kernels import abs_sum, kernels
 from .observation import AgentObservation
@@ -49,6 +48,11 @@ class _Robot:
     data: mujoco.MjData | None = None
     layout_version: int = -1
     views: _DataViews | None = None
+
+
+def _torso_height(z: float, ground: float) -> float:
+    """The torso height reported and tested for falls: the torso's z above the ground, rounded to 1 mm (m)."""
+    return round(z - ground, 3)
 
 
 class _DataViews:
@@ -195,7 +199,8 @@ class UnimalEnv(gym.Env):
 
     * terminated, fall: ``torso_height ≤ stand_height_ratio · (z_xml − 0.2)`` with ``torso_height
       = round(z_torso − ground, 3)``; ground = 1 on FT, the H cell under the torso (≥ 0) on VT and
-      Obstacle (``info["terminate_on_fall"] = True``). Off with ``terminate_on_fall=False``.
+      Obstacle, the centre cell of the same step's hfield sample (``info["terminate_on_fall"] =
+      True``). Off with ``terminate_on_fall=False``.
     * terminated, edge (VT, Obstacle): ``|y_torso| ≥ terrain half-width − 1`` (19 m).
     * truncated, physics error: a MuJoCo warning (bad qacc/qpos/qvel, contact or constraint
       buffer full) or more than ``max_contacts`` contacts / ``max_constraint_rows`` constraint
@@ -274,8 +279,8 @@ class UnimalEnv(gym.Env):
         stand_height_ratio: float | None = None,
         terminate_on_fall: bool = True,
         reset_noise_scale: float = 0.005,
-        max_contacts: int = 200,
-        max_constraint_rows: int = 1000,
+        max_contacts: int = MAX_CONTACTS,
+        max_constraint_rows: int = MAX_CONSTRAINT_ROWS,
         terrain: TerrainConfig | None = None,
         obstacles: ObstacleConfig | None = None,
         rotate_reset_hfield: bool = False,
@@ -357,15 +362,12 @@ class UnimalEnv(gym.Env):
     def _activate(self, robot: _Robot) -> None:
         """Make ``robot`` current, compiling its model if its ground layout changed (else reuse it)."""
         if robot.model is None or robot.layout_version != self._arena.layout_version:
-            root = copy.deepcopy(robot.scene)
-            self._arena.add_ground(root)
-            robot.model = compile_scene(root)
+            robot.model = compile_scene(robot.scene, self._arena)
             robot.data = mujoco.MjData(robot.model)
             robot.layout_version = self._arena.layout_version
             if robot.observation is None:
                 robot.observation = AgentObservation(robot.model)
             robot.views = _DataViews(robot.model, robot.data, robot.observation)
-            self._arena.after_compile(robot.model)
             if self._renderer is not None and robot is self._current:
                 self._renderer.close()
                 self._renderer = None
@@ -445,9 +447,9 @@ class UnimalEnv(gym.Env):
             mujoco.mju_normalize4(data.qpos[3:7])  # spec decision 3
         mujoco.mj_forward(model, data)
         x, y, z = self._current.views.torso_pos.tolist()
-        obs = self._observation(self.rotate_reset_hfield, x, y)
+        obs, ground = self._observation(self.rotate_reset_hfield, x, y)
         self._last_obs = obs
-        return obs, {"name": self.robot_name, "torso_height": self._height_above_ground(x, y, z)}
+        return obs, {"name": self.robot_name, "torso_height": _torso_height(z, ground)}
 
     def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Set the simulator's positions (nq,) and velocities (nv,), then ``mj_forward``.
@@ -470,7 +472,10 @@ class UnimalEnv(gym.Env):
         self.data.qvel[:] = qvel
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        """Advance ``frame_skip`` physics steps with the padded action (24,)."""
+        """Advance ``frame_skip`` physics steps with the padded action (24,).
+
+        :returns: ``(observation, reward, terminated, truncated, info)`` (see the class docstring).
+        """
         robot = self._current
         model, data, views = robot.model, robot.data, robot.views
         if views.set_ctrl is None or views.set_ctrl(action):  # not a finite float vector of 24: numpy
@@ -481,20 +486,23 @@ class UnimalEnv(gym.Env):
         xy_before = views.torso_xy.copy()
         x_before = torso_pos.item(0)
         error = self._simulate(robot)
-        if error:
+        if error:  # the state is back to before the step: report it with that step's reward terms, reward 0
             mujoco.mj_forward(model, data)
             obs = {key: value.copy() for key, value in self._last_obs.items()}
-            info = self._info(robot, xy_before, xy_before, 0.0, ctrl, self._height_above_ground(*torso_pos.tolist()))
+            x, y, z = torso_pos.tolist()
+            torso_height = _torso_height(z, self._arena.ground_height(x, y))
+            _, forward, ctrl_cost, stand = self._reward(robot, 0.0, ctrl, torso_height)
+            info = self._info(robot, xy_before, xy_before, 0.0, torso_height, forward, ctrl_cost, stand)
             info["mj_step_error"], info["timeout"] = error, True
             return obs, 0.0, False, True, info
 
         x, y, z = torso_pos.tolist()
-        obs = self._observation(True, x, y)  # first: the terrain height under the torso is then known
+        obs, ground = self._observation(True, x, y)
         self._last_obs = obs
         x_vel = (x - x_before) / (views.opt.timestep * self.frame_skip)
-        torso_height = self._height_above_ground(x, y, z)
-        info = self._info(robot, xy_before, views.torso_xy.copy(), x_vel, ctrl, torso_height)
-        reward = info["__reward__forward"] - info["__reward__ctrl"] + info["__reward__stand"]
+        torso_height = _torso_height(z, ground)
+        reward, forward, ctrl_cost, stand = self._reward(robot, x_vel, ctrl, torso_height)
+        info = self._info(robot, xy_before, views.torso_xy.copy(), x_vel, torso_height, forward, ctrl_cost, stand)
         terminated = False
         if self.terminate_on_fall and torso_height <= robot.fall_threshold:
             terminated = info["terminate_on_fall"] = True
@@ -541,9 +549,22 @@ class UnimalEnv(gym.Env):
             return f"physics error at t={time:.3f} for robot {self.robot_name!r}: {problem}"
         return ""
 
-    def _height_above_ground(self, x: float, y: float, z: float) -> float:
-        """The torso height reported and tested for falls: z above the terrain under (x, y), rounded to 1 mm."""
-        return round(z - self._arena.ground_height(x, y), 3)
+    def _reward(
+        self, robot: _Robot, x_vel: float, ctrl: np.ndarray, torso_height: float
+    ) -> tuple[float, float, float, float]:
+        """The step's reward and its terms (the class docstring's Rewards).
+
+        :param robot: the current robot (its ``orig_height`` caps the stand term).
+        :param x_vel: the torso's x velocity over the step (m/s).
+        :param ctrl: the actuated action slots (nu,), in actuator order.
+        :param torso_height: the torso's height above the ground (m).
+        :returns: ``(reward, forward, ctrl_cost, stand)``, reward = forward − ctrl_cost + stand.
+        """
+        forward = self.forward_reward_weight * x_vel
+        # a zero weight skips its term's work (ctrl is finite: _check_action), same values
+        ctrl_cost = self.ctrl_cost_weight * float(ctrl.dot(ctrl)) if self.ctrl_cost_weight else 0.0
+        stand = self.stand_reward_weight * min(torso_height, 2 * robot.orig_height) if self.stand_reward_weight else 0.0
+        return forward - ctrl_cost + stand, forward, ctrl_cost, stand
 
     def _info(
         self,
@@ -551,13 +572,18 @@ class UnimalEnv(gym.Env):
         xy_before: np.ndarray,
         xy_after: np.ndarray,
         x_vel: float,
-        ctrl: np.ndarray,
         torso_height: float,
+        forward: float,
+        ctrl_cost: float,
+        stand: float,
     ) -> dict[str, Any]:
+        """The step's ``info`` from its values and :meth:`_reward`'s terms, plus the energy metric of the state.
+
+        :param xy_before: the torso's xy (2,) before the step (kept in ``info``, not copied).
+        :param xy_after: the torso's xy (2,) after the step (likewise).
+        :returns: a new dict with the keys of a step without physics error.
+        """
         x_after = float(xy_after[0])
-        # a zero weight skips its term's work (ctrl is finite: _check_action), same values
-        ctrl_cost = self.ctrl_cost_weight * float(ctrl.dot(ctrl)) if self.ctrl_cost_weight else 0.0
-        stand = self.stand_reward_weight * min(torso_height, 2 * robot.orig_height) if self.stand_reward_weight else 0.0
         return {
             "name": robot.morphology.name,
             "x_pos": x_after,
@@ -568,14 +594,22 @@ class UnimalEnv(gym.Env):
             "torso_height": torso_height,
             "mj_step_error": False,
             "timeout": False,
-            "__reward__forward": self.forward_reward_weight * x_vel,
+            "__reward__forward": forward,
             "__reward__ctrl": ctrl_cost,
             "__reward__stand": stand,
             "__reward__energy": int(abs_sum(robot.views.joint_forces)),  # ENV.md §7: int(Σ|qfrc_actuator[1:]|)
         }
 
-    def _observation(self, rotate_hfield: bool, x: float, y: float) -> dict[str, np.ndarray]:
-        """The observation of the current state; (x, y) is the torso's position (the hfield's centre)."""
+    def _observation(self, rotate_hfield: bool, x: float, y: float) -> tuple[dict[str, np.ndarray], float]:
+        """The observation of the current state and the ground height under the torso.
+
+        :param rotate_hfield: rotate the hfield grid by the torso's yaw (steps) or not (reset, quirk 4).
+        :param x: the torso's x (the hfield's centre).
+        :param y: the torso's y.
+        :returns: ``(obs, ground)``: obs the observation dict (keys and shapes in the class docstring),
+            new arrays; ground the terrain height under (x, y) that ``torso_height`` is measured from,
+            on VT and Obstacle the clipped centre cell of this very hfield sample.
+        """
         robot = self._current
         builder, data = robot.observation, robot.data
         obs = {"proprioceptive": builder.proprioceptive(robot.model, data)}
@@ -584,8 +618,10 @@ class UnimalEnv(gym.Env):
             obs[key] = value.copy()
         if self._arena.has_hfield_observation:
             heading = robot.views.torso_heading if rotate_hfield else None
-            obs["hfield"] = self._arena.hfield_observation(x, y, heading)
-        return obs
+            obs["hfield"], ground = self._arena.hfield_observation(x, y, heading)
+        else:
+            ground = self._arena.ground_height(x, y)
+        return obs, ground
 
     # ------------------------------------------------------------------ rendering
     def render(self) -> np.ndarray | None:
