@@ -9,7 +9,7 @@ import sys
 def test_unimal_gym_imports_without_torch() -> None:
     code = (
         "import sys, unimal_gym, unimal_gym.morphology, unimal_gym.cli\n"
-        "import unimal_gym.morphology.mutate, unimal_gym.morphology.robot_sets, unimal_gym.morphology.variations\n"
+        "import unimal_gym.morphology.mutate, unimal_gym.robot_sets, unimal_gym.morphology.variations\n"
         "assert 'torch' not in sys.modules, 'unimal_gym imported torch'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from lxml import etree
 
+from unimal_gym.envs.rest import rest_rollout
 from unimal_gym.morphology import MorphologyError, compile_robot, load, to_xml
 from unimal_gym.morphology.mjcf import _build_tree
-from unimal_gym.morphology.physics import rest_rollout
-from unimal_gym.morphology.robot_sets import (
+from unimal_gym.robot_sets import (
     SetSpec,
     generate_robot,
     generate_robot_set,
@@ -128,14 +128,14 @@ def test_rest_check_simulates_the_ft_envs_model() -> None:
 
 def test_rest_check_enforces_the_envs_buffer_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     """More contacts or constraint rows than the env allows is a physics error in the rest check too."""
-    from unimal_gym.envs import assembly
+    from unimal_gym.envs import rest
 
     robot = load(_files("train")[0])
     assert rest_rollout(robot, steps=25).physics_ok
-    monkeypatch.setattr(assembly, "MAX_CONTACTS", 0)
+    monkeypatch.setattr(rest, "MAX_CONTACTS", 0)
     assert not rest_rollout(robot, steps=25).physics_ok
     monkeypatch.undo()
-    monkeypatch.setattr(assembly, "MAX_CONSTRAINT_ROWS", 0)
+    monkeypatch.setattr(rest, "MAX_CONSTRAINT_ROWS", 0)
     assert not rest_rollout(robot, steps=25).physics_ok
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import train_robot_files
 
+from unimal_gym.envs.rest import rest_rollout
 from unimal_gym.morphology import MutationError, compile_robot, from_xml, load, to_xml
 from unimal_gym.morphology.mutate import validity_failure
-from unimal_gym.morphology.physics import rest_rollout
 from unimal_gym.morphology.variations import (
     ARMATURE_RANGE,
     DAMPING_RANGE,

@@ -21,8 +21,8 @@ import numpy as np
 
 from .morphology import Morphology, MorphologyError, compile_robot, load, save
 from .morphology.mutate import mutate
-from .morphology.robot_sets import LIMB_HISTOGRAMS, SetSpec, generate_robot_set, set_statistics
 from .morphology.variations import variants
+from .robot_sets import LIMB_HISTOGRAMS, SetSpec, generate_robot_set, set_statistics
 
 
 def _robot_files(paths: Sequence[str]) -> list[Path]:

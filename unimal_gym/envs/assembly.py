@@ -7,7 +7,7 @@ terrain thickness, its motors and sensors, the template's physics settings with 
 materials and visual settings. The arenas (:mod:`.arenas`) then insert their ground geoms at
 worldbody index 1 and their hfield assets: :func:`compile_scene` does that and compiles, for the
 environment and for :func:`ft_model`, the FT model of a robot that the robot-set generator's rest
-check (:func:`unimal_gym.morphology.physics.rest_rollout`) simulates.
+check (:func:`unimal_gym.envs.rest.rest_rollout`) simulates.
 
 Differences that affect nothing but memory or rendering, and why:
 

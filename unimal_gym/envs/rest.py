@@ -3,10 +3,9 @@
 Used to vet generated robot sets (``morphologies/``): every robot must come to rest standing
 (torso above the FT fall threshold, ENV.md §0) with no physics error as the environment defines
 it (a MuJoCo warning: bad qacc/qpos/qvel; more contacts or constraint rows than the original's
-buffers held). The model is the FT task's own, assembled by :func:`unimal_gym.envs.assembly.ft_model`
-(imported when the check runs: the environments import this package): the robot raised by the 1 m
-terrain thickness onto a box floor whose top is at z = 1, parent–child contacts filtered, sibling
-contacts live, MuJoCo 2.0 capsule masses.
+buffers held). The model is the FT task's own, assembled by :func:`.assembly.ft_model`: the robot
+raised by the 1 m terrain thickness onto a box floor whose top is at z = 1, parent–child contacts
+filtered, sibling contacts live, MuJoCo 2.0 capsule masses.
 """
 
 from __future__ import annotations
@@ -17,7 +16,9 @@ import mujoco
 import numpy as np
 
 from ..layout import TERRAIN_THICKNESS
-from .tree import FLOOR_OFFSET, Morphology
+from ..morphology.tree import FLOOR_OFFSET, Morphology
+from .assembly import MAX_CONSTRAINT_ROWS, MAX_CONTACTS, ft_model
+from .unimal_env import PHYSICS_WARNINGS, STAND_HEIGHT_RATIO
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,6 @@ def rest_rollout(morph: Morphology, steps: int = 150, frame_skip: int = 4) -> Re
     :param frame_skip: physics substeps per control step (4, ENV.md §0).
     :returns: the report; ``torso_height`` where the rollout ended.
     """
-    from ..envs.assembly import MAX_CONSTRAINT_ROWS, MAX_CONTACTS, ft_model
-    from ..envs.unimal_env import PHYSICS_WARNINGS, STAND_HEIGHT_RATIO
-
     model = ft_model(morph)
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)

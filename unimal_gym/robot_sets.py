@@ -10,7 +10,7 @@ Each robot gets a target limb count so that the set has the original benchmark's
 histogram (ENV.md §8, :func:`limb_targets`); DERL's initial-population procedure runs up to that
 count (DESIGN_SPACE.md §6.1), and the robot is kept only if :func:`acceptable` (exact count, at
 most 16 DoF, torso no higher than any released robot, stands through a zero-action rollout with
-no physics error, :mod:`.physics`); otherwise the same stream draws again. A finished set is
+no physics error, :mod:`unimal_gym.envs.rest`); otherwise the same stream draws again. A finished set is
 checked for duplicates, inside it and against ``avoid``.
 """
 
@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..layout import MAX_JOINTS
-from .errors import MorphologyError
-from .mjcf import load, save, to_xml
-from .physics import rest_rollout
-from .sample import random_robot
-from .tree import Morphology
+from .envs.rest import rest_rollout
+from .layout import MAX_JOINTS
+from .morphology.errors import MorphologyError
+from .morphology.mjcf import load, save, to_xml
+from .morphology.sample import random_robot
+from .morphology.tree import Morphology
 
 # ENV.md §8: number of limbs excluding the torso (bodies − 1) in the original train and test sets.
 TRAIN_LIMB_HISTOGRAM = {4: 1, 5: 5, 6: 8, 7: 16, 8: 28, 9: 26, 10: 16}
