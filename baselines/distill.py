@@ -49,11 +49,12 @@ from .common.expert_data import ExpertData
 from .common.files import DISTILL_CHECKPOINT, CheckpointError, atomic_write, file_sha256, read_artifact, tensors
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
 from .common.run_dir import RunDir, RunLayout
-from .nets import build_network, network_config
+from .nets import ARCHITECTURES, build_network
 from .nets.registry import UnknownNetworkError
 
-STUDENTS = ("hyperdistill", "mlp", "tf", "tf-compressed", "modumorph-compressed", "modumorph")
-"""The architectures a teacher can be distilled into (names of :data:`baselines.nets.ARCHITECTURES`)."""
+STUDENTS = tuple(a for a in ARCHITECTURES if a != "hn-rl")
+"""The architectures a teacher can be distilled into: every one of :data:`baselines.nets.ARCHITECTURES` but
+HN-RL (the hypernetwork trained by PPO; its distilled form is ``hyperdistill``)."""
 PROGRESS_FIELDS = ("epoch", "samples", "loss", "seconds", "samples_per_s", "wall_time")
 EVAL_FIELDS = ("epoch", "set", "robots", "mean", "se", "skipped")
 LAYOUT = RunLayout(
@@ -120,7 +121,7 @@ class DistillConfig:
         if self.student not in STUDENTS:
             raise ConfigError(f"student={self.student!r} is not allowed; choose one of {', '.join(STUDENTS)}")
         try:
-            network_config(self.student, "ft", self.net)
+            build_network(self.student, "ft", self.net, **self.network_overrides)
         except UnknownNetworkError as exc:
             raise ConfigError(f"net={self.net!r}: {exc}") from None
         for name in ("epochs", "batch_size", "per_robot_samples", "checkpoint_every", "eval_episodes", "eval_workers"):
@@ -209,7 +210,9 @@ def evaluate_checkpoint(
 ) -> dict[str, dict[str, float]]:
     """Evaluate a checkpoint on the training and test robots; log to eval.csv and write eval/epoch_N.json."""
     sets = {"train": config.eval_train, "test": config.eval_test}
-    jobs = robot_jobs(sets, config.eval_limit, config.eval_episodes, config.eval_deterministic, config.eval_seed)
+    jobs = robot_jobs(
+        sets.items(), config.eval_limit, config.eval_episodes, config.eval_deterministic, config.eval_seed
+    )
     results = evaluate_robots(checkpoint, jobs, config.eval_workers)
     summary = summarise(results)
     run.truncate_logs(epoch - 1, ["eval.csv"])  # rows of an evaluation interrupted before its JSON was written

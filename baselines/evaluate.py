@@ -39,7 +39,7 @@ from .common.run_dir import resolve_checkpoint
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """How a policy is evaluated (MODELS.md §10); saved in ``results.json``."""
+    """How a policy is evaluated (MODELS.md §10); saved in ``results.json`` (``config``)."""
 
     episodes: int = 16
     """Episodes (envs) per robot (MODELS.md §10: 16)."""
@@ -156,7 +156,7 @@ def plot_learning_curve(progress_csv: Path, png: Path) -> None:
     import matplotlib.pyplot as plt
 
     with progress_csv.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["return_mean"]]
+        rows = [r for r in csv.DictReader(f) if r.get("return_mean") and r.get("timesteps")]  # a PPO run's
     if not rows:
         return
     steps = np.array([float(r["timesteps"]) for r in rows])
@@ -194,7 +194,7 @@ def evaluate(
     task = config.task or None
     agent = load_agent(source, task, config.seed)  # every check before work starts
     jobs = robot_jobs(
-        {Path(s).name: s for s in robot_sets}, config.limit, config.episodes, config.deterministic, config.seed
+        [(Path(s).name, s) for s in robot_sets], config.limit, config.episodes, config.deterministic, config.seed
     )
     run_dir = None
     if str(source) not in REFERENCE_POLICIES:
@@ -221,6 +221,7 @@ def evaluate(
         "seed": config.seed,
         "sets": list(robot_sets),
         "iteration": agent.iteration,
+        "config": config.to_dict(),
     }
     write_reports(out, meta, results, run_dir)
     summary = summarise(results)

@@ -33,7 +33,7 @@ from .common.agents import StudentAgent
 from .common.config import ConfigError, run_cli
 from .common.envs import robot_files
 from .common.expert_data import DataError, read_manifest
-from .common.files import atomic_write, write_json
+from .common.files import save_npz, write_json
 from .common.latency import robot_observation
 from .common.run_dir import resolve_checkpoint
 from .nets.hyperdistill import GeneratedMLP, HyperDistill
@@ -50,6 +50,7 @@ def student_arrays(
     robot_obs: Mapping[str, np.ndarray],
     normalizer: ObservationNormalizer,
     robot: str = "",
+    task: str = "",
 ) -> dict[str, np.ndarray]:
     """The arrays of the exported file (format in :mod:`unimal_gym.deploy`).
 
@@ -58,6 +59,7 @@ def student_arrays(
         ``act_padding_mask`` (24,)).
     :param normalizer: the (624-wide) observation statistics the student was trained with.
     :param robot: the robot's name.
+    :param task: the task the student was distilled on (stored for readers; '' = not stored).
     """
     if normalizer.mean.shape != (PROPRIOCEPTIVE_DIM,):
         raise ValueError(f"the normaliser must be {PROPRIOCEPTIVE_DIM} wide; got {normalizer.mean.shape}")
@@ -66,6 +68,7 @@ def student_arrays(
         "format": np.array(FORMAT),
         "kind": np.array(KIND),
         "robot": np.array(robot),
+        **({"task": np.array(task)} if task else {}),
         "feature_index": student_state_index(),
         **normalizer.to_arrays(),
         "context": np.asarray(robot_obs["context"], dtype=np.float64).reshape(-1),
@@ -136,6 +139,7 @@ def export_student(
     normalizer: ObservationNormalizer,
     *,
     robot: str = "",
+    task: str = "",
     onnx: bool | None = None,
 ) -> list[Path]:
     """Generate one robot's MLP and write it to ``path`` (``.npz``), and to ``path`` with ``.onnx``.
@@ -152,16 +156,12 @@ def export_student(
     obs_mask = torch.as_tensor(np.asarray(robot_obs["obs_padding_mask"])).bool()
     act_mask = torch.as_tensor(np.asarray(robot_obs["act_padding_mask"])).bool()
     generated = student.generate(ctx, obs_mask, act_mask)
-    arrays = student_arrays(generated, robot_obs, normalizer, robot=robot)
+    arrays = student_arrays(generated, robot_obs, normalizer, robot=robot, task=task)
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
 
-    def write(tmp: Path) -> None:
-        with tmp.open("wb") as f:
-            np.savez(f, **arrays)
-
-    atomic_write(path, write)
+    save_npz(path, **arrays)
     written = [path]
     if onnx if onnx is not None else onnx_available():
         written.append(export_onnx(generated, arrays, path.with_suffix(".onnx")))
@@ -182,6 +182,8 @@ def export_run(
     :raises CheckpointError: not a distillation checkpoint. :raises ConfigError: not a HyperDistill student,
         or no robot set.
     """
+    if onnx and not onnx_available():
+        raise ConfigError("ONNX export needs onnx and onnxscript: pip install 'unimal-gym[onnx]'")
     agent = StudentAgent(resolve_checkpoint(source))
     if not isinstance(agent.student, HyperDistill):
         raise ConfigError(f"{agent.path} holds a {agent.arch} student; only HyperDistill students generate an MLP")
@@ -197,7 +199,8 @@ def export_run(
     written = []
     for k, xml in enumerate(files, 1):
         raw = robot_observation(agent.task, xml, seed)
-        path = export_student(agent.student, raw, out / f"{xml.stem}.npz", agent.normalizer, robot=xml.stem, onnx=onnx)[
+        target = out / f"{xml.stem}.npz"
+        path = export_student(agent.student, raw, target, agent.normalizer, robot=xml.stem, task=agent.task, onnx=onnx)[
             0
         ]
         StudentPolicy.load(path).check_robot(raw)  # the file acts for the robot it was made for

@@ -199,3 +199,30 @@ def test_export_command_writes_a_student_per_robot_of_the_run(
     torch.save({"kind": "something-else"}, foreign)
     with pytest.raises(CheckpointError, match="names no known kind"):
         load_agent(foreign)
+
+
+def test_exported_students_evaluate_on_their_own_robot_only(data: Path, tmp_path: Path, capsys) -> None:
+    """An exported file names its task; on another robot the harness skips the robot with the reason; a
+    distillation run evaluates and reports without a learning curve of PPO's kind."""
+    from baselines.evaluate import EvalConfig, evaluate
+    from baselines.export import main as export_main
+    from baselines.export import onnx_available
+
+    run = tmp_path / "run"
+    distill(data, replace(SMOKE, epochs=1), run, progress=None)
+    out = tmp_path / "students"
+    assert export_main([str(run), "--out", str(out)]) == 0
+    first = json.loads((data / "manifest.json").read_text())["robots"][0]
+    npz = out / f"{first}.npz"
+    assert str(np.load(npz)["task"]) == "ft"
+    config = EvalConfig(episodes=1, workers=1, deterministic=True)
+    summary = evaluate(str(npz), [str(data / "robots")], config, tmp_path / "eval")
+    assert summary["robots"]["robots"] == 1 and summary["robots"]["skipped"] == 3
+    skipped = [r for r in json.loads((tmp_path / "eval" / "results.json").read_text())["robots"] if "error" in r]
+    assert all("RobotMismatchError" in r["error"] for r in skipped)
+    assert evaluate(str(run), ["train"], replace(config, limit=1), tmp_path / "eval-run")["train"]["robots"] == 1
+    if not onnx_available():
+        capsys.readouterr()
+        assert export_main([str(run), "--out", str(tmp_path / "onnx"), "--onnx"]) == 2
+        assert "pip install 'unimal-gym[onnx]'" in capsys.readouterr().err
+        assert not (tmp_path / "onnx").exists()

@@ -124,3 +124,36 @@ def test_bad_checkpoints_and_sets_fail_before_work(run_dir: Path, tmp_path: Path
         CheckpointAgent(other)
     with pytest.raises(ConfigError):
         evaluate("zero", ["train"], EvalConfig(episodes=0), tmp_path / "o2")
+
+
+def test_stochastic_returns_depend_on_the_seed_not_on_the_workers(run_dir: Path, tmp_path: Path) -> None:
+    """Each robot's action noise is reseeded: one process or two give the same per-robot returns, and a
+    set named twice is evaluated twice (labels may repeat)."""
+    one = EvalConfig(episodes=2, limit=2, workers=1)
+    a = evaluate(str(run_dir), ["train", "train"], one, tmp_path / "a")
+    b = evaluate(str(run_dir), ["train", "train"], replace(one, workers=2), tmp_path / "b")
+    assert a == b and a["train"]["robots"] == 4
+    ra = json.loads((tmp_path / "a" / "results.json").read_text())["robots"]
+    rb = json.loads((tmp_path / "b" / "results.json").read_text())["robots"]
+    assert [r["returns"] for r in ra] == [r["returns"] for r in rb]
+    assert ra[0]["returns"] == ra[2]["returns"]  # the same robot and seed: the same noise
+    assert json.loads((tmp_path / "a" / "results.json").read_text())["config"]["workers"] == 1
+
+
+def test_boolean_options_are_flags_that_never_take_the_source(run_dir: Path, tmp_path: Path) -> None:
+    args = ["--deterministic", str(run_dir), "--robots", "train", "--limit", "1", "--episodes", "1", "--workers", "1"]
+    assert main([*args, "--out", str(tmp_path / "det")]) == 0
+    assert json.loads((tmp_path / "det" / "results.json").read_text())["deterministic"] is True
+    assert main([*args[1:], "--no-deterministic", "--out", str(tmp_path / "sto")]) == 0
+    assert json.loads((tmp_path / "sto" / "results.json").read_text())["deterministic"] is False
+
+
+def test_network_sizes_that_cannot_be_built_are_one_line_errors(tmp_path: Path, capsys) -> None:
+    from baselines.ppo.__main__ import main as ppo_main
+
+    assert ppo_main(["--preset", "smoke", "--out", str(tmp_path / "r"), "--net", "d_model=32,n_heads=3"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: net='d_model=32,n_heads=3'") and "cannot be built" in err and len(err.splitlines()) == 1
+    )
+    assert not (tmp_path / "r").exists()

@@ -15,8 +15,9 @@ the slice of the 624-wide ``proprioceptive`` vector it reads, and the robot's ac
     policy.check_robot(obs)  # optional: the file was made for this robot
     obs, reward, terminated, truncated, info = env.step(policy(obs))
 
-This module imports nothing but numpy, so it can also be copied next to a robot controller on its
-own. File format (``format = "unimal-gym-student-v1"``):
+This module needs numpy alone (it imports the package's numpy-only :mod:`unimal_gym.normalization`,
+the one normaliser of the project, and :mod:`unimal_gym.layout`); no torch. File format
+(``format = "unimal-gym-student-v1"``):
 
 =========================  ===============  ==================================================
 key                        shape            meaning
@@ -24,6 +25,7 @@ key                        shape            meaning
 ``format``                 ()               the format string above
 ``kind``                   ()               ``"exported-student"``
 ``robot``                  ()               the robot's name (informational)
+``task``                   ()               ``ft``, ``vt`` or ``obstacle`` (informational)
 ``feature_index``          (204,) int       positions of the inputs in ``proprioceptive`` (624)
 ``obs_mean``, ``obs_var``  (624,) float64   statistics of ``proprioceptive`` (:mod:`unimal_gym.normalization`)
 ``obs_count``              ()               observations behind them (informational)
@@ -87,6 +89,7 @@ class StudentPolicy:
         if str(data["format"]) != FORMAT:
             raise StudentFileError(f"{source}: format '{data['format']}' is not supported (expected '{FORMAT}')")
         self.robot = str(data["robot"]) if "robot" in data else ""
+        self.task = str(data["task"]) if "task" in data else ""  # files exported before it was stored: ""
         self.layers = _layers(data, "layer")
         self.terrain_layers = _layers(data, "terrain")
         if len(self.layers) < 2:

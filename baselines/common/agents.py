@@ -60,6 +60,29 @@ class Agent(Protocol):
         """:param obs: batched raw observation dict ((B, 624), …) of one robot. :return: (B, 24) actions."""
         ...
 
+    def reseed(self, seed: int) -> None:
+        """Restart the agent's own action noise from ``seed`` (the harness does so for every robot)."""
+        ...
+
+    def check_robot(self, obs: Mapping[str, np.ndarray]) -> None:
+        """:raises unimal_gym.deploy.RobotMismatchError: the agent cannot act for this robot (an exported
+        student made for another)."""
+        ...
+
+
+class NoiseAgent:
+    """Shared part of the agents whose action noise comes from numpy: ``rng``, :meth:`reseed`, and
+    :meth:`check_robot` accepting every robot."""
+
+    iteration: int | None = None
+
+    def reseed(self, seed: int) -> None:
+        """Restart the action noise from ``seed``."""
+        self.rng = np.random.default_rng(seed)
+
+    def check_robot(self, obs: Mapping[str, np.ndarray]) -> None:
+        """Every robot is fine."""
+
 
 def _normalizer(state: Mapping[str, Any], source: Path) -> ObservationNormalizer:
     try:
@@ -78,7 +101,7 @@ def _load_weights(module: nn.Module, weights: Mapping[str, torch.Tensor], source
         ) from None
 
 
-class TeacherAgent:
+class TeacherAgent(NoiseAgent):
     """A PPO checkpoint's actor with its frozen observation statistics.
 
     :param path: a ``ppo-checkpoint`` file.
@@ -94,26 +117,34 @@ class TeacherAgent:
         self.iteration = int(state["iteration"])
         self.robots: list[str] = list(state["robots"])
         try:
-            self.ac = build_actor_critic(self.arch, self.task, self.net, float(state["action_std"]))
+            self.ac = build_actor_critic(self.arch, self.task, self.net, action_std=float(state["action_std"]))
         except (UnknownNetworkError, ValueError) as exc:
             raise CheckpointError(f"{self.path}: names a network that cannot be built ({exc})") from None
         _load_weights(self.ac, {k.removeprefix("ac."): v for k, v in state["policy"].items()}, self.path)
         self.ac.eval()
         self.normalizer = _normalizer(state, self.path)
+        self.generator = torch.Generator().manual_seed(0)
 
     @property
     def actor(self) -> nn.Module:
         """The actor network: normalised observation dict → (B, 24) action means."""
         return self.ac.actor
 
+    def reseed(self, seed: int) -> None:
+        """Restart the action noise (the agent's own torch generator) from ``seed``."""
+        self.generator.manual_seed(seed)
+
     @torch.no_grad()
     def act(self, obs: Mapping[str, np.ndarray], deterministic: bool) -> np.ndarray:
-        """:return: (B, 24) the mean, or a sample of the fixed-std Gaussian (torch's RNG); padded slots 0."""
+        """:return: (B, 24) the mean, or mean + σ · N(0, 1) from the agent's generator; padded slots 0."""
         dist = self.ac.distribution(to_torch(self.normalizer.normalise_obs(obs)))
-        return (dist.mode() if deterministic else dist.sample()).numpy()
+        if deterministic:
+            return dist.mode().numpy()
+        noise = torch.randn(dist.mean.shape, generator=self.generator)
+        return ((dist.mean + dist.std * noise) * dist.valid).numpy()
 
 
-class StudentAgent:
+class StudentAgent(NoiseAgent):
     """A distilled student acting from raw observations with the teacher's frozen statistics.
 
     HyperDistill acts through the plain MLP it generates, once per robot (MODELS.md §5.4).
@@ -164,30 +195,38 @@ class StudentAgent:
         return _sample(self.mean_action(obs), obs, deterministic, self.rng)
 
 
-class ExportedAgent:
+class ExportedAgent(NoiseAgent):
     """An exported ``.npz`` student (numpy only) for the robot it was generated for.
 
-    :param path: the ``.npz`` file. :param task: the task it is evaluated on (the file does not say).
-    :raises CheckpointError: not an exported student.
+    :param path: the ``.npz`` file.
+    :param task: the task it acts on: the one the file names (exported since the file names it), else
+        this one (default ft).
+    :raises CheckpointError: not an exported student. :raises ConfigError: ``task`` contradicts the file.
     """
 
-    def __init__(self, path: str | os.PathLike[str], task: str = "ft") -> None:
+    def __init__(self, path: str | os.PathLike[str], task: str | None = None) -> None:
         self.path = Path(path)
         try:
             self.policy = StudentPolicy.load(self.path)
         except StudentFileError as exc:
             raise CheckpointError(str(exc)) from None
-        self.task = check_task(task)
+        if self.policy.task and task is not None and task != self.policy.task:
+            raise ConfigError(f"{self.path} is a {self.policy.task} student; it cannot act on task {task}")
+        self.task = check_task(self.policy.task or task or "ft")
         self.iteration = None
         self.rng = np.random.default_rng(0)
 
-    def act(self, obs: Mapping[str, np.ndarray], deterministic: bool) -> np.ndarray:
-        """:return: (B, 24) the exported MLP's means (or a σ = 0.9 sample); refuses another robot's observations."""
+    def check_robot(self, obs: Mapping[str, np.ndarray]) -> None:
+        """:param obs: one robot's batched observation.
+        :raises unimal_gym.deploy.RobotMismatchError: not the robot the file was made for."""
         self.policy.check_robot({k: v[0] for k, v in obs.items()})
+
+    def act(self, obs: Mapping[str, np.ndarray], deterministic: bool) -> np.ndarray:
+        """:return: (B, 24) the exported MLP's means (or a σ = 0.9 sample)."""
         return _sample(self.policy(obs).astype(np.float64), obs, deterministic, self.rng)
 
 
-class ReferenceAgent:
+class ReferenceAgent(NoiseAgent):
     """``random``: uniform actions in [−1, 1]; ``zero``: all-zero actions.
 
     :param kind: ``"random"`` or ``"zero"``. :param task: the task it is evaluated on. :param seed: of the actions.
@@ -228,7 +267,7 @@ def load_agent(source: str | os.PathLike[str], task: str | None = None, seed: in
     path = resolve_checkpoint(source)
     kind = artifact_kind(path)
     if kind == EXPORTED_STUDENT:
-        return ExportedAgent(path, task or "ft")
+        return ExportedAgent(path, task)
     agent: Agent = TeacherAgent(path) if kind == PPO_CHECKPOINT else StudentAgent(path)
     if task is not None and task != agent.task:
         raise ConfigError(f"{path} is a {agent.task} policy; it cannot act on task {task}")

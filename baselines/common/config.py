@@ -3,8 +3,8 @@
 Every stage (``ppo``, ``collect``, ``distill``, ``evaluate``) describes a run with one frozen dataclass
 whose fields carry a one-line docstring each, and a dict of named presets (``paper``, ``laptop``,
 ``smoke``) that are instances of it. :func:`add_config_arguments` turns the dataclass into options
-(``--field-name VALUE``; booleans as ``true``/``false``, optional fields also as ``none``; ``--help``
-shows each field's docstring and the preset's value), and :func:`config_from_args` applies the given
+(``--field-name VALUE``, optional fields also as ``none``; booleans as ``--field-name`` /
+``--no-field-name``; ``--help`` shows each field's docstring), and :func:`config_from_args` applies the given
 options on top of the chosen preset. A config saved as JSON comes back with :func:`config_from_dict`.
 :func:`run_cli` runs a stage's command line: user errors are one line on stderr and exit code 2.
 """
@@ -87,16 +87,13 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, presets: Ma
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
-        flag = hints[f.name] is bool  # ``--name`` alone means true; ``--name false`` also works
-        group.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            dest=f.name,
-            default=None,
-            metavar="V",
-            nargs="?" if flag else None,
-            const="true" if flag else None,
-            help=docs.get(f.name),
-        )
+        option = f"--{f.name.replace('_', '-')}"
+        if hints[f.name] is bool:  # --name / --no-name, no value
+            group.add_argument(
+                option, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=docs.get(f.name)
+            )
+        else:
+            group.add_argument(option, dest=f.name, default=None, metavar="V", help=docs.get(f.name))
 
 
 def config_from_args(args: argparse.Namespace, cls: type, presets: Mapping[str, Any], base: Any = None) -> Any:
@@ -109,11 +106,8 @@ def config_from_args(args: argparse.Namespace, cls: type, presets: Mapping[str, 
         if preset not in presets:
             raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(presets)}")
         base = presets[preset]
-    overrides = {
-        f.name: parse_field(cls, f.name, getattr(args, f.name))
-        for f in fields(cls)
-        if getattr(args, f.name, None) is not None
-    }
+    given = {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name, None) is not None}
+    overrides = {k: v if isinstance(v, bool) else parse_field(cls, k, v) for k, v in given.items()}
     return replace(base, **overrides).validate()
 
 

@@ -98,19 +98,20 @@ def map_with_agent(
     """Yield ``fn(agent, job)`` for every job, the agent made once per process by ``load(*load_args)``.
 
     :param fn: a module-level function (it is sent to spawned processes).
-    :param workers: processes; 1 runs in this process (the agent is loaded here, torch threads untouched
-        afterwards).
+    :param workers: processes; 1 runs in this process (one torch thread meanwhile; torch's RNG state and
+        thread count are restored afterwards).
     :param ordered: results in job order (else as they finish).
     """
     if not jobs:
         return
-    if workers == 1:
+    if workers == 1:  # as one worker would: one thread, and the caller's torch RNG left as it was
         threads = torch.get_num_threads()
         try:
             torch.set_num_threads(1)
-            agent = load(*load_args)
-            for job in jobs:
-                yield fn(agent, job)
+            with torch.random.fork_rng():
+                agent = load(*load_args)
+                for job in jobs:
+                    yield fn(agent, job)
         finally:
             torch.set_num_threads(threads)
         return

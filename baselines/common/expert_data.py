@@ -38,10 +38,12 @@ from unimal_gym.normalization import NormalizerError, ObservationNormalizer
 from ..nets.obs import STATE_DIM
 from .config import UserError
 from .files import write_json
+from .legacy import EXPERT_DATA_FORMAT_1, normalizer_arrays, upgrade_manifest
 
 DATA_FORMAT = "unimal-expert-data-2"
 ROBOT_KEYS = ("context", "obs_padding_mask", "act_padding_mask")
 NORMALIZER_FILE = "obs_norm.npz"
+LEGACY_NORMALIZER_FILE = "obs_rms.npz"  # format-1 folders (mean, var, clip)
 
 
 class DataError(UserError, RuntimeError):
@@ -62,10 +64,27 @@ def read_manifest(root: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise DataError(f"{path} is broken: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != DATA_FORMAT:
+    if isinstance(manifest, dict):
+        manifest = upgrade_manifest(manifest)
+    if not isinstance(manifest, dict) or manifest.get("format") not in (DATA_FORMAT, EXPERT_DATA_FORMAT_1):
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise DataError(f"{path}: format {found!r}, expected {DATA_FORMAT}")
     return manifest
+
+
+def load_normalizer(root: Path) -> ObservationNormalizer:
+    """The teacher's statistics of a data folder (``obs_norm.npz``; ``obs_rms.npz`` in format-1 folders).
+
+    :raises DataError: missing or invalid.
+    """
+    try:
+        if not (root / NORMALIZER_FILE).is_file() and (root / LEGACY_NORMALIZER_FILE).is_file():
+            with np.load(root / LEGACY_NORMALIZER_FILE) as rms:
+                arrays = normalizer_arrays(rms["mean"], rms["var"], 0.0, float(rms["clip"]))
+            return ObservationNormalizer.from_arrays(arrays, str(root / LEGACY_NORMALIZER_FILE))
+        return ObservationNormalizer.load(root / NORMALIZER_FILE)
+    except (NormalizerError, KeyError, OSError, ValueError) as exc:
+        raise DataError(f"{root}: the teacher's observation statistics cannot be read ({exc})") from None
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
@@ -152,10 +171,7 @@ class ExpertData:
         self.context = torch.as_tensor(np.stack(robot["context"]))  # (R, 636)
         self.obs_padding_mask = torch.as_tensor(np.stack(robot["obs_padding_mask"]))  # (R, 12)
         self.act_padding_mask = torch.as_tensor(np.stack(robot["act_padding_mask"]))  # (R, 24)
-        try:
-            self.normalizer = ObservationNormalizer.load(self.root / NORMALIZER_FILE)
-        except NormalizerError as exc:
-            raise DataError(str(exc)) from None
+        self.normalizer = load_normalizer(self.root)
         row_bytes = sum(v[0][0].nbytes for v in maps.values())
         self.in_memory = row_bytes * len(self) <= memory_limit_gb * 2**30
         if self.in_memory:  # (R·k, D) contiguous: the fastest gathers
@@ -166,11 +182,6 @@ class ExpertData:
 
     def __len__(self) -> int:
         return len(self.names) * self.per_robot
-
-    @property
-    def robot_files(self) -> list[Path]:
-        """The XML files of the robots collected on, in robot-id order."""
-        return [self.root / "robots" / "xml" / f"{name}.xml" for name in self.names]
 
     def check_student(self, arch: str) -> None:
         """:raises DataError: the stored observation does not have the features the student reads."""

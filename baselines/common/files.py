@@ -30,15 +30,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from unimal_gym.deploy import FORMAT as STUDENT_FORMAT
 from unimal_gym.deploy import KIND as EXPORTED_STUDENT
 
+from . import legacy
 from .config import UserError
 
 PPO_CHECKPOINT = "ppo-checkpoint"
 DISTILL_CHECKPOINT = "distill-checkpoint"
 KINDS = (PPO_CHECKPOINT, DISTILL_CHECKPOINT, EXPORTED_STUDENT)
 FORMATS = {PPO_CHECKPOINT: "unimal-ppo-2", DISTILL_CHECKPOINT: "unimal-distill-2"}
-"""The current format of each torch kind; a file of an older format is refused with a clear message."""
+"""The current format of each torch kind. Files of the formats before it (``unimal-ppo-1``,
+``unimal-distill-1``, which named no kind) are read through :mod:`.legacy`."""
+LEGACY_KINDS = {legacy.PPO_FORMAT_1: PPO_CHECKPOINT, legacy.DISTILL_FORMAT_1: DISTILL_CHECKPOINT}
 
 
 class CheckpointError(UserError, RuntimeError):
@@ -136,7 +140,7 @@ def _load_torch(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} cannot be read as a checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} is not one of this project's checkpoints")
-    return data
+    return legacy.upgrade_checkpoint(data, LEGACY_KINDS, FORMATS)
 
 
 def artifact_kind(path: str | os.PathLike[str]) -> str:
@@ -149,6 +153,8 @@ def artifact_kind(path: str | os.PathLike[str]) -> str:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 kind = str(npz["kind"]) if "kind" in npz.files else ""
+                if not kind and "format" in npz.files and str(npz["format"]) == STUDENT_FORMAT:
+                    kind = EXPORTED_STUDENT  # exported before files named their kind
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"{path} cannot be read ({exc})") from None
         if kind != EXPORTED_STUDENT:

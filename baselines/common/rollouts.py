@@ -1,7 +1,8 @@
 """The evaluation harness: episodes of one robot with an agent, and per-set summaries (MODELS.md §10).
 
-For every robot: ``episodes`` envs of that robot (env i seeded ``seed + i``), one episode each (up to
-the 1000-step limit, fall termination on), stepped together with one batched ``act`` call per step;
+For every robot: ``episodes`` envs of that robot (env i seeded ``seed + i``, the agent's action noise
+reseeded with ``seed``), one episode each (up to the 1000-step limit, fall termination on), stepped
+together with one batched ``act`` call per step;
 the agent's observation statistics are frozen and rewards are raw. A robot's score is its mean
 undiscounted return; a set's score is the mean over its robots with the standard error over robots.
 """
@@ -9,12 +10,14 @@ undiscounted return; a set's score is the mean over its robots with the standard
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from unimal_gym.deploy import RobotMismatchError
 
 from .agents import Agent, load_agent
 from .envs import make_robot_env, map_with_agent, robot_files
@@ -43,6 +46,11 @@ def run_robot(agent: Agent, job: RobotJob) -> dict[str, Any]:
     except Exception as exc:  # any reason a robot file cannot become an env is reported, not raised
         return {"set": job.set, "robot": name, "error": f"{type(exc).__name__}: {exc}"}
     obs = [env.reset(seed=job.seed + i)[0] for i, env in enumerate(envs)]
+    try:
+        agent.check_robot({k: np.stack([o[k] for o in obs]) for k in obs[0]})
+    except RobotMismatchError as exc:  # an exported student evaluated on another robot: reported, not raised
+        return {"set": job.set, "robot": name, "error": f"{type(exc).__name__}: {exc}"}
+    agent.reseed(job.seed)  # a robot's result depends on the seed only, not on the worker or the order
     returns, lengths = np.zeros(job.episodes), np.zeros(job.episodes, dtype=int)
     active = list(range(job.episodes))
     while active:
@@ -70,12 +78,15 @@ def run_robot(agent: Agent, job: RobotJob) -> dict[str, Any]:
 
 
 def robot_jobs(
-    robot_sets: Mapping[str, str | os.PathLike[str]], limit: int, episodes: int, deterministic: bool, seed: int
+    robot_sets: Iterable[tuple[str, str | os.PathLike[str]]], limit: int, episodes: int, deterministic: bool, seed: int
 ) -> list[RobotJob]:
-    """One job per robot of every set. :param robot_sets: label → bundled set or folder."""
+    """One job per robot of every set.
+
+    :param robot_sets: (label, bundled set or folder) pairs, e.g. ``dict.items()``; a label may repeat.
+    """
     return [
         RobotJob(label, str(f), episodes, deterministic, seed)
-        for label, spec in robot_sets.items()
+        for label, spec in robot_sets
         for f in robot_files(spec, limit)
     ]
 

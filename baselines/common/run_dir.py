@@ -108,16 +108,6 @@ class RunDir:
         files = sorted(self.checkpoints.glob(f"{self.layout.prefix}_*.pt"))
         return files[-1] if files else None
 
-    def final_or_latest(self) -> Path:
-        """``final.pt``, else the latest step checkpoint. :raises CheckpointError: none."""
-        final = self.checkpoints / "final.pt"
-        if final.is_file():
-            return final
-        latest = self.latest_checkpoint()
-        if latest is None:
-            raise CheckpointError(f"run directory {self.root} has no checkpoint in {self.checkpoints}")
-        return latest
-
     def save_checkpoint(self, payload: Mapping[str, Any], step: int, final: bool) -> Path:
         """Write the step's checkpoint (and ``final.pt``) atomically. :return: the file written last."""
         path = self.checkpoint_path(step)

@@ -33,6 +33,7 @@ from unimal_gym.layout import TASKS
 from ..collect import COLLECT_PRESETS, CollectConfig, collect
 from ..common.agents import StudentAgent, TeacherAgent
 from ..common.config import ConfigError
+from ..common.expert_data import read_manifest
 from ..common.files import CheckpointError, atomic_write, file_sha256, read_csv
 from ..common.latency import actor_latency, robot_observation
 from ..common.rollouts import evaluate_robots, robot_jobs, summarise
@@ -204,7 +205,7 @@ def run_pipeline(
         path = out / "eval" / f"{label}-{stage_key(file_sha256(ckpt), settings)}.json"
         if not path.is_file():
             log(f"== evaluating {label} on {d.eval_limit or 'all'} train and test robots × {d.eval_episodes} episodes")
-            jobs = robot_jobs(sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed)
+            jobs = robot_jobs(sets.items(), d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed)
             results = evaluate_robots(ckpt, jobs, d.eval_workers)
             summary = summarise(results)
             atomic_write(path, lambda p, s=summary, r=results: p.write_text(json.dumps({"summary": s, "robots": r})))
@@ -218,7 +219,7 @@ def run_pipeline(
         **{s: StudentAgent(runs[s] / "checkpoints" / "final.pt").actor for s in config.students},
     }
     costs = student_costs(config.task, actors)
-    robot = data / "robots" / "xml" / f"{json.loads((data / 'manifest.json').read_text())['robots'][0]}.xml"
+    robot = data / "robots" / "xml" / f"{read_manifest(data)['robots'][0]}.xml"  # the run's own first robot
     latencies = actor_latency(actors, robot_observation(config.task, robot), config.latency_min_time)
     timings["tables"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
@@ -262,7 +263,7 @@ def write_report(
     :param names: label (``teacher``, student names) → how the report names it (:func:`policy_names`).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = json.loads((data / "manifest.json").read_text())
+    manifest = read_manifest(data)
     summary = {label: e["summary"] for label, e in evals.items()}
     teacher_mean = {s: summary["teacher"][s]["mean"] for s in ("train", "test")}
     d = config.distill

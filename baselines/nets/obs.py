@@ -1,4 +1,4 @@
-"""The observation dict as the networks see it: constants, tensor conversion and per-limb views.
+"""The observation dict as the networks see it: tensor conversion, per-limb views, the student's features.
 
 Every network takes the batched observation dict of the environment (ENV.md §3.1, MODELS.md §1)
 as torch tensors, with ``proprioceptive`` already normalised (VecNormalize) and everything else raw:

@@ -120,7 +120,7 @@ def network_config(arch: str, task: str, net: str = "") -> Any:
     return dataclasses.replace(config, **overrides)
 
 
-def build_network(arch: str, task: str, net: str = "", out_per_limb: int = 2, **overrides: Any) -> nn.Module:
+def build_network(arch: str, task: str, net: str = "", *, out_per_limb: int = 2, **overrides: Any) -> nn.Module:
     """One network by name.
 
     :param arch: a name of :data:`ARCHITECTURES`.
@@ -128,14 +128,20 @@ def build_network(arch: str, task: str, net: str = "", out_per_limb: int = 2, **
     :param net: size (see :func:`network_config`).
     :param out_per_limb: 2 for an actor (24 action means), 1 for a critic (12 per-limb values).
     :param overrides: configuration fields set after the size (e.g. ``embedding_dropout``).
+    :raises UnknownNetworkError: unknown name or size, or a size whose parts do not fit together.
     """
     config = dataclasses.replace(network_config(arch, task, net), **overrides)
-    return architecture(arch).network(config, out_per_limb)  # type: ignore[call-arg]
+    try:
+        return architecture(arch).network(config, out_per_limb)  # type: ignore[call-arg]
+    except (AssertionError, ValueError, RuntimeError) as exc:  # sizes that do not fit together, e.g. heads
+        detail = str(exc) or type(exc).__name__
+        raise UnknownNetworkError(f"{arch} at size {net or 'paper'!r} cannot be built: {detail}") from None
 
 
-def build_actor_critic(arch: str, task: str, net: str = "", action_std: float = ACTION_STD) -> ActorCritic:
+def build_actor_critic(arch: str, task: str, net: str = "", *, action_std: float = ACTION_STD) -> ActorCritic:
     """Actor and critic of the same architecture and size, no shared weights (MODELS.md §3.8, §6.2)."""
-    return ActorCritic(build_network(arch, task, net, 2), build_network(arch, task, net, 1), action_std)
+    actor, critic = build_network(arch, task, net, out_per_limb=2), build_network(arch, task, net, out_per_limb=1)
+    return ActorCritic(actor, critic, action_std)
 
 
 __all__ = [

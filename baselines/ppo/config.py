@@ -13,7 +13,11 @@ from typing import Any
 from unimal_gym.layout import TASKS
 
 from ..common.config import ConfigError, config_from_dict
-from ..nets import ARCHITECTURES, UnknownNetworkError, network_config
+from ..common.legacy import rename_fields
+from ..nets import ARCHITECTURES, UnknownNetworkError, build_network
+
+ARCHS = tuple(a for a in ARCHITECTURES if a != "hyperdistill")
+"""Networks PPO trains: every architecture but the distilled student (HN-RL is its PPO-trained form)."""
 
 KL_TARGET_COEF = {"ft": 5.0, "vt": 3.0, "obstacle": 3.0}  # MODELS.md §7 (run names KL_5 / KL_3)
 
@@ -111,7 +115,7 @@ class PPOConfig:
         """:raises ConfigError: an unknown name or an impossible size; :return: self."""
         choices = {
             "task": TASKS,
-            "arch": tuple(a for a in ARCHITECTURES if a != "hyperdistill"),
+            "arch": ARCHS,
             "sampling": ("balanced", "uniform"),
             "lr_schedule": ("cos", "lin", "constant"),
             "vec_env": ("subproc", "dummy"),
@@ -131,7 +135,7 @@ class PPOConfig:
         if self.robot_limit < 0 or self.action_std <= 0 or self.log_every < 1:
             raise ConfigError("robot_limit must be ≥ 0, action_std > 0 and log_every ≥ 1")
         try:
-            network_config(self.arch, self.task, self.net)
+            build_network(self.arch, self.task, self.net)
         except UnknownNetworkError as exc:
             raise ConfigError(f"net={self.net!r}: {exc}") from None
         return self
@@ -142,8 +146,11 @@ class PPOConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PPOConfig:
-        """Inverse of :meth:`to_dict`. :raises ConfigError: unknown fields."""
-        return config_from_dict(cls, data, "config")
+        """Inverse of :meth:`to_dict` (also of configs saved with the old names ``env``/``model``).
+
+        :raises ConfigError: unknown fields.
+        """
+        return config_from_dict(cls, rename_fields(data), "config")
 
 
 PRESETS: dict[str, PPOConfig] = {

@@ -53,7 +53,7 @@ class UnimalPolicy(ActorCriticPolicy):
 
     def _build(self, lr_schedule: Callable[[float], float]) -> None:
         """Build our actor-critic instead of SB3's MLP extractor and heads; one Adam for both networks."""
-        self.ac = build_actor_critic(self.arch, self.task, self.net, self.action_std)
+        self.ac = build_actor_critic(self.arch, self.task, self.net, action_std=self.action_std)
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from ..common.run_dir import RunDir, RunLayout
 from .config import PPOConfig
 from .policy import UnimalPolicy
 
-NORM_KEYS = ["proprioceptive"]  # ENV.md §3.7: only this key is normalised
+NORM_KEY = "proprioceptive"  # ENV.md §3.7: only this key is normalised
 EMA_WARMUP_EPISODES = 10  # MODELS.md §7: ℓ_r starts as the mean of a robot's first 10 episodes
 DEFAULT_EPISODE_LENGTH = 1000.0  # MODELS.md §7: ℓ_r = 1000 until known (uniform sampling)
 PROGRESS_FIELDS = (
@@ -95,11 +95,11 @@ def make_vec_env(config: PPOConfig, robots: list[Path]) -> VecNormalize:
         venv,
         norm_obs=True,
         norm_reward=True,
-        norm_obs_keys=NORM_KEYS,
+        norm_obs_keys=[NORM_KEY],
         clip_obs=config.norm_clip,
         clip_reward=config.norm_clip,
         gamma=config.gamma,
-        epsilon=1e-8,
+        epsilon=DEFAULT_EPSILON,
     )
 
 
@@ -312,7 +312,7 @@ def _load_rms(rms: Any, mean: np.ndarray, var: np.ndarray, count: float, what: s
 
 def observation_normalizer(venv: VecNormalize, config: PPOConfig) -> ObservationNormalizer:
     """The training VecNormalize's ``proprioceptive`` statistics as a (frozen) normaliser."""
-    rms = venv.obs_rms["proprioceptive"]
+    rms = venv.obs_rms[NORM_KEY]
     return ObservationNormalizer(rms.mean, rms.var, rms.count, config.norm_clip, DEFAULT_EPSILON)
 
 
@@ -353,7 +353,7 @@ def restore(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler, state: 
         norm = ObservationNormalizer.from_arrays(arrays(state["obs_norm"]), source)
     except NormalizerError as exc:
         raise CheckpointError(str(exc)) from None
-    _load_rms(venv.obs_rms["proprioceptive"], norm.mean, norm.var, norm.count, f"{source}: 'proprioceptive'")
+    _load_rms(venv.obs_rms[NORM_KEY], norm.mean, norm.var, norm.count, f"{source}: '{NORM_KEY}'")
     ret = state["ret_rms"]
     _load_rms(venv.ret_rms, ret["mean"].numpy(), ret["var"].numpy(), ret["count"], f"{source}: return")
     sampler.load_state_dict(state["sampler"])
