@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -25,24 +26,39 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]
     return out, lines
 
 
+def _evaluations(out: Path) -> dict[str, Path]:
+    """The pipeline's cached evaluation files of the teacher and the zero-action policy."""
+    return {label: next((out / "eval").glob(f"{label}-*.json")) for label in ("teacher", "zero")}
+
+
 def test_smoke_pipeline_writes_the_report(smoke_run: tuple[Path, list[str]]) -> None:
     out, lines = smoke_run
     report = (out / "report" / "report.md").read_text()
     for row in ("| Teacher (ModuMorph, PPO) |", "| HyperDistill |", "| Multi-robot MLP |", "ModuMorph (oracle)"):
         assert row in report
     results = json.loads((out / "report" / "results.json").read_text())
-    assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp"}
+    assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp", "zero", "random"}
     assert all(set(s) == {"train", "test"} for s in results["summary"].values())
     assert results["distill_samples_per_s"]["hyperdistill"] > 0
     assert set(results["latency_s"]) == {"teacher", "hyperdistill", "mlp"}
     assert (out / "report" / "curves.png").is_file() and (out / "report" / "returns.png").is_file()
     assert any(line.startswith("== teacher: PPO") for line in lines)
-    # ratios to the teacher only where its mean return is positive (else "n/a", never a sign-flipped number)
-    teacher = results["summary"]["teacher"]
-    for label in ("Teacher (ModuMorph, PPO)", "HyperDistill", "Multi-robot MLP"):
+    # ratios to the teacher only where it beats zero action by two standard errors (the gate), else "n/a"
+    sets = results["sets"]
+    for key in ("train", "test"):
+        per_robot = {
+            label: [r["return_mean"] for r in json.loads(path.read_text())["robots"] if r["set"] == key]
+            for label, path in _evaluations(out).items()
+        }
+        diff = np.array(per_robot["teacher"]) - np.array(per_robot["zero"])
+        passed = diff.mean() > 2 * diff.std(ddof=1) / np.sqrt(len(diff))
+        assert sets[key]["gate"]["passed"] == passed and sets[key]["gate"]["robots"] == len(diff)
+        assert bool(sets[key]["students"]) == passed  # comparisons only where the gate passed
+        assert ("untestable on this set" in report) or passed
+    for label in ("Teacher (ModuMorph, PPO)", "HyperDistill", "Multi-robot MLP", "Zero action", "Random actions"):
         cells = next(r for r in report.splitlines() if r.startswith(f"| {label} |")).split(" | ")
         for cell, key in zip(cells[3:5], ("train", "test"), strict=True):
-            assert (cell == "n/a") == (teacher[key]["mean"] <= 0), (label, key, cell)
+            assert (cell == "n/a") == (not sets[key]["gate"]["passed"]), (label, key, cell)
 
 
 def test_stages_are_cached_and_a_changed_stage_reruns_alone(smoke_run: tuple[Path, list[str]]) -> None:
@@ -89,6 +105,6 @@ def test_smoke_pipeline_on_terrain_tasks(task: str, tmp_path: Path) -> None:
     out = tmp_path / task
     run_pipeline(pipeline_preset("smoke", task), out, log=lambda _: None)
     results = json.loads((out / "report" / "results.json").read_text())
-    assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp"}
+    assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp", "zero", "random"}
     assert all(set(s) == {"train", "test"} for s in results["summary"].values())
     assert "| HyperDistill |" in (out / "report" / "report.md").read_text()

@@ -31,13 +31,14 @@ from torch import nn
 from unimal_gym.layout import TASKS
 
 from ..collect import COLLECT_PRESETS, CollectConfig, collect
-from ..common.agents import StudentAgent, TeacherAgent
+from ..common.agents import REFERENCE_POLICIES, StudentAgent, TeacherAgent
 from ..common.config import ConfigError
 from ..common.expert_data import read_manifest
 from ..common.files import CheckpointError, atomic_write, file_sha256, read_csv
 from ..common.latency import actor_latency, robot_observation
 from ..common.rollouts import evaluate_robots, robot_jobs, summarise
 from ..common.run_dir import resolve_checkpoint
+from ..common.stats import compare, gate
 from ..distill import DISTILL_PRESETS, STUDENTS, DistillConfig, distill
 from ..flops import count, example_observation, format_table, table
 from ..nets import ARCHITECTURES, HyperDistill, student_state
@@ -46,12 +47,15 @@ from ..ppo import PRESETS, PPOConfig, train
 
 def policy_names(teacher_arch: str) -> dict[str, str]:
     """How the report names each policy: the teacher by its architecture, students by theirs."""
-    return {"teacher": f"Teacher ({ARCHITECTURES[teacher_arch].label}, PPO)"} | {
-        name: spec.label for name, spec in ARCHITECTURES.items()
-    }
+    return (
+        {"teacher": f"Teacher ({ARCHITECTURES[teacher_arch].label}, PPO)"}
+        | {name: spec.label for name, spec in ARCHITECTURES.items()}
+        | REFERENCE_NAMES
+    )
 
 
 PAPER_CLAIM = {"train": 0.95, "test": 0.9}  # paper §4: HyperDistill / teacher on training and test robots
+REFERENCE_NAMES = {"zero": "Zero action", "random": "Random actions"}
 
 
 @dataclass(frozen=True)
@@ -196,17 +200,22 @@ def run_pipeline(
     sets = {"train": d.eval_train, "test": d.eval_test}
     settings = [sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed]
     evals: dict[str, dict[str, Any]] = {}
-    sources = {"teacher": teacher_ckpt, **{s: runs[s] / "checkpoints" / "final.pt" for s in config.students}}
-    for label, ckpt in sources.items():
+    sources: dict[str, str | Path] = {
+        "teacher": teacher_ckpt,
+        **{s: runs[s] / "checkpoints" / "final.pt" for s in config.students},
+        **{ref: ref for ref in REFERENCE_POLICIES},  # zero action and uniform random actions: the baselines
+    }
+    for label, source in sources.items():
         last_eval = runs[label] / "eval" / f"epoch_{d.epochs:04d}.json" if label in runs else None
         if last_eval is not None and last_eval.is_file():  # the distillation's final evaluation, same settings
             evals[label] = json.loads(last_eval.read_text())
             continue
-        path = out / "eval" / f"{label}-{stage_key(file_sha256(ckpt), settings)}.json"
+        identity = source if label in REFERENCE_POLICIES else file_sha256(source)
+        path = out / "eval" / f"{label}-{stage_key(identity, config.task, settings)}.json"
         if not path.is_file():
             log(f"== evaluating {label} on {d.eval_limit or 'all'} train and test robots × {d.eval_episodes} episodes")
             jobs = robot_jobs(sets.items(), d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed)
-            results = evaluate_robots(ckpt, jobs, d.eval_workers)
+            results = evaluate_robots(source, jobs, d.eval_workers, config.task, d.eval_seed)
             summary = summarise(results)
             atomic_write(path, lambda p, s=summary, r=results: p.write_text(json.dumps({"summary": s, "robots": r})))
         evals[label] = json.loads(path.read_text())
@@ -245,6 +254,67 @@ def student_costs(task: str, actors: dict[str, nn.Module]) -> dict[str, Any]:
     return {"ours": rows, "paper_sizes": format_table(table(task))}
 
 
+# ---------------------------------------------------------------------------------------------- statistics
+def paired_statistics(evals: dict[str, dict[str, Any]], students: list[str]) -> dict[str, dict[str, Any]]:
+    """Per evaluated set: the teacher gate and, where it passes, every student against the teacher.
+
+    Robots are paired by name; a robot that any policy could not be evaluated on is left out of every
+    comparison on that set. :return: set → ``{"robots", "gate", "students"}``, where ``gate`` is
+    :meth:`baselines.common.stats.Gate.to_dict` (or ``None`` with fewer than 2 robots) and ``students``
+    maps a student to :meth:`baselines.common.stats.Comparison.to_dict` (empty where the gate fails).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for set_name in evals["teacher"]["summary"]:
+        returns = {
+            label: {r["robot"]: r["return_mean"] for r in e["robots"] if r["set"] == set_name and "error" not in r}
+            for label, e in evals.items()
+        }
+        robots = sorted(set.intersection(*(set(v) for v in returns.values())))
+        column = {label: [returns[label][r] for r in robots] for label in returns}
+        entry: dict[str, Any] = {"robots": len(robots), "gate": None, "students": {}}
+        if len(robots) >= 2:
+            g = gate(column["teacher"], column["zero"])
+            entry["gate"] = g.to_dict()
+            if g.passed:
+                entry["students"] = {s: compare(column[s], column["teacher"]).to_dict() for s in students}
+        out[set_name] = entry
+    return out
+
+
+def _claim(statistics: dict[str, dict[str, Any]], names: dict[str, str]) -> list[str]:
+    """The report's verdicts: the gate per set, then each student against the teacher where it passed."""
+    lines = ["## The paper's claim on this run", ""]
+    for set_name, entry in statistics.items():
+        g = entry["gate"]
+        if g is None:
+            lines.append(
+                f"- `{set_name}`: untestable on this set (fewer than 2 robots were evaluated by every policy)."
+            )
+            continue
+        gate_text = (
+            f"teacher − zero action = {g['teacher_minus_zero']:.1f} ± {g['se']:.1f} (s.e., {g['robots']} robots paired)"
+        )
+        if not g["passed"]:
+            lines.append(
+                f"- `{set_name}`: **untestable on this set**: the teacher does not beat zero action by more than two "
+                f"standard errors ({gate_text}), so no ratio to it is printed."
+            )
+            continue
+        lines.append(f"- `{set_name}`: gate passed ({gate_text}).")
+        for student, c in entry["students"].items():
+            lo, hi = c["paired_diff"]["ci95"]
+            lines.append(
+                f"  - {names[student]}: student − teacher = {c['paired_diff']['mean']:.1f} (95 % bootstrap CI "
+                f"[{lo:.1f}, {hi:.1f}]), ratio of means {c['ratio']:.2f}: **{c['verdict']}**."
+            )
+    lines += [
+        "",
+        f"The paper reports HyperDistill at ≥ {PAPER_CLAIM['train']} of the teacher on training robots and ≥ "
+        f"{PAPER_CLAIM['test']} on unseen ones, and the multi-robot MLP behind on unseen robots.",
+    ]
+    return lines
+
+
 # ---------------------------------------------------------------------------------------------- report
 def write_report(
     folder: Path,
@@ -266,6 +336,7 @@ def write_report(
     manifest = read_manifest(data)
     summary = {label: e["summary"] for label, e in evals.items()}
     teacher_mean = {s: summary["teacher"][s]["mean"] for s in ("train", "test")}
+    statistics = paired_statistics(evals, list(runs))
     d = config.distill
     mode = "deterministic (mean)" if d.eval_deterministic else "stochastic"
     throughput = {}
@@ -287,21 +358,23 @@ def write_report(
         " | params | FLOPs | µs/step (batch 1, 1 thread) | distill samples/s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for label in ("teacher", *runs):
+    for label in ("teacher", *runs, *REFERENCE_POLICIES):
         s = summary[label]
-        # a ratio to a teacher whose mean return is not positive means nothing (and flips signs): not printed
+        # a ratio to the teacher only where it beats zero action (the gate): otherwise it means nothing
         ratio = {
-            k: f"{s[k]['mean'] / teacher_mean[k]:.2f}" if teacher_mean[k] > 0 else "n/a" for k in ("train", "test")
+            k: f"{s[k]['mean'] / teacher_mean[k]:.2f}" if _gate_passed(statistics, k) else "n/a"
+            for k in ("train", "test")
         }
-        cost = costs["ours"][label]
+        cost = costs["ours"].get(label)
+        params, flops = (f"{cost.params:,}", f"{cost.flops:,}") if cost else ("-", "-")
         lat = f"{latencies[label] * 1e6:.1f}" if label in latencies else "-"
         thr = f"{throughput[label]:,.0f}" if label in throughput else "-"
         lines.append(
             f"| {names[label]} | {s['train']['mean']:.1f} ± {s['train']['se']:.1f} | "
             f"{s['test']['mean']:.1f} ± {s['test']['se']:.1f} | {ratio['train']} | {ratio['test']} | "
-            f"{cost.params:,} | {cost.flops:,} | {lat} | {thr} |"
+            f"{params} | {flops} | {lat} | {thr} |"
         )
-    lines += ["", _claim(summary, teacher_mean), ""]
+    lines += ["", *_claim(statistics, names), ""]
     lines += [
         "Parameters and FLOPs above are of the networks as trained in this run (HyperDistill: the plain MLP it",
         "generates per robot). At the paper's sizes (`python -m baselines.flops`, MODELS.md §11):",
@@ -319,6 +392,7 @@ def write_report(
     report.write_text("\n".join(lines) + "\n")
     results = {
         "summary": summary,
+        "sets": statistics,
         "costs": {k: asdict(v) for k, v in costs["ours"].items()},
         "latency_s": latencies,
         "distill_samples_per_s": throughput,
@@ -329,26 +403,9 @@ def write_report(
     return report
 
 
-def _claim(summary: dict[str, Any], teacher: dict[str, float]) -> str:
-    """The paper's claim checked on this run."""
-    if "hyperdistill" not in summary:
-        return "The paper's claim cannot be checked here: no HyperDistill student."
-    bad = [k for k, v in teacher.items() if v <= 0]
-    if bad:
-        return (
-            f"The paper's claim cannot be checked here: the teacher's mean return on the {' and '.join(bad)} robots is"
-            " ≤ 0, so ratios to it mean nothing (a stronger teacher is needed first)."
-        )
-    hd = {k: summary["hyperdistill"][k]["mean"] / teacher[k] for k in ("train", "test")}
-    met = all(hd[k] >= PAPER_CLAIM[k] for k in hd)
-    text = (
-        f"Paper's claim (HyperDistill / teacher ≥ {PAPER_CLAIM['train']} on training and ≥ {PAPER_CLAIM['test']} on "
-        f"test robots): **{'met' if met else 'not met'}** here ({hd['train']:.2f} / {hd['test']:.2f})."
-    )
-    if "mlp" in summary:
-        mlp_test = summary["mlp"]["test"]["mean"] / teacher["test"]
-        text += f" Multi-robot MLP on test robots: {mlp_test:.2f} of the teacher."
-    return text
+def _gate_passed(statistics: dict[str, dict[str, Any]], set_name: str) -> bool:
+    gate_ = statistics.get(set_name, {}).get("gate")
+    return bool(gate_ and gate_["passed"])
 
 
 def _plots(
