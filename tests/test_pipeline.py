@@ -38,14 +38,14 @@ def test_smoke_pipeline_writes_the_report(smoke_run: tuple[Path, list[str]]) -> 
         assert row in report
     results = json.loads((out / "report" / "results.json").read_text())
     assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp", "zero", "random"}
-    assert all(set(s) == {"train", "test"} for s in results["summary"].values())
+    assert all(set(s) == {"train", "near", "far"} for s in results["summary"].values())
     assert results["distill_samples_per_s"]["hyperdistill"] > 0
     assert set(results["latency_s"]) == {"teacher", "hyperdistill", "mlp"}
     assert (out / "report" / "curves.png").is_file() and (out / "report" / "returns.png").is_file()
     assert any(line.startswith("== teacher: PPO") for line in lines)
     # ratios to the teacher only where it beats zero action by two standard errors (the gate), else "n/a"
     sets = results["sets"]
-    for key in ("train", "test"):
+    for key in ("train", "near", "far"):
         per_robot = {
             label: [r["return_mean"] for r in json.loads(path.read_text())["robots"] if r["set"] == key]
             for label, path in _evaluations(out).items()
@@ -57,7 +57,7 @@ def test_smoke_pipeline_writes_the_report(smoke_run: tuple[Path, list[str]]) -> 
         assert ("untestable on this set" in report) or passed
     for label in ("Teacher (ModuMorph, PPO)", "HyperDistill", "Multi-robot MLP", "Zero action", "Random actions"):
         cells = next(r for r in report.splitlines() if r.startswith(f"| {label} |")).split(" | ")
-        for cell, key in zip(cells[3:5], ("train", "test"), strict=True):
+        for cell, key in zip(cells[4:7], ("train", "near", "far"), strict=True):
             assert (cell == "n/a") == (not sets[key]["gate"]["passed"]), (label, key, cell)
 
 
@@ -72,7 +72,7 @@ def test_stages_are_cached_and_a_changed_stage_reruns_alone(smoke_run: tuple[Pat
     stages = [line.split(" in ")[0] for line in lines if line.startswith("==")]
     assert stages == [
         "== distilling tf-compressed",
-        "== evaluating tf-compressed on 3 train and test robots × 1 episodes",
+        "== evaluating tf-compressed on 3 robots of train, near, far × 1 episodes",
         f"== report: {out / 'report' / 'report.md'}",
     ]
 
@@ -106,5 +106,42 @@ def test_smoke_pipeline_on_terrain_tasks(task: str, tmp_path: Path) -> None:
     run_pipeline(pipeline_preset("smoke", task), out, log=lambda _: None)
     results = json.loads((out / "report" / "results.json").read_text())
     assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp", "zero", "random"}
-    assert all(set(s) == {"train", "test"} for s in results["summary"].values())
+    assert all(set(s) == {"train", "near", "far"} for s in results["summary"].values())
     assert "| HyperDistill |" in (out / "report" / "report.md").read_text()
+
+
+def test_near_unseen_robots_are_new_mutants_of_the_training_robots(smoke_run: tuple[Path, list[str]]) -> None:
+    """One fresh mutant per training robot, none equal to a parent or a PD robot of the expert data, each
+    one the environment accepts, reproducible from the near seed."""
+    from baselines.hyperdistill.pipeline import make_near_set
+    from unimal_gym.envs.robots import check_robot_size
+    from unimal_gym.morphology import load, to_xml
+
+    out, _ = smoke_run
+    near = sorted(next(out.glob("near-*")).glob("xml/*.xml"))
+    parents = ["unimal-train-000", "unimal-train-001", "unimal-train-002"]
+    assert [f.stem for f in near] == [f"near-{p}-0" for p in parents]
+    data = next(out.glob("data-*"))
+    taken = {to_xml(load(f), excludes=False) for f in (data / "robots" / "xml").glob("*.xml")}
+    texts = [to_xml(load(f), excludes=False) for f in near]
+    assert not taken & set(texts) and len(set(texts)) == len(texts)
+    for f in near:
+        check_robot_size(load(f))
+    again = make_near_set(pipeline_preset("smoke"), data, out / "near-again")
+    assert [f.read_bytes() for f in again] == [f.read_bytes() for f in near]
+
+
+def test_robot_sets_on_the_command_line(smoke_run: tuple[Path, list[str]], tmp_path: Path, capsys) -> None:
+    out, _ = smoke_run
+    teacher = next(out.glob("teacher-*"))
+    capsys.readouterr()
+    assert main(["--preset", "smoke", "--out", str(tmp_path / "a"), "--test-robots", "far"]) == 2
+    assert "expected NAME=SET_OR_DIR" in capsys.readouterr().err
+    assert main(["--preset", "smoke", "--out", str(tmp_path / "b"), "--test-robots", f"x={tmp_path}/none"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["--preset", "smoke", "--out", str(tmp_path / "c"), "--teacher", str(teacher), "--robots", "test"]) == 2
+    assert "contradicts the teacher" in capsys.readouterr().err
+    assert not any((tmp_path / n).exists() for n in "abc")
+    # with --teacher and no --robots, the run uses the robots the teacher was trained on
+    config = pipeline_preset("smoke").with_training_set("test", 2)
+    assert config.collect.robots == config.distill.eval_train == "test" and config.collect.robot_limit == 2

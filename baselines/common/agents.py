@@ -116,6 +116,9 @@ class TeacherAgent(NoiseAgent):
         self.net: str = state["net"]
         self.iteration = int(state["iteration"])
         self.robots: list[str] = list(state["robots"])
+        config = state["config"]
+        self.training_set: tuple[str, int] = (str(config["robots"]), int(config["robot_limit"]))
+        """The robot set it was trained on: (bundled set or folder, first-N limit; 0 = all)."""
         try:
             self.ac = build_actor_critic(self.arch, self.task, self.net, action_std=float(state["action_std"]))
         except (UnknownNetworkError, ValueError) as exc:

@@ -11,8 +11,20 @@ import argparse
 import sys
 from dataclasses import replace
 
-from ..common.config import run_cli
+from ..common.agents import TeacherAgent
+from ..common.config import ConfigError, run_cli
+from ..common.envs import robot_files
+from ..common.run_dir import resolve_checkpoint
 from .pipeline import pipeline_preset, run_pipeline
+
+
+def _named_set(item: str) -> tuple[str, str]:
+    """``NAME=SET_OR_DIR`` → (name, set). :raises ConfigError: no ``=``, or no such set."""
+    name, sep, spec = item.partition("=")
+    if not sep or not name or not spec:
+        raise ConfigError(f"--test-robots {item!r}: expected NAME=SET_OR_DIR (e.g. far=test)")
+    robot_files(spec, option=f"--test-robots {name}")  # the set exists and holds robots: checked now
+    return name, spec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,10 +36,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher", default=None, help="use this PPO checkpoint or run directory as the teacher")
     parser.add_argument("--students", default=None, help="comma-separated students (default hyperdistill,mlp)")
     parser.add_argument("--epochs", type=int, default=None, help="distillation epochs (default: the preset's)")
+    parser.add_argument(
+        "--robots",
+        default=None,
+        help="the teacher's training robots: a bundled set or a folder (default: the preset's; with --teacher, "
+        "the set it was trained on)",
+    )
+    parser.add_argument("--robot-limit", type=int, default=None, help="first N training robots (0 = all)")
+    parser.add_argument(
+        "--test-robots",
+        nargs="+",
+        default=None,
+        metavar="NAME=SET_OR_DIR",
+        help="evaluation sets besides the training robots and the built-in near-unseen set (default: far=test)",
+    )
+    parser.add_argument("--near-per-robot", type=int, default=None, help="near-unseen mutants per training robot")
     args = parser.parse_args(argv)
 
     def body() -> int:
         config = pipeline_preset(args.preset, args.task)
+        if args.robots is not None or args.robot_limit is not None:
+            robots = args.robots if args.robots is not None else config.teacher.robots
+            limit = args.robot_limit if args.robot_limit is not None else config.teacher.robot_limit
+            if args.teacher is not None:
+                trained = TeacherAgent(resolve_checkpoint(args.teacher)).training_set
+                if (robots, limit) != trained:
+                    raise ConfigError(
+                        f"--robots {robots} (limit {limit}) contradicts the teacher, which was trained on "
+                        f"{trained[0]} (limit {trained[1]}); leave --robots out to use its robots"
+                    )
+            config = config.with_training_set(robots, limit)
+        if args.test_robots is not None:
+            config = replace(config, test_sets=tuple(_named_set(item) for item in args.test_robots))
+        if args.near_per_robot is not None:
+            config = replace(config, near_per_robot=args.near_per_robot)
         if args.students:
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
         if args.epochs:

@@ -28,11 +28,16 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from unimal_gym.envs.errors import RobotTooLargeError
+from unimal_gym.envs.robots import check_robot_size
 from unimal_gym.layout import TASKS
+from unimal_gym.morphology import load, save, to_xml
+from unimal_gym.morphology.sample import pd_robots
 
 from ..collect import COLLECT_PRESETS, CollectConfig, collect
 from ..common.agents import REFERENCE_POLICIES, StudentAgent, TeacherAgent
 from ..common.config import ConfigError
+from ..common.envs import robot_files
 from ..common.expert_data import read_manifest
 from ..common.files import CheckpointError, atomic_write, file_sha256, read_csv
 from ..common.latency import actor_latency, robot_observation
@@ -72,6 +77,12 @@ class PipelineConfig:
     """Distillation (the student field is set per student); its eval_* fields are the final evaluation's too."""
     students: tuple[str, ...] = ("hyperdistill", "mlp")
     """Students to distil; HyperDistill and at least one baseline for the comparison."""
+    test_sets: tuple[tuple[str, str], ...] = (("far", "test"),)
+    """Evaluation sets besides the training robots and the near-unseen set: (name, bundled set or folder)."""
+    near_per_robot: int = 1
+    """Near-unseen robots per training robot: fresh mutants (m ~ U{1,2,3} operators); 0 = no near set."""
+    near_seed: int = 2026
+    """Seed of the near-unseen mutants (their own stream, not the PD robots')."""
     latency_min_time: float = 0.2
     """Seconds per latency measurement (:func:`baselines.common.latency.latency`)."""
 
@@ -82,14 +93,35 @@ class PipelineConfig:
         unknown = [s for s in self.students if s not in STUDENTS]
         if unknown or not self.students:
             raise ConfigError(f"students {unknown or '(none)'}: choose from {', '.join(STUDENTS)}")
+        names = [name for name, _ in self.test_sets]
+        reserved = [n for n in names if n in ("train", NEAR_SET) or names.count(n) > 1 or not n]
+        if reserved:
+            raise ConfigError(
+                f"test set names {reserved}: each needs a new, non-empty name (train and near are built in)"
+            )
+        if self.near_per_robot < 0:
+            raise ConfigError(f"near_per_robot={self.near_per_robot} must be ≥ 0")
         self.teacher.validate()
         self.collect.validate()
         self.distill.validate()
         return self
 
+    def with_training_set(self, robots: str, robot_limit: int) -> PipelineConfig:
+        """The same run on another training set: the teacher's, the PD parents' and the ``train`` evaluation's."""
+        return replace(
+            self,
+            teacher=replace(self.teacher, robots=robots, robot_limit=robot_limit),
+            collect=replace(self.collect, robots=robots, robot_limit=robot_limit),
+            distill=replace(self.distill, eval_train=robots),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
         return asdict(self)
+
+
+NEAR_SET = "near"
+"""Name of the built-in near-unseen evaluation set (mutants of the training robots)."""
 
 
 def pipeline_preset(name: str, task: str = "ft") -> PipelineConfig:
@@ -116,6 +148,48 @@ def pipeline_preset(name: str, task: str = "ft") -> PipelineConfig:
 
 
 # ---------------------------------------------------------------------------------------------- stages
+NEAR_ATTEMPTS = 100  # draws per wanted near-unseen robot before giving up on its parent
+
+
+def _given_teacher(source: str | Path, task: str) -> TeacherAgent:
+    """The teacher checkpoint as an agent. :raises CheckpointError: unusable, or a policy of another task."""
+    agent = TeacherAgent(resolve_checkpoint(source))
+    if agent.task != task:
+        raise CheckpointError(f"teacher {agent.path} is a {agent.task} policy; the pipeline runs --task {task}")
+    return agent
+
+
+def make_near_set(config: PipelineConfig, data: Path, folder: Path) -> list[Path]:
+    """The near-unseen set: ``near_per_robot`` fresh mutants of every training robot (m ~ U{1,2,3}
+    operators, the PD recipe) drawn with ``near_seed``, each different from every robot of the expert
+    data (parents and PD robots) and from each other, and small enough for the environment.
+
+    :return: the XML files written to ``folder`` (benchmark layout), named ``near-<parent>-<k>``.
+    :raises ConfigError: a parent yields no new robot in 100 draws per wanted one.
+    """
+    parents = [load(f) for f in robot_files(config.teacher.robots, config.teacher.robot_limit)]
+    taken = {to_xml(load(f), excludes=False) for f in sorted((data / "robots" / "xml").glob("*.xml"))}
+    taken |= {to_xml(p, excludes=False) for p in parents}
+    rng = np.random.default_rng(config.near_seed)
+    files = []
+    for parent in parents:
+        for k in range(config.near_per_robot):
+            for _ in range(NEAR_ATTEMPTS):
+                (mutant,) = pd_robots([parent], 1, rng)
+                text = to_xml(mutant.robot, excludes=False)
+                try:
+                    check_robot_size(mutant.robot)
+                except RobotTooLargeError:
+                    continue
+                if text not in taken:
+                    break
+            else:
+                raise ConfigError(f"no new near-unseen mutant of {parent.name} in {NEAR_ATTEMPTS} draws")
+            taken.add(text)
+            files.append(save(mutant.robot, folder, name=f"near-{parent.name}-{k}"))
+    return files
+
+
 def stage_key(*parts: Any) -> str:
     """12 hex digits of the SHA-256 of the parts' JSON."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -145,6 +219,10 @@ def run_pipeline(
     :raises ConfigError, CheckpointError, DataError: bad input.
     """
     config.validate()
+    given = None
+    if teacher is not None:  # checked first; PD robots and the train evaluation follow its training robots
+        given = _given_teacher(teacher, config.task)
+        config = config.with_training_set(*given.training_set)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "pipeline.json", lambda p: p.write_text(json.dumps(config.to_dict(), indent=1) + "\n"))
@@ -153,8 +231,8 @@ def run_pipeline(
 
     # 1. teacher
     t0 = time.perf_counter()
-    if teacher is not None:
-        teacher_ckpt = resolve_checkpoint(teacher)
+    if given is not None:
+        teacher_ckpt = given.path
         log(f"== teacher: given, {teacher_ckpt}")
     else:
         folder = out / f"teacher-{stage_key(config.teacher.to_dict())}"
@@ -163,11 +241,7 @@ def run_pipeline(
             train(config.teacher, folder, resume=(folder / "config.json").is_file())
             _mark_done(folder, {"stage": "teacher"})
         teacher_ckpt = folder / "checkpoints" / "final.pt"
-    teacher_agent = TeacherAgent(teacher_ckpt)  # loaded once: task check, costs, latency
-    if teacher_agent.task != config.task:
-        raise CheckpointError(
-            f"teacher {teacher_ckpt} is a {teacher_agent.task} policy; the pipeline runs --task {config.task}"
-        )
+    teacher_agent = given or _given_teacher(teacher_ckpt, config.task)  # loaded once: checks, costs, latency
     teacher_sha = file_sha256(teacher_ckpt)
     timings["teacher"] = time.perf_counter() - t0
 
@@ -179,6 +253,14 @@ def run_pipeline(
         collect(teacher_ckpt, data, config.collect, progress=log)
         _mark_done(data, {"stage": "data"})
     data_sha = file_sha256(data / "manifest.json")
+    near = None
+    if config.near_per_robot:
+        near_settings = [config.teacher.robots, config.teacher.robot_limit, config.near_per_robot, config.near_seed]
+        near = out / f"near-{stage_key(data_sha, near_settings)}"
+        if not _done(near):
+            log(f"== near-unseen robots in {near}")
+            make_near_set(config, data, near)
+            _mark_done(near, {"stage": "near-unseen robots"})
     timings["data"] = time.perf_counter() - t0
 
     # 3. students
@@ -197,7 +279,7 @@ def run_pipeline(
     # 4. evaluation on training and unseen test robots
     t0 = time.perf_counter()
     d = config.distill
-    sets = {"train": d.eval_train, "test": d.eval_test}
+    sets = {"train": d.eval_train, **({NEAR_SET: str(near)} if near else {}), **dict(config.test_sets)}
     settings = [sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed]
     evals: dict[str, dict[str, Any]] = {}
     sources: dict[str, str | Path] = {
@@ -213,7 +295,8 @@ def run_pipeline(
         identity = source if label in REFERENCE_POLICIES else file_sha256(source)
         path = out / "eval" / f"{label}-{stage_key(identity, config.task, settings)}.json"
         if not path.is_file():
-            log(f"== evaluating {label} on {d.eval_limit or 'all'} train and test robots × {d.eval_episodes} episodes")
+            limit = d.eval_limit or "all"
+            log(f"== evaluating {label} on {limit} robots of {', '.join(sets)} × {d.eval_episodes} episodes")
             jobs = robot_jobs(sets.items(), d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed)
             results = evaluate_robots(source, jobs, d.eval_workers, config.task, d.eval_seed)
             summary = summarise(results)
@@ -233,7 +316,9 @@ def run_pipeline(
     timings["tables"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     names = policy_names(teacher_agent.arch)
-    report = write_report(out / "report", config, teacher_ckpt, data, runs, evals, costs, latencies, timings, names)
+    report = write_report(
+        out / "report", config, teacher_ckpt, data, runs, evals, costs, latencies, timings, names, sets
+    )
     log(f"== report: {report}")
     return report
 
@@ -327,15 +412,18 @@ def write_report(
     latencies: dict[str, float],
     timings: dict[str, float],
     names: dict[str, str],
+    sets: dict[str, str],
 ) -> Path:
     """``report.md`` (+ ``results.json``, ``curves.png``, ``returns.png``): students against the teacher.
 
     :param names: label (``teacher``, student names) → how the report names it (:func:`policy_names`).
+    :param sets: evaluation set name → the bundled set or folder it was read from.
     """
     folder.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(data)
     summary = {label: e["summary"] for label, e in evals.items()}
-    teacher_mean = {s: summary["teacher"][s]["mean"] for s in ("train", "test")}
+    set_names = list(summary["teacher"])
+    teacher_mean = {s: summary["teacher"][s]["mean"] for s in set_names}
     statistics = paired_statistics(evals, list(runs))
     d = config.distill
     mode = "deterministic (mean)" if d.eval_deterministic else "stochastic"
@@ -351,29 +439,30 @@ def write_report(
         f"robots ({config.collect.num_envs} envs × {config.collect.steps} steps each, σ = {config.collect.action_std});"
         f" students distilled for {d.epochs} epochs on {d.per_robot_samples} transitions per robot "
         f"(batch {d.batch_size}, Adam {d.learning_rate:g}, clip {d.grad_norm}, size '{d.net or 'paper'}').",
-        f"Evaluation: {d.eval_episodes} episodes per robot, {mode} actions, seed {d.eval_seed}; train = "
-        f"`{d.eval_train}`, test = `{d.eval_test}` (unseen), first {d.eval_limit or 'all'} robots of each.",
+        f"Evaluation: {d.eval_episodes} episodes per robot, {mode} actions, seed {d.eval_seed}, first "
+        f"{d.eval_limit or 'all'} robots of each set: " + "; ".join(f"`{k}` = `{v}`" for k, v in sets.items()) + ".",
         "",
-        "| policy | train return ± s.e. | test return ± s.e. | train / teacher | test / teacher"
-        " | params | FLOPs | µs/step (batch 1, 1 thread) | distill samples/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| policy | "
+        + " | ".join(f"{k} return ± s.e." for k in set_names)
+        + " | "
+        + " | ".join(f"{k} / teacher" for k in set_names)
+        + " | params | FLOPs | µs/step (batch 1, 1 thread) | "
+        "distill samples/s |",
+        "|---|" + "---|" * (2 * len(set_names) + 4),
     ]
     for label in ("teacher", *runs, *REFERENCE_POLICIES):
         s = summary[label]
         # a ratio to the teacher only where it beats zero action (the gate): otherwise it means nothing
         ratio = {
-            k: f"{s[k]['mean'] / teacher_mean[k]:.2f}" if _gate_passed(statistics, k) else "n/a"
-            for k in ("train", "test")
+            k: f"{s[k]['mean'] / teacher_mean[k]:.2f}" if _gate_passed(statistics, k) else "n/a" for k in set_names
         }
         cost = costs["ours"].get(label)
         params, flops = (f"{cost.params:,}", f"{cost.flops:,}") if cost else ("-", "-")
         lat = f"{latencies[label] * 1e6:.1f}" if label in latencies else "-"
         thr = f"{throughput[label]:,.0f}" if label in throughput else "-"
-        lines.append(
-            f"| {names[label]} | {s['train']['mean']:.1f} ± {s['train']['se']:.1f} | "
-            f"{s['test']['mean']:.1f} ± {s['test']['se']:.1f} | {ratio['train']} | {ratio['test']} | "
-            f"{params} | {flops} | {lat} | {thr} |"
-        )
+        returns = " | ".join(f"{s[k]['mean']:.1f} ± {s[k]['se']:.1f}" for k in set_names)
+        ratios = " | ".join(ratio[k] for k in set_names)
+        lines.append(f"| {names[label]} | {returns} | {ratios} | {params} | {flops} | {lat} | {thr} |")
     lines += ["", *_claim(statistics, names), ""]
     lines += [
         "Parameters and FLOPs above are of the networks as trained in this run (HyperDistill: the plain MLP it",
@@ -399,7 +488,8 @@ def write_report(
         "timings_s": timings,
     }
     (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    _plots(folder, runs, summary, teacher_mean, names)
+    far = next((k for k, v in sets.items() if k != "train" and v == d.eval_test), None)
+    _plots(folder, runs, summary, teacher_mean, names, {"train": "train", "test": far})
     return report
 
 
@@ -409,8 +499,16 @@ def _gate_passed(statistics: dict[str, dict[str, Any]], set_name: str) -> bool:
 
 
 def _plots(
-    folder: Path, runs: dict[str, Path], summary: dict[str, Any], teacher: dict[str, float], names: dict[str, str]
+    folder: Path,
+    runs: dict[str, Path],
+    summary: dict[str, Any],
+    teacher: dict[str, float],
+    names: dict[str, str],
+    curve_sets: dict[str, str | None],
 ) -> None:
+    """``curves.png``: distillation curves on the sets the students were evaluated on while distilling
+    (``train`` and ``test`` of their runs; ``curve_sets`` names the pipeline's set each one is, for the
+    teacher's line); ``returns.png``: every policy's final return on every set."""
     try:
         import matplotlib
 
@@ -419,15 +517,17 @@ def _plots(
     except ImportError:  # plots are optional
         return
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    for ax, split in zip(axes, ("train", "test"), strict=True):
+    for ax, split in zip(axes, curve_sets, strict=True):
+        ours = curve_sets[split]
         for k, (student, run) in enumerate(runs.items()):
             rows = [r for r in read_csv(run / "eval.csv") if r["set"] == split]
             if rows:
                 ax.plot([int(r["epoch"]) for r in rows], [float(r["mean"]) for r in rows], "o-", color=f"C{k}")
                 ax.plot([], [], "o-", color=f"C{k}", label=names[student])
-            else:  # no curve: the final point only
-                ax.plot([0], [summary[student][split]["mean"]], "o", color=f"C{k}", label=names[student])
-        ax.axhline(teacher[split], color="k", ls="--", label=names["teacher"])
+            elif ours is not None:  # no curve: the final point only
+                ax.plot([0], [summary[student][ours]["mean"]], "o", color=f"C{k}", label=names[student])
+        if ours is not None:
+            ax.axhline(teacher[ours], color="k", ls="--", label=names["teacher"])
         ax.set_title(f"{split} robots")
         ax.set_xlabel("distillation epoch")
     axes[0].set_ylabel("mean episode return")
@@ -436,11 +536,12 @@ def _plots(
     fig.savefig(folder / "curves.png", dpi=120)
     plt.close(fig)
     labels = list(summary)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.4
-    for j, split in enumerate(("train", "test")):
+    fig, ax = plt.subplots(figsize=(8, 4))
+    splits = list(teacher)
+    width = 0.8 / len(splits)
+    for j, split in enumerate(splits):
         ax.bar(
-            np.arange(len(labels)) + (j - 0.5) * width,
+            np.arange(len(labels)) + (j - (len(splits) - 1) / 2) * width,
             [summary[lb][split]["mean"] for lb in labels],
             width,
             yerr=[summary[lb][split]["se"] for lb in labels],
