@@ -132,3 +132,13 @@ def test_student_reads_the_reduced_observation_too() -> None:
     with torch.no_grad():
         torch.testing.assert_close(student(to_torch(reduced)), student(to_torch(obs)))
     assert np.array_equal(student_state_index()[:17], [*range(13), 30, 31, 41, 42])
+
+
+@pytest.mark.parametrize("net", ["", "small", "tiny"])
+@pytest.mark.parametrize("task", ["ft", "vt", "obstacle"])
+def test_hyperdistill_and_the_multi_robot_mlp_have_the_same_hidden_layers(net: str, task: str) -> None:
+    """The two students are comparable at every named size: same widths and depth, same terrain input."""
+    from baselines.nets import network_config
+
+    hd, mlp = network_config("hyperdistill", task, net), network_config("mlp", task, net)
+    assert (hd.hidden_dim, hd.layer_num, hd.terrain) == (mlp.hidden_dim, mlp.layer_num, mlp.terrain)

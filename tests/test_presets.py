@@ -1,4 +1,5 @@
-"""The committed evidence stays valid: the configs saved with the committed laptop runs are today's presets."""
+"""The configs saved with the committed laptop runs are today's presets (their README says where a named
+size has changed since)."""
 
 from __future__ import annotations
 

@@ -68,12 +68,14 @@ SIZES: dict[str, dict[type[nn.Module], dict[str, Any]]] = {
     },
     "small": {
         LimbTransformer: {"n_layers": 3, "ff_dim": 128, "d_model": 32},
-        MultiRobotMLP: {},
+        MultiRobotMLP: {"hidden_dim": 128},
         HyperDistill: {"hidden_dim": 128, "embed_dim": 32, "context_ff_dim": 64},
     },
 }
 """Named sizes that keep each network's structure: ``tiny`` (the smoke preset: seconds on a CPU) and
-``small`` (the laptop preset: a 2-core CPU, where the paper's ModuMorph costs ~4 ms per sample and update)."""
+``small`` (the laptop preset: a 2-core CPU, where the paper's ModuMorph costs ~4 ms per sample and update).
+At every size HyperDistill's generated MLP and the multi-robot MLP have the same hidden layers, as in the
+paper (its Table 2 compares them at 256), so the two students differ only in how they are conditioned."""
 
 
 def architecture(arch: str) -> Architecture:
