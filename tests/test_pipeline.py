@@ -71,7 +71,7 @@ def test_stages_are_cached_and_a_changed_stage_reruns_alone(smoke_run: tuple[Pat
     run_pipeline(replace(config, students=("hyperdistill", "tf-compressed")), out, log=lines.append)
     stages = [line.split(" in ")[0] for line in lines if line.startswith("==")]
     assert stages == [
-        "== distilling tf-compressed",
+        "== distilling tf-compressed (seed 0)",
         "== evaluating tf-compressed on 3 robots of train, near, far × 1 episodes",
         f"== report: {out / 'report' / 'report.md'}",
     ]
@@ -145,3 +145,25 @@ def test_robot_sets_on_the_command_line(smoke_run: tuple[Path, list[str]], tmp_p
     # with --teacher and no --robots, the run uses the robots the teacher was trained on
     config = pipeline_preset("smoke").with_training_set("test", 2)
     assert config.collect.robots == config.distill.eval_train == "test" and config.collect.robot_limit == 2
+
+
+def test_several_student_seeds_are_reported_across_seeds(smoke_run: tuple[Path, list[str]]) -> None:
+    """--seeds 2: the cached seed is reused, one more is distilled; the report gives mean ± s.e. across seeds."""
+    out, _ = smoke_run
+    lines: list[str] = []
+    run_pipeline(replace(pipeline_preset("smoke"), students=("mlp",), seeds=2), out, log=lines.append)
+    assert [line.split(" in ")[0] for line in lines if line.startswith("== distilling")] == [
+        "== distilling mlp (seed 1)"
+    ]
+    results = json.loads((out / "report" / "results.json").read_text())
+    train = results["summary"]["mlp"]["train"]
+    per_seed = train["seed_means"]
+    assert train["seeds"] == 2 and train["mean"] == pytest.approx(np.mean(per_seed))
+    assert train["se"] == pytest.approx(np.std(per_seed, ddof=1) / np.sqrt(2))
+    evaluated = {json.loads(p.read_text())["summary"]["train"]["mean"] for p in (out / "eval").glob("mlp-*.json")}
+    evaluated |= {
+        json.loads(p.read_text())["summary"]["train"]["mean"] for p in (out / "students").glob("mlp-*/eval/*.json")
+    }
+    assert set(per_seed) <= evaluated  # each seed's mean is that seed's own evaluation
+    assert "across 2 distillation seeds" in (out / "report" / "report.md").read_text()
+    main(["--preset", "smoke", "--out", str(out), "--students", "mlp", "--seeds", "2"])  # the CLI option: all cached

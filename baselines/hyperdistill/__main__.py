@@ -34,7 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="laptop", help="smoke, laptop (default) or paper")
     parser.add_argument("--out", default=None, help="run folder (default runs/hyperdistill-<task>-<preset>)")
     parser.add_argument("--teacher", default=None, help="use this PPO checkpoint or run directory as the teacher")
-    parser.add_argument("--students", default=None, help="comma-separated students (default hyperdistill,mlp)")
+    parser.add_argument(
+        "--students",
+        default=None,
+        help="comma-separated students: hyperdistill, mlp, tf-compressed, modumorph-compressed, modumorph, tf "
+        "(default hyperdistill,mlp; the paper preset: the first five)",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="distillation epochs (default: the preset's)")
     parser.add_argument(
         "--robots",
@@ -51,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         help="evaluation sets besides the training robots and the built-in near-unseen set (default: far=test)",
     )
     parser.add_argument("--near-per-robot", type=int, default=None, help="near-unseen mutants per training robot")
+    parser.add_argument("--seeds", type=int, default=None, help="distillation seeds per student (default 1)")
     args = parser.parse_args(argv)
 
     def body() -> int:
@@ -70,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, test_sets=tuple(_named_set(item) for item in args.test_robots))
         if args.near_per_robot is not None:
             config = replace(config, near_per_robot=args.near_per_robot)
+        if args.seeds is not None:
+            config = replace(config, seeds=args.seeds)
         if args.students:
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
         if args.epochs:

@@ -83,6 +83,8 @@ class PipelineConfig:
     """Near-unseen robots per training robot: fresh mutants (m ~ U{1,2,3} operators); 0 = no near set."""
     near_seed: int = 2026
     """Seed of the near-unseen mutants (their own stream, not the PD robots')."""
+    seeds: int = 1
+    """Distillation seeds per student (distill.seed, +1, …); the report gives mean ± s.e. across them."""
     latency_min_time: float = 0.2
     """Seconds per latency measurement (:func:`baselines.common.latency.latency`)."""
 
@@ -99,8 +101,8 @@ class PipelineConfig:
             raise ConfigError(
                 f"test set names {reserved}: each needs a new, non-empty name (train and near are built in)"
             )
-        if self.near_per_robot < 0:
-            raise ConfigError(f"near_per_robot={self.near_per_robot} must be ≥ 0")
+        if self.near_per_robot < 0 or self.seeds < 1:
+            raise ConfigError(f"near_per_robot={self.near_per_robot} must be ≥ 0 and seeds={self.seeds} ≥ 1")
         self.teacher.validate()
         self.collect.validate()
         self.distill.validate()
@@ -138,8 +140,12 @@ def pipeline_preset(name: str, task: str = "ft") -> PipelineConfig:
         distill_cfg = replace(distill_cfg, evaluate=False, eval_limit=1, eval_episodes=1, eval_workers=1)
     if name != "paper":  # evaluate on the robots the teacher was trained on, and as many test robots
         distill_cfg = replace(distill_cfg, eval_train=teacher.robots, eval_limit=teacher.robot_limit)
+    students = (
+        ("hyperdistill", "mlp", "tf-compressed", "modumorph-compressed", "modumorph") if name == "paper" else None
+    )
     return PipelineConfig(
         task=task,
+        **({"students": students} if students else {}),
         teacher=teacher,
         collect=replace(COLLECT_PRESETS[name], robots=teacher.robots, robot_limit=teacher.robot_limit),
         distill=distill_cfg,
@@ -263,17 +269,19 @@ def run_pipeline(
             _mark_done(near, {"stage": "near-unseen robots"})
     timings["data"] = time.perf_counter() - t0
 
-    # 3. students
-    runs: dict[str, Path] = {}
+    # 3. students, each with config.seeds seeds
+    runs: dict[str, list[Path]] = {}
     for student in config.students:
         t0 = time.perf_counter()
-        cfg = replace(config.distill, student=student)
-        folder = out / "students" / f"{student}-{stage_key(data_sha, cfg.to_dict())}"
-        if not _done(folder):
-            log(f"== distilling {student} in {folder}")
-            distill(data, cfg, folder, resume=(folder / "config.json").is_file(), progress=log)
-            _mark_done(folder, {"stage": f"student {student}"})
-        runs[student] = folder
+        runs[student] = []
+        for i in range(config.seeds):
+            cfg = replace(config.distill, student=student, seed=config.distill.seed + i)
+            folder = out / "students" / f"{student}-{stage_key(data_sha, cfg.to_dict())}"
+            if not _done(folder):
+                log(f"== distilling {student} (seed {cfg.seed}) in {folder}")
+                distill(data, cfg, folder, resume=(folder / "config.json").is_file(), progress=log)
+                _mark_done(folder, {"stage": f"student {student}, seed {cfg.seed}"})
+            runs[student].append(folder)
         timings[f"distill {student}"] = time.perf_counter() - t0
 
     # 4. evaluation on training and unseen test robots
@@ -281,34 +289,35 @@ def run_pipeline(
     d = config.distill
     sets = {"train": d.eval_train, **({NEAR_SET: str(near)} if near else {}), **dict(config.test_sets)}
     settings = [sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed]
-    evals: dict[str, dict[str, Any]] = {}
-    sources: dict[str, str | Path] = {
-        "teacher": teacher_ckpt,
-        **{s: runs[s] / "checkpoints" / "final.pt" for s in config.students},
-        **{ref: ref for ref in REFERENCE_POLICIES},  # zero action and uniform random actions: the baselines
+    sources: dict[str, list[str | Path]] = {
+        "teacher": [teacher_ckpt],
+        **{s: [run / "checkpoints" / "final.pt" for run in runs[s]] for s in config.students},
+        **{ref: [ref] for ref in REFERENCE_POLICIES},  # zero action and uniform random actions: the baselines
     }
-    for label, source in sources.items():
-        last_eval = runs[label] / "eval" / f"epoch_{d.epochs:04d}.json" if label in runs else None
-        if last_eval is not None and last_eval.is_file():  # the distillation's final evaluation, same settings
-            evals[label] = json.loads(last_eval.read_text())
-            continue
-        identity = source if label in REFERENCE_POLICIES else file_sha256(source)
-        path = out / "eval" / f"{label}-{stage_key(identity, config.task, settings)}.json"
-        if not path.is_file():
-            limit = d.eval_limit or "all"
-            log(f"== evaluating {label} on {limit} robots of {', '.join(sets)} × {d.eval_episodes} episodes")
-            jobs = robot_jobs(sets.items(), d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed)
-            results = evaluate_robots(source, jobs, d.eval_workers, config.task, d.eval_seed)
-            summary = summarise(results)
-            atomic_write(path, lambda p, s=summary, r=results: p.write_text(json.dumps({"summary": s, "robots": r})))
-        evals[label] = json.loads(path.read_text())
+    evals: dict[str, list[dict[str, Any]]] = {label: [] for label in sources}  # per seed
+    for label, seeds in sources.items():
+        for k, source in enumerate(seeds):
+            final = runs[label][k] / "eval" / f"epoch_{d.epochs:04d}.json" if label in runs else None
+            if final is not None and final.is_file():  # the distillation's final evaluation, same settings
+                evals[label].append(json.loads(final.read_text()))
+                continue
+            identity = source if label in REFERENCE_POLICIES else file_sha256(source)
+            path = out / "eval" / f"{label}-{stage_key(identity, config.task, settings)}.json"
+            if not path.is_file():
+                limit = d.eval_limit or "all"
+                log(f"== evaluating {label} on {limit} robots of {', '.join(sets)} × {d.eval_episodes} episodes")
+                jobs = robot_jobs(sets.items(), d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed)
+                results = evaluate_robots(source, jobs, d.eval_workers, config.task, d.eval_seed)
+                report = {"summary": summarise(results), "robots": results}
+                atomic_write(path, lambda p, r=report: p.write_text(json.dumps(r)))
+            evals[label].append(json.loads(path.read_text()))
     timings["evaluation"] = time.perf_counter() - t0
 
     # 5. cost tables and report
     t0 = time.perf_counter()
     actors = {
         "teacher": teacher_agent.actor,
-        **{s: StudentAgent(runs[s] / "checkpoints" / "final.pt").actor for s in config.students},
+        **{s: StudentAgent(runs[s][0] / "checkpoints" / "final.pt").actor for s in config.students},
     }
     costs = student_costs(config.task, actors)
     robot = data / "robots" / "xml" / f"{read_manifest(data)['robots'][0]}.xml"  # the run's own first robot
@@ -340,28 +349,55 @@ def student_costs(task: str, actors: dict[str, nn.Module]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- statistics
-def paired_statistics(evals: dict[str, dict[str, Any]], students: list[str]) -> dict[str, dict[str, Any]]:
+def combined_summary(per_seed: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """A policy's per-set summary: its evaluation's, or with several seeds the mean over seeds of the
+    per-seed means with the standard error across seeds (``seeds`` says how many, ``seed_means`` lists them)."""
+    if len(per_seed) == 1:
+        return per_seed[0]["summary"]
+    out = {}
+    for set_name, first in per_seed[0]["summary"].items():
+        means = np.array([e["summary"][set_name]["mean"] for e in per_seed])
+        se = float(means.std(ddof=1) / np.sqrt(len(means)))
+        out[set_name] = {
+            **first,
+            "mean": float(means.mean()),
+            "se": se,
+            "seeds": len(means),
+            "seed_means": means.tolist(),
+        }
+    return out
+
+
+def paired_statistics(evals: dict[str, list[dict[str, Any]]], students: list[str]) -> dict[str, dict[str, Any]]:
     """Per evaluated set: the teacher gate and, where it passes, every student against the teacher.
 
-    Robots are paired by name; a robot that any policy could not be evaluated on is left out of every
-    comparison on that set. :return: set → ``{"robots", "gate", "students"}``, where ``gate`` is
+    Robots are paired by name; a robot that any policy (or seed) could not be evaluated on is left out of
+    every comparison on that set. A student with several seeds is compared with every seed's returns.
+
+    :param evals: label → one evaluation per seed (``{"summary", "robots"}``).
+    :return: set → ``{"robots", "gate", "students"}``, where ``gate`` is
     :meth:`baselines.common.stats.Gate.to_dict` (or ``None`` with fewer than 2 robots) and ``students``
     maps a student to :meth:`baselines.common.stats.Comparison.to_dict` (empty where the gate fails).
     """
     out: dict[str, dict[str, Any]] = {}
-    for set_name in evals["teacher"]["summary"]:
-        returns = {
-            label: {r["robot"]: r["return_mean"] for r in e["robots"] if r["set"] == set_name and "error" not in r}
-            for label, e in evals.items()
+    for set_name in evals["teacher"][0]["summary"]:
+        returns = {  # label → per seed: robot → mean return
+            label: [
+                {r["robot"]: r["return_mean"] for r in e["robots"] if r["set"] == set_name and "error" not in r}
+                for e in per_seed
+            ]
+            for label, per_seed in evals.items()
         }
-        robots = sorted(set.intersection(*(set(v) for v in returns.values())))
-        column = {label: [returns[label][r] for r in robots] for label in returns}
+        robots = sorted(set.intersection(*(set(seed) for per_seed in returns.values() for seed in per_seed)))
+        column = {
+            label: np.array([[seed[r] for r in robots] for seed in per_seed]) for label, per_seed in returns.items()
+        }
         entry: dict[str, Any] = {"robots": len(robots), "gate": None, "students": {}}
         if len(robots) >= 2:
-            g = gate(column["teacher"], column["zero"])
+            g = gate(column["teacher"][0], column["zero"][0])
             entry["gate"] = g.to_dict()
             if g.passed:
-                entry["students"] = {s: compare(column[s], column["teacher"]).to_dict() for s in students}
+                entry["students"] = {s: compare(column[s], column["teacher"][0]).to_dict() for s in students}
         out[set_name] = entry
     return out
 
@@ -406,8 +442,8 @@ def write_report(
     config: PipelineConfig,
     teacher: Path,
     data: Path,
-    runs: dict[str, Path],
-    evals: dict[str, dict[str, Any]],
+    runs: dict[str, list[Path]],
+    evals: dict[str, list[dict[str, Any]]],
     costs: dict[str, Any],
     latencies: dict[str, float],
     timings: dict[str, float],
@@ -421,15 +457,15 @@ def write_report(
     """
     folder.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(data)
-    summary = {label: e["summary"] for label, e in evals.items()}
+    summary = {label: combined_summary(per_seed) for label, per_seed in evals.items()}
     set_names = list(summary["teacher"])
     teacher_mean = {s: summary["teacher"][s]["mean"] for s in set_names}
     statistics = paired_statistics(evals, list(runs))
     d = config.distill
     mode = "deterministic (mean)" if d.eval_deterministic else "stochastic"
     throughput = {}
-    for student, run in runs.items():
-        rows = read_csv(run / "progress.csv")
+    for student, seeds in runs.items():
+        rows = [row for run in seeds for row in read_csv(run / "progress.csv")]
         if rows:
             throughput[student] = float(np.median([float(r["samples_per_s"]) for r in rows]))
     lines = [
@@ -450,6 +486,11 @@ def write_report(
         "distill samples/s |",
         "|---|" + "---|" * (2 * len(set_names) + 4),
     ]
+    if config.seeds > 1:
+        lines.insert(
+            -3, f"Students: mean ± s.e. across {config.seeds} distillation seeds; other rows: ± s.e. over robots."
+        )
+        lines.insert(-3, "")
     for label in ("teacher", *runs, *REFERENCE_POLICIES):
         s = summary[label]
         # a ratio to the teacher only where it beats zero action (the gate): otherwise it means nothing
@@ -500,7 +541,7 @@ def _gate_passed(statistics: dict[str, dict[str, Any]], set_name: str) -> bool:
 
 def _plots(
     folder: Path,
-    runs: dict[str, Path],
+    runs: dict[str, list[Path]],
     summary: dict[str, Any],
     teacher: dict[str, float],
     names: dict[str, str],
@@ -519,11 +560,16 @@ def _plots(
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, split in zip(axes, curve_sets, strict=True):
         ours = curve_sets[split]
-        for k, (student, run) in enumerate(runs.items()):
-            rows = [r for r in read_csv(run / "eval.csv") if r["set"] == split]
-            if rows:
-                ax.plot([int(r["epoch"]) for r in rows], [float(r["mean"]) for r in rows], "o-", color=f"C{k}")
-                ax.plot([], [], "o-", color=f"C{k}", label=names[student])
+        for k, (student, seeds) in enumerate(runs.items()):
+            curves = [[r for r in read_csv(run / "eval.csv") if r["set"] == split] for run in seeds]
+            if all(curves) and len({len(c) for c in curves}) == 1:  # mean over seeds, band = ± s.e. across them
+                epochs = [int(r["epoch"]) for r in curves[0]]
+                means = np.array([[float(r["mean"]) for r in c] for c in curves])
+                mid = means.mean(0)
+                ax.plot(epochs, mid, "o-", color=f"C{k}", label=names[student])
+                if len(seeds) > 1:
+                    band = means.std(0, ddof=1) / np.sqrt(len(seeds))
+                    ax.fill_between(epochs, mid - band, mid + band, color=f"C{k}", alpha=0.2)
             elif ours is not None:  # no curve: the final point only
                 ax.plot([0], [summary[student][ours]["mean"]], "o", color=f"C{k}", label=names[student])
         if ours is not None:
