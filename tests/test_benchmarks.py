@@ -52,3 +52,19 @@ def test_env_speed_measure_once_reports_both_regimes() -> None:
         assert r["env_with_resets"] <= r["env"]
     assert steady["episode"] == 150  # no falls: one episode
     assert falls["episode"] < 150  # random actions fell this robot within 150 steps
+
+
+@pytest.mark.slow
+def test_gpu_probe_runs_on_the_cpu_at_tiny_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    """The probe's whole path (PPO at the paper's configuration, distillation with few and many robots per
+    batch, the projections) runs here, so it is known to run before a GPU machine is at hand."""
+    pytest.importorskip("stable_baselines3")
+    probe = load_script("gpu_probe")
+    probe.main(["--device", "cpu", "--quick", "--ppo-iterations", "2", "--distill-steps", "2"])
+    out = capsys.readouterr().out
+    assert "| PPO, ModuMorph teacher (tiny, 2 envs) |" in out
+    for robots in (4, 16):
+        for arch in ("hyperdistill", "mlp"):
+            assert f"| distillation, {arch}, {robots} robots per batch |" in out
+    contexts = probe.robot_contexts(110)  # the 100 bundled training robots and 10 of their mutants, all distinct
+    assert len({c.tobytes() for c in contexts["context"]}) == 110
