@@ -167,3 +167,17 @@ def test_several_student_seeds_are_reported_across_seeds(smoke_run: tuple[Path, 
     assert set(per_seed) <= evaluated  # each seed's mean is that seed's own evaluation
     assert "across 2 distillation seeds" in (out / "report" / "report.md").read_text()
     main(["--preset", "smoke", "--out", str(out), "--students", "mlp", "--seeds", "2"])  # the CLI option: all cached
+
+
+def test_hn_rl_is_an_optional_stage_compared_like_a_student(smoke_run: tuple[Path, list[str]]) -> None:
+    out, _ = smoke_run
+    lines: list[str] = []
+    run_pipeline(replace(pipeline_preset("smoke"), hn_rl=True), out, log=lines.append)
+    assert any(line.startswith("== HN-RL: PPO") for line in lines)
+    hn = next(out.glob("hn-rl-*"))
+    assert json.loads((hn / "config.json").read_text())["arch"] == "hn-rl" and (hn / ".done").is_file()
+    results = json.loads((out / "report" / "results.json").read_text())
+    assert "hn-rl" in results["summary"] and "hn-rl" in results["costs"]
+    assert "| HN-RL |" in (out / "report" / "report.md").read_text()
+    for entry in results["sets"].values():
+        assert ("hn-rl" in entry["students"]) == entry["gate"]["passed"]

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--near-per-robot", type=int, default=None, help="near-unseen mutants per training robot")
     parser.add_argument("--seeds", type=int, default=None, help="distillation seeds per student (default 1)")
+    parser.add_argument("--hn-rl", action="store_true", help="also train HN-RL with PPO (the teacher's budget)")
     args = parser.parse_args(argv)
 
     def body() -> int:
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, near_per_robot=args.near_per_robot)
         if args.seeds is not None:
             config = replace(config, seeds=args.seeds)
+        if args.hn_rl:
+            config = replace(config, hn_rl=True)
         if args.students:
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
         if args.epochs:

@@ -83,6 +83,8 @@ class PipelineConfig:
     """Near-unseen robots per training robot: fresh mutants (m ~ U{1,2,3} operators); 0 = no near set."""
     near_seed: int = 2026
     """Seed of the near-unseen mutants (their own stream, not the PD robots')."""
+    hn_rl: bool = False
+    """Also train HN-RL (the hypernetwork trained by PPO, with the teacher's robots and budget) and compare it."""
     seeds: int = 1
     """Distillation seeds per student (distill.seed, +1, …); the report gives mean ± s.e. across them."""
     latency_min_time: float = 0.2
@@ -122,6 +124,7 @@ class PipelineConfig:
         return asdict(self)
 
 
+HN_RL = "hn-rl"
 NEAR_SET = "near"
 """Name of the built-in near-unseen evaluation set (mutants of the training robots)."""
 
@@ -251,6 +254,19 @@ def run_pipeline(
     teacher_sha = file_sha256(teacher_ckpt)
     timings["teacher"] = time.perf_counter() - t0
 
+    # 1b. HN-RL (optional): the hypernetwork learnt by RL instead of distillation, same robots and budget
+    learnt: dict[str, Path] = {}
+    if config.hn_rl:
+        t0 = time.perf_counter()
+        hn = replace(config.teacher, arch=HN_RL)
+        folder = out / f"{HN_RL}-{stage_key(hn.to_dict())}"
+        if not _done(folder):
+            log(f"== HN-RL: PPO ({hn.total_timesteps:,} steps) in {folder}")
+            train(hn, folder, resume=(folder / "config.json").is_file())
+            _mark_done(folder, {"stage": "HN-RL"})
+        learnt[HN_RL] = folder / "checkpoints" / "final.pt"
+        timings["HN-RL"] = time.perf_counter() - t0
+
     # 2. PD robots and expert data
     t0 = time.perf_counter()
     data = out / f"data-{stage_key(teacher_sha, config.collect.to_dict())}"
@@ -292,6 +308,7 @@ def run_pipeline(
     sources: dict[str, list[str | Path]] = {
         "teacher": [teacher_ckpt],
         **{s: [run / "checkpoints" / "final.pt" for run in runs[s]] for s in config.students},
+        **{label: [path] for label, path in learnt.items()},
         **{ref: [ref] for ref in REFERENCE_POLICIES},  # zero action and uniform random actions: the baselines
     }
     evals: dict[str, list[dict[str, Any]]] = {label: [] for label in sources}  # per seed
@@ -318,6 +335,7 @@ def run_pipeline(
     actors = {
         "teacher": teacher_agent.actor,
         **{s: StudentAgent(runs[s][0] / "checkpoints" / "final.pt").actor for s in config.students},
+        **{label: TeacherAgent(path).actor for label, path in learnt.items()},
     }
     costs = student_costs(config.task, actors)
     robot = data / "robots" / "xml" / f"{read_manifest(data)['robots'][0]}.xml"  # the run's own first robot
@@ -460,7 +478,8 @@ def write_report(
     summary = {label: combined_summary(per_seed) for label, per_seed in evals.items()}
     set_names = list(summary["teacher"])
     teacher_mean = {s: summary["teacher"][s]["mean"] for s in set_names}
-    statistics = paired_statistics(evals, list(runs))
+    learners = [*runs, *(label for label in evals if label == HN_RL)]  # compared with the teacher
+    statistics = paired_statistics(evals, learners)
     d = config.distill
     mode = "deterministic (mean)" if d.eval_deterministic else "stochastic"
     throughput = {}
@@ -491,7 +510,7 @@ def write_report(
             -3, f"Students: mean ± s.e. across {config.seeds} distillation seeds; other rows: ± s.e. over robots."
         )
         lines.insert(-3, "")
-    for label in ("teacher", *runs, *REFERENCE_POLICIES):
+    for label in ("teacher", *learners, *REFERENCE_POLICIES):
         s = summary[label]
         # a ratio to the teacher only where it beats zero action (the gate): otherwise it means nothing
         ratio = {
