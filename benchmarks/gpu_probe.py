@@ -32,6 +32,8 @@ from baselines.common.envs import robot_files
 from baselines.distill import kl_loss
 from baselines.nets import build_network, to_torch
 from baselines.ppo import PRESETS, train
+from unimal_gym.envs.errors import RobotTooLargeError
+from unimal_gym.envs.robots import check_robot_size
 from unimal_gym.layout import ACTION_DIM, HFIELD_DIM, PROPRIOCEPTIVE_DIM, TASKS
 from unimal_gym.morphology import load
 from unimal_gym.morphology.context import context
@@ -57,11 +59,19 @@ def ppo_rate(task: str, device: str, iterations: int, quick: bool) -> float:
 def robot_contexts(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Context and masks of ``n`` distinct robots: the bundled training robots, then PD mutants of them."""
     parents = [load(f) for f in robot_files("train")]
-    robots = parents[:n]
-    if n > len(robots):
-        rng = np.random.default_rng(seed)
-        robots += [m.robot for m in pd_robots(parents, -(-(n - len(robots)) // len(parents)), rng)][: n - len(robots)]
-    obs = [context(r) for r in robots]
+    obs = [context(r) for r in parents[:n]]
+    seen = {o["context"].tobytes() for o in obs}
+    rng = np.random.default_rng(seed)
+    while len(obs) < n:  # new mutants the environment accepts (at most 16 hinges, 11 bodies)
+        for mutant in pd_robots(parents, 1, rng):
+            try:
+                check_robot_size(mutant.robot)
+            except RobotTooLargeError:
+                continue
+            o = context(mutant.robot)
+            if o["context"].tobytes() not in seen and len(obs) < n:
+                seen.add(o["context"].tobytes())
+                obs.append(o)
     return {k: np.stack([o[k] for o in obs]) for k in ("context", "obs_padding_mask", "act_padding_mask")}
 
 
