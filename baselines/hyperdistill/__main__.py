@@ -1,4 +1,6 @@
-"""``python -m baselines.hyperdistill [--task ft] [--preset laptop] [--out RUN] [--teacher CHECKPOINT]``
+"""The HyperDistill pipeline, end to end: teacher, expert data, students, evaluation, report.
+
+``python -m baselines.hyperdistill [--task ft] [--preset laptop] [--out RUN] [--teacher CHECKPOINT]``
 
 Teacher (PPO, or the given checkpoint) → PD robots → expert data → HyperDistill and baseline students
 → evaluation on training and unseen test robots → FLOPs/params and latency tables → report
