@@ -45,6 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from .common.config import ConfigError, add_config_arguments, config_from_args, config_from_dict, run_cli
+from .common.envs import named_sets
 from .common.expert_data import ExpertData
 from .common.files import DISTILL_CHECKPOINT, CheckpointError, atomic_write, file_sha256, read_artifact, tensors
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
@@ -98,6 +99,9 @@ class DistillConfig:
     eval_train: str = "train"
     """Training robots to evaluate on (bundled set or folder)."""
     eval_test: str = "test"
+    """Unseen test robots to evaluate on (the set named test)."""
+    eval_sets: str = ""
+    """More evaluation sets, 'name=set_or_dir,...' (also --test-robots NAME=SET_OR_DIR ...)."""
     """Unseen test robots to evaluate on."""
     eval_limit: int = 0
     """First N robots of each evaluation set; 0 = all."""
@@ -141,6 +145,11 @@ class DistillConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> DistillConfig:
         """:raises ConfigError: unknown fields."""
         return config_from_dict(cls, data, "distillation config")
+
+    @property
+    def extra_sets(self) -> dict[str, str]:
+        """``eval_sets`` as name → set (checked to exist by :meth:`validate`)."""
+        return dict(named_sets(filter(None, self.eval_sets.split(",")), "eval_sets"))
 
     @property
     def network_overrides(self) -> dict[str, Any]:
@@ -209,7 +218,7 @@ def evaluate_checkpoint(
     checkpoint: Path, epoch: int, config: DistillConfig, run: RunDir
 ) -> dict[str, dict[str, float]]:
     """Evaluate a checkpoint on the training and test robots; log to eval.csv and write eval/epoch_N.json."""
-    sets = {"train": config.eval_train, "test": config.eval_test}
+    sets = {"train": config.eval_train, "test": config.eval_test, **config.extra_sets}
     jobs = robot_jobs(
         sets.items(), config.eval_limit, config.eval_episodes, config.eval_deterministic, config.eval_seed
     )
@@ -231,6 +240,8 @@ def open_run(
     :raises ConfigError, DataError, CheckpointError: bad input, before anything is written.
     """
     config.validate()
+    if config.evaluate:
+        _ = config.extra_sets  # every evaluation set is there before anything is written
     data = ExpertData(data_dir, config.per_robot_samples, config.memory_limit_gb)
     data.check_student(config.student)
     run = run_dir(out)
@@ -363,10 +374,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many epochs in total")
+    parser.add_argument(
+        "--test-robots", nargs="+", default=None, metavar="NAME=SET_OR_DIR", help="more evaluation sets"
+    )
     add_config_arguments(parser, DistillConfig, DISTILL_PRESETS)
     args = parser.parse_args(argv)
 
     def body() -> int:
+        if args.test_robots:
+            args.eval_sets = ",".join(f"{n}={s}" for n, s in named_sets(args.test_robots))
         config = config_from_args(args, DistillConfig, DISTILL_PRESETS)
         path = distill(args.data, config, args.out, resume=args.resume, stop_after=args.stop_after)
         print(f"checkpoint: {path}")

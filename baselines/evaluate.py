@@ -33,6 +33,7 @@ from unimal_gym.layout import TASKS
 
 from .common.agents import REFERENCE_POLICIES, load_agent
 from .common.config import ConfigError, add_config_arguments, config_from_args, config_from_dict, run_cli
+from .common.envs import named_sets
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
 from .common.run_dir import resolve_checkpoint
 
@@ -194,7 +195,7 @@ def evaluate(
     task = config.task or None
     agent = load_agent(source, task, config.seed)  # every check before work starts
     jobs = robot_jobs(
-        [(Path(s).name, s) for s in robot_sets], config.limit, config.episodes, config.deterministic, config.seed
+        named_sets(robot_sets, "--robots"), config.limit, config.episodes, config.deterministic, config.seed
     )
     run_dir = None
     if str(source) not in REFERENCE_POLICIES:
@@ -235,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: see ``python -m baselines.evaluate --help``."""
     parser = argparse.ArgumentParser(prog="python -m baselines.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("source", help="checkpoint, run directory, exported .npz student, 'random' or 'zero'")
-    parser.add_argument("--robots", action="append", required=True, help="robot set or folder (repeatable)")
+    parser.add_argument(
+        "--robots", action="append", required=True, help="robot set or folder, or NAME=SET_OR_DIR (repeatable)"
+    )
     parser.add_argument("--out", default=None, help="output folder")
     add_config_arguments(parser, EvalConfig, EVAL_PRESETS)
     args = parser.parse_args(argv)

@@ -226,3 +226,18 @@ def test_exported_students_evaluate_on_their_own_robot_only(data: Path, tmp_path
         assert export_main([str(run), "--out", str(tmp_path / "onnx"), "--onnx"]) == 2
         assert "pip install 'unimal-gym[onnx]'" in capsys.readouterr().err
         assert not (tmp_path / "onnx").exists()
+
+
+def test_distillation_evaluates_on_named_extra_sets(data: Path, tmp_path: Path, capsys) -> None:
+    """--test-robots NAME=SET_OR_DIR adds evaluation sets to the distillation curves; a missing one is refused
+    before anything is written."""
+    from baselines.distill import main
+
+    out = tmp_path / "run"
+    args = ["--data", str(data), "--preset", "smoke", "--epochs", "1", "--evaluate"]
+    assert main([*args, "--out", str(out), "--test-robots", "near=train"]) == 0
+    rows = read_csv(out / "eval.csv")
+    assert [r["set"] for r in rows] == ["train", "test", "near"]
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "x"), "--test-robots", f"gone={tmp_path}/none"]) == 2
+    assert "no such folder" in capsys.readouterr().err and not (tmp_path / "x").exists()

@@ -128,11 +128,13 @@ def test_bad_checkpoints_and_sets_fail_before_work(run_dir: Path, tmp_path: Path
 
 def test_stochastic_returns_depend_on_the_seed_not_on_the_workers(run_dir: Path, tmp_path: Path) -> None:
     """Each robot's action noise is reseeded: one process or two give the same per-robot returns, and a
-    set named twice is evaluated twice (labels may repeat)."""
+    set given twice under two names is evaluated under both (one name twice is an error)."""
     one = EvalConfig(episodes=2, limit=2, workers=1)
-    a = evaluate(str(run_dir), ["train", "train"], one, tmp_path / "a")
-    b = evaluate(str(run_dir), ["train", "train"], replace(one, workers=2), tmp_path / "b")
-    assert a == b and a["train"]["robots"] == 4
+    a = evaluate(str(run_dir), ["one=train", "two=train"], one, tmp_path / "a")
+    b = evaluate(str(run_dir), ["one=train", "two=train"], replace(one, workers=2), tmp_path / "b")
+    assert a == b and a["one"]["robots"] == a["two"]["robots"] == 2
+    with pytest.raises(ConfigError, match="given twice"):
+        evaluate(str(run_dir), ["train", "train"], one, tmp_path / "c")
     ra = json.loads((tmp_path / "a" / "results.json").read_text())["robots"]
     rb = json.loads((tmp_path / "b" / "results.json").read_text())["robots"]
     assert [r["returns"] for r in ra] == [r["returns"] for r in rb]

@@ -135,8 +135,10 @@ def test_robot_sets_on_the_command_line(smoke_run: tuple[Path, list[str]], tmp_p
     out, _ = smoke_run
     teacher = next(out.glob("teacher-*"))
     capsys.readouterr()
-    assert main(["--preset", "smoke", "--out", str(tmp_path / "a"), "--test-robots", "far"]) == 2
+    assert main(["--preset", "smoke", "--out", str(tmp_path / "a"), "--test-robots", "=test"]) == 2
     assert "expected NAME=SET_OR_DIR" in capsys.readouterr().err
+    assert main(["--preset", "smoke", "--out", str(tmp_path / "a"), "--test-robots", "far=test", "far=train"]) == 2
+    assert "given twice" in capsys.readouterr().err
     assert main(["--preset", "smoke", "--out", str(tmp_path / "b"), "--test-robots", f"x={tmp_path}/none"]) == 2
     assert "no such folder" in capsys.readouterr().err
     assert main(["--preset", "smoke", "--out", str(tmp_path / "c"), "--teacher", str(teacher), "--robots", "test"]) == 2

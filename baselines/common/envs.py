@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +50,28 @@ def robot_files(spec: str | os.PathLike[str], limit: int = 0, option: str = "--r
     if not files:
         raise ConfigError(f"{option} {str(spec)!r}: folder {path} holds no .xml robot files (nor an xml/ subfolder)")
     return files[:limit] if limit else files
+
+
+def named_sets(items: Iterable[str], option: str = "--test-robots") -> list[tuple[str, str]]:
+    """``NAME=SET_OR_DIR`` items (a bare ``SET_OR_DIR`` is named after its folder) as (name, set) pairs,
+    every set checked to hold robots.
+
+    :raises ConfigError: an empty name or set, a name given twice, or a set that is not there.
+    """
+    pairs = []
+    for item in items:
+        name, sep, spec = item.partition("=")
+        if not sep:
+            name, spec = Path(item).name, item
+        if not name or not spec:
+            raise ConfigError(f"{option} {item!r}: expected NAME=SET_OR_DIR (e.g. far=test)")
+        robot_files(spec, option=f"{option} {name}")
+        pairs.append((name, spec))
+    names = [n for n, _ in pairs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{option}: set names {twice} are given twice; name each set once")
+    return pairs
 
 
 def obs_keys(task: str) -> list[str]:
@@ -121,4 +143,4 @@ def map_with_agent(
         yield from mapper(_call, [(fn, job) for job in jobs])
 
 
-__all__ = ["NETWORK_KEYS", "make_env", "make_robot_env", "map_with_agent", "obs_keys", "robot_files"]
+__all__ = ["NETWORK_KEYS", "make_env", "make_robot_env", "map_with_agent", "named_sets", "obs_keys", "robot_files"]

@@ -15,18 +15,9 @@ from dataclasses import replace
 
 from ..common.agents import TeacherAgent
 from ..common.config import ConfigError, run_cli
-from ..common.envs import robot_files
+from ..common.envs import named_sets
 from ..common.run_dir import resolve_checkpoint
 from .pipeline import pipeline_preset, run_pipeline
-
-
-def _named_set(item: str) -> tuple[str, str]:
-    """``NAME=SET_OR_DIR`` → (name, set). :raises ConfigError: no ``=``, or no such set."""
-    name, sep, spec = item.partition("=")
-    if not sep or not name or not spec:
-        raise ConfigError(f"--test-robots {item!r}: expected NAME=SET_OR_DIR (e.g. far=test)")
-    robot_files(spec, option=f"--test-robots {name}")  # the set exists and holds robots: checked now
-    return name, spec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
             config = config.with_training_set(robots, limit)
         if args.test_robots is not None:
-            config = replace(config, test_sets=tuple(_named_set(item) for item in args.test_robots))
+            config = replace(config, test_sets=tuple(named_sets(args.test_robots)))
         if args.near_per_robot is not None:
             config = replace(config, near_per_robot=args.near_per_robot)
         if args.seeds is not None:
