@@ -183,3 +183,16 @@ def test_hn_rl_is_an_optional_stage_compared_like_a_student(smoke_run: tuple[Pat
     assert "| HN-RL |" in (out / "report" / "report.md").read_text()
     for entry in results["sets"].values():
         assert ("hn-rl" in entry["students"]) == entry["gate"]["passed"]
+
+
+def test_students_evaluated_during_distillation_are_still_evaluated_on_every_set(
+    smoke_run: tuple[Path, list[str]],
+) -> None:
+    """The distillation's own final evaluation covers its train and test sets only: the report evaluates the
+    students on the pipeline's sets (train, near, far) itself."""
+    out, _ = smoke_run
+    config = pipeline_preset("smoke")
+    config = replace(config, distill=replace(config.distill, evaluate=True))
+    run_pipeline(config, out, log=lambda _: None)
+    results = json.loads((out / "report" / "results.json").read_text())
+    assert all(set(results["summary"][s]) == {"train", "near", "far"} for s in ("hyperdistill", "mlp"))

@@ -315,9 +315,11 @@ def run_pipeline(
     for label, seeds in sources.items():
         for k, source in enumerate(seeds):
             final = runs[label][k] / "eval" / f"epoch_{d.epochs:04d}.json" if label in runs else None
-            if final is not None and final.is_file():  # the distillation's final evaluation, same settings
-                evals[label].append(json.loads(final.read_text()))
-                continue
+            if final is not None and final.is_file():  # the distillation's final evaluation, if on these sets
+                done = json.loads(final.read_text())
+                if list(done["summary"]) == list(sets):
+                    evals[label].append(done)
+                    continue
             identity = source if label in REFERENCE_POLICIES else file_sha256(source)
             path = out / "eval" / f"{label}-{stage_key(identity, config.task, settings)}.json"
             if not path.is_file():
