@@ -72,7 +72,7 @@ def test_stages_are_cached_and_a_changed_stage_reruns_alone(smoke_run: tuple[Pat
     stages = [line.split(" in ")[0] for line in lines if line.startswith("==")]
     assert stages == [
         "== distilling tf-compressed (seed 0)",
-        "== evaluating tf-compressed on 3 robots of train, near, far × 1 episodes",
+        "== evaluating tf-compressed on train, near, far × 1 episodes",
         f"== report: {out / 'report' / 'report.md'}",
     ]
 
@@ -196,3 +196,13 @@ def test_students_evaluated_during_distillation_are_still_evaluated_on_every_set
     run_pipeline(config, out, log=lambda _: None)
     results = json.loads((out / "report" / "results.json").read_text())
     assert all(set(results["summary"][s]) == {"train", "near", "far"} for s in ("hyperdistill", "mlp"))
+
+
+def test_the_train_set_is_exactly_the_teachers_robots(tmp_path: Path) -> None:
+    """With fewer training robots than the evaluation limit, train holds the teacher's robots only (the
+    others are unseen) and near one mutant of each; test sets keep the evaluation limit."""
+    config = pipeline_preset("smoke").with_training_set("train", 2)
+    run_pipeline(config, tmp_path / "run", log=lambda _: None)
+    results = json.loads((tmp_path / "run" / "report" / "results.json").read_text())
+    robots = {name: s["robots"] for name, s in results["summary"]["teacher"].items()}
+    assert robots == {"train": 2, "near": 2, "far": config.distill.eval_limit} and config.distill.eval_limit == 3

@@ -10,7 +10,7 @@ undiscounted return; a set's score is the mean over its robots with the standard
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,16 +78,24 @@ def run_robot(agent: Agent, job: RobotJob) -> dict[str, Any]:
 
 
 def robot_jobs(
-    robot_sets: Iterable[tuple[str, str | os.PathLike[str]]], limit: int, episodes: int, deterministic: bool, seed: int
+    robot_sets: Iterable[tuple[str, str | os.PathLike[str]]],
+    limit: int,
+    episodes: int,
+    deterministic: bool,
+    seed: int,
+    limits: Mapping[str, int] | None = None,
 ) -> list[RobotJob]:
     """One job per robot of every set.
 
-    :param robot_sets: (label, bundled set or folder) pairs, e.g. ``dict.items()``; a label may repeat.
+    :param robot_sets: (label, bundled set or folder) pairs, e.g. ``dict.items()``.
+    :param limit: first N robots of each set (0 = all) …
+    :param limits: … unless this gives the set's label its own limit.
     """
+    limits = limits or {}
     return [
         RobotJob(label, str(f), episodes, deterministic, seed)
         for label, spec in robot_sets
-        for f in robot_files(spec, limit)
+        for f in robot_files(spec, limits.get(label, limit))
     ]
 
 

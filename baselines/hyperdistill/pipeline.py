@@ -304,7 +304,10 @@ def run_pipeline(
     t0 = time.perf_counter()
     d = config.distill
     sets = {"train": d.eval_train, **({NEAR_SET: str(near)} if near else {}), **dict(config.test_sets)}
-    settings = [sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed]
+    limits = {"train": config.teacher.robot_limit, NEAR_SET: 0}  # exactly the teacher's robots; all near ones
+    settings = [sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed, limits]
+    jobs = robot_jobs(sets.items(), d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed, limits)
+    expected = [(job.set, Path(job.robot).stem) for job in jobs]
     sources: dict[str, list[str | Path]] = {
         "teacher": [teacher_ckpt],
         **{s: [run / "checkpoints" / "final.pt" for run in runs[s]] for s in config.students},
@@ -317,15 +320,13 @@ def run_pipeline(
             final = runs[label][k] / "eval" / f"epoch_{d.epochs:04d}.json" if label in runs else None
             if final is not None and final.is_file():  # the distillation's final evaluation, if on these sets
                 done = json.loads(final.read_text())
-                if list(done["summary"]) == list(sets):
+                if [(r["set"], r["robot"]) for r in done["robots"]] == expected:  # the same sets and robots
                     evals[label].append(done)
                     continue
             identity = source if label in REFERENCE_POLICIES else file_sha256(source)
             path = out / "eval" / f"{label}-{stage_key(identity, config.task, settings)}.json"
             if not path.is_file():
-                limit = d.eval_limit or "all"
-                log(f"== evaluating {label} on {limit} robots of {', '.join(sets)} × {d.eval_episodes} episodes")
-                jobs = robot_jobs(sets.items(), d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed)
+                log(f"== evaluating {label} on {', '.join(sets)} × {d.eval_episodes} episodes")
                 results = evaluate_robots(source, jobs, d.eval_workers, config.task, d.eval_seed)
                 report = {"summary": summarise(results), "robots": results}
                 atomic_write(path, lambda p, r=report: p.write_text(json.dumps(r)))
