@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from unimal_gym.deploy import StudentFileError, StudentPolicy
-from unimal_gym.layout import ACTION_DIM, check_task
+from unimal_gym.layout import ACTION_DIM, TASKS, check_task
 from unimal_gym.normalization import NormalizerError, ObservationNormalizer
 
 from ..nets import ACTION_STD, HyperDistill, build_actor_critic, build_network, student_state, to_torch
@@ -70,9 +70,9 @@ class Agent(Protocol):
         ...
 
 
-class NoiseAgent:
-    """Shared part of the agents whose action noise comes from numpy: ``rng``, :meth:`reseed`, and
-    :meth:`check_robot` accepting every robot."""
+class AgentBase:
+    """What the agents share: :meth:`reseed` of a numpy ``rng`` (the teacher overrides it: its noise is
+    torch's) and :meth:`check_robot` accepting every robot (an exported student overrides it)."""
 
     iteration: int | None = None
 
@@ -82,6 +82,17 @@ class NoiseAgent:
 
     def check_robot(self, obs: Mapping[str, np.ndarray]) -> None:
         """Every robot is fine."""
+
+
+def _header(state: Mapping[str, Any], step: str, source: Path) -> tuple[str, str, str, int]:
+    """(task, arch, net, step) a checkpoint names. :raises CheckpointError: one is missing or of the wrong type."""
+    try:
+        task, arch, net, at = str(state["task"]), str(state["arch"]), str(state["net"]), int(state[step])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{source}: the checkpoint does not name its network and step ({exc!r})") from None
+    if task not in TASKS:
+        raise CheckpointError(f"{source}: task {task!r} is not one of {', '.join(TASKS)}")
+    return task, arch, net, at
 
 
 def _normalizer(state: Mapping[str, Any], source: Path) -> ObservationNormalizer:
@@ -101,7 +112,7 @@ def _load_weights(module: nn.Module, weights: Mapping[str, torch.Tensor], source
         ) from None
 
 
-class TeacherAgent(NoiseAgent):
+class TeacherAgent(AgentBase):
     """A PPO checkpoint's actor with its frozen observation statistics.
 
     :param path: a ``ppo-checkpoint`` file.
@@ -111,14 +122,14 @@ class TeacherAgent(NoiseAgent):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         state = read_artifact(self.path, PPO_CHECKPOINT)
-        self.task: str = state["task"]
-        self.arch: str = state["arch"]
-        self.net: str = state["net"]
-        self.iteration = int(state["iteration"])
-        self.robots: list[str] = list(state["robots"])
-        config = state["config"]
-        self.training_set: tuple[str, int] = (str(config["robots"]), int(config["robot_limit"]))
-        """The robot set it was trained on: (bundled set or folder, first-N limit; 0 = all)."""
+        self.task, self.arch, self.net, self.iteration = _header(state, "iteration", self.path)
+        try:
+            self.robots: list[str] = list(state["robots"])
+            config = state["config"]
+            self.training_set: tuple[str, int] = (str(config["robots"]), int(config["robot_limit"]))
+            """The robot set it was trained on: (bundled set or folder, first-N limit; 0 = all)."""
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{self.path}: no valid training robots recorded ({exc!r})") from None
         try:
             self.ac = build_actor_critic(self.arch, self.task, self.net, action_std=float(state["action_std"]))
         except (UnknownNetworkError, ValueError) as exc:
@@ -147,7 +158,7 @@ class TeacherAgent(NoiseAgent):
         return ((dist.mean + dist.std * noise) * dist.valid).numpy()
 
 
-class StudentAgent(NoiseAgent):
+class StudentAgent(AgentBase):
     """A distilled student acting from raw observations with the teacher's frozen statistics.
 
     HyperDistill acts through the plain MLP it generates, once per robot (MODELS.md §5.4).
@@ -159,11 +170,8 @@ class StudentAgent(NoiseAgent):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         state = read_artifact(self.path, DISTILL_CHECKPOINT)
-        self.task: str = state["task"]
-        self.arch: str = state["arch"]
-        self.net: str = state["net"]
-        self.iteration = int(state["epoch"])
-        self.data_path = str(state["data"]["path"])
+        self.task, self.arch, self.net, self.iteration = _header(state, "epoch", self.path)
+        self.data_path = str(state.get("data", {}).get("path", ""))
         """The expert-data folder the student was distilled from (its robots are in ``robots/xml``)."""
         try:
             self.student = build_network(self.arch, self.task, self.net, **state["overrides"])
@@ -198,7 +206,7 @@ class StudentAgent(NoiseAgent):
         return _sample(self.mean_action(obs), obs, deterministic, self.rng)
 
 
-class ExportedAgent(NoiseAgent):
+class ExportedAgent(AgentBase):
     """An exported ``.npz`` student (numpy only) for the robot it was generated for.
 
     :param path: the ``.npz`` file.
@@ -229,7 +237,7 @@ class ExportedAgent(NoiseAgent):
         return _sample(self.policy(obs).astype(np.float64), obs, deterministic, self.rng)
 
 
-class ReferenceAgent(NoiseAgent):
+class ReferenceAgent(AgentBase):
     """``random``: uniform actions in [−1, 1]; ``zero``: all-zero actions.
 
     :param kind: ``"random"`` or ``"zero"``. :param task: the task it is evaluated on. :param seed: of the actions.
