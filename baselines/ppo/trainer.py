@@ -24,11 +24,13 @@ The run directory (:class:`baselines.common.run_dir.RunDir`)::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,11 +206,23 @@ class UnimalPPO(PPO):
 
     kl_limit: float = math.inf
     clip_value: bool = True
+    rollout_threads: int = 0
+
+    @contextlib.contextmanager
+    def _rollout_threads(self) -> Iterator[None]:
+        """Torch's CPU thread count set to ``rollout_threads`` (when not 0) for the block."""
+        before = torch.get_num_threads()
+        if self.rollout_threads:
+            torch.set_num_threads(self.rollout_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def collect_rollouts(self, *args: Any, **kwargs: Any) -> bool:
         """SB3's rollout, in inference mode and with each robot's context-only network parts computed
         once per rollout (the weights do not change during it); the same actions, values and buffer."""
-        with torch.inference_mode(), self.policy.ac.frozen_conditioning():
+        with torch.inference_mode(), self.policy.ac.frozen_conditioning(), self._rollout_threads():
             return super().collect_rollouts(*args, **kwargs)
 
     def train(self) -> dict[str, float]:
@@ -288,6 +302,7 @@ def build_model(config: PPOConfig, venv: VecEnv) -> UnimalPPO:
     )
     model.kl_limit = config.kl_limit
     model.clip_value = config.clip_value
+    model.rollout_threads = config.rollout_threads
     model.set_logger(configure(None, []))
     return model
 
@@ -398,7 +413,7 @@ def train(config: PPOConfig, out: str | os.PathLike[str], resume: bool = False, 
     run = run_dir(out)
     latest = run.start(config, resume)
     state = read_artifact(latest, PPO_CHECKPOINT) if latest is not None else None
-    if state is not None and state["config"] != config.to_dict():
+    if state is not None and PPOConfig.from_dict(state["config"]) != config:  # (fields added since: defaults)
         raise CheckpointError(f"checkpoint {latest} was written by a different config than {run.config_path}")
     start = state["iteration"] if state else 0
     if state is not None and state["robots"] != [f.stem for f in files]:
