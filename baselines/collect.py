@@ -71,7 +71,8 @@ class CollectConfig:
     action_std: float = 0.9
     """Std of the teacher's sampled actions that step the envs (MODELS.md §8: σ = 0.9)."""
     features: str = "full"
-    """Stored observation: full (52 per limb, every student) or student (17 per limb, HyperDistill only)."""
+    """Stored observation: full (52 per limb, every student; the 35 that are properties of the robot are
+    stored once per robot) or student (17 per limb, HyperDistill only)."""
     seed: int = 0
     """Seed of the PD mutations, the env seeds and the action noise."""
     workers: int = 2
@@ -202,7 +203,12 @@ def teacher_info(teacher: TeacherAgent) -> dict[str, Any]:
 
 
 def check_manifest(manifest: dict[str, Any], teacher: dict[str, Any], config: CollectConfig, where: Path) -> None:
-    """:raises DataError: the folder's data was made by another teacher, task or config."""
+    """:raises DataError: the folder's data was made by another teacher, task or config, or in an older format."""
+    if manifest["format"] != DATA_FORMAT:
+        raise DataError(
+            f"{where} was collected in format {manifest['format']}, not {DATA_FORMAT}; distill can read it, but"
+            " resuming would mix the two; collect into a new --out"
+        )
     if manifest["teacher"]["sha256"] != teacher["sha256"]:
         saved = manifest["teacher"]
         raise DataError(

@@ -17,6 +17,7 @@ import torch
 
 from baselines.collect import COLLECT_PRESETS, DataError, collect
 from baselines.common.agents import TeacherAgent as CheckpointAgent
+from baselines.common.expert_data import ExpertData
 from baselines.nets import to_torch
 from baselines.nets.obs import student_state_index
 from baselines.ppo import PRESETS, train
@@ -70,15 +71,20 @@ def test_stored_observations_are_what_the_teacher_saw(data: Path, teacher: Path)
     """The teacher's mean on the stored normalised observation and the robot's context is the stored target."""
     agent = CheckpointAgent(teacher)
     manifest = json.loads((data / "manifest.json").read_text())
-    for name in manifest["robots"]:
+    dataset = ExpertData(data, per_robot=48)
+    for k, name in enumerate(manifest["robots"]):
         shard = data / "shards" / name
-        prop, act_mean, act = (np.load(shard / f"{k}.npy") for k in ("proprioceptive", "act_mean", "act"))
-        assert prop.shape == (48, 624) and act_mean.shape == act.shape == (48, 24)
-        assert prop.dtype == np.float32 and np.abs(prop).max() <= 10.0
+        stored, act_mean, act = (np.load(shard / f"{k}.npy") for k in ("proprioceptive", "act_mean", "act"))
+        assert stored.shape == (48, 204) and act_mean.shape == act.shape == (48, 24)
         robot = dict(np.load(shard / "robot.npz"))
-        obs = {k: np.repeat(v[None], len(prop), 0) for k, v in robot.items()}
+        assert robot["proprioceptive_static"].shape == (624,)  # the robot's constant columns, once
+        obs, target = dataset.batch(np.arange(48) + 48 * k)  # rebuilt: the 624 columns the teacher saw
+        prop = obs["proprioceptive"].numpy()
+        assert prop.shape == (48, 624) and prop.dtype == np.float32 and np.abs(prop).max() <= 10.0
+        np.testing.assert_array_equal(prop[:, student_state_index()], stored)
+        np.testing.assert_array_equal(target.numpy(), act_mean)
         with torch.no_grad():
-            mean = agent.ac.actor(to_torch({**obs, "proprioceptive": prop})).numpy()
+            mean = agent.ac.actor(to_torch({k: v.numpy() for k, v in obs.items()})).numpy()
         np.testing.assert_allclose(mean, act_mean, atol=1e-5)
         assert not act[:, robot["act_padding_mask"]].any()  # padded slots never act
         noise = (act - act_mean)[:, ~robot["act_padding_mask"]]
@@ -91,8 +97,8 @@ def test_student_features_are_the_slice_of_the_full_data(data: Path, teacher: Pa
     collect(teacher, out, replace(SMOKE, features="student"), progress=None)
     name = "unimal-train-001"
     small = np.load(out / "shards" / name / "proprioceptive.npy")
-    full = np.load(data / "shards" / name / "proprioceptive.npy")
-    assert small.shape == (48, 204)
+    full = ExpertData(data, per_robot=48).batch(np.arange(48, 96))[0]["proprioceptive"].numpy()  # robot 1
+    assert small.shape == (48, 204) and "proprioceptive_static" not in np.load(out / "shards" / name / "robot.npz")
     np.testing.assert_array_equal(small, full[:, student_state_index()])
 
 

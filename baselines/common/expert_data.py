@@ -7,24 +7,36 @@ Layout of ``DATA``::
     obs_norm.npz           the teacher's frozen observation statistics (:mod:`unimal_gym.normalization`)
     robots/xml, metadata   the robots collected on (the PD robots and their parents)
     shards/<robot>/        one folder per robot, written to a temporary name and renamed when complete:
-        proprioceptive.npy   (N, 624) float32, normalised with obs_norm and clipped (``features=full``), or
-                             (N, 204) the 17 student features per limb (``features=student``)
+        proprioceptive.npy   (N, 204) float32: the 17 features per limb that change from step to step,
+                             normalised with obs_norm and clipped (the HyperDistill student's input)
         act_mean.npy         (N, 24) float32 teacher mean μ (the distillation target)
         act.npy              (N, 24) float32 the sampled action that stepped the env
-        hfield.npy           (N, 1410) float32 raw terrain heights (VT, Obstacle)
-        robot.npz            the robot's context (636,), obs_padding_mask (12,), act_padding_mask (24,):
-                             per robot, not per transition (every transition of a shard is that robot)
+        hfield.zlib          VT, Obstacle: the raw terrain heights, each row (1410,) float32 compressed
+        hfield_offsets.npy   by itself with zlib; row i is bytes offsets[i]:offsets[i + 1] (N + 1,) int64
+        robot.npz            per robot, not per transition (every transition of a shard is that robot):
+                             context (636,), obs_padding_mask (12,), act_padding_mask (24,), and with
+                             ``features=full`` proprioceptive_static (624,): the normalised observation's
+                             other 35 features per limb, which are properties of the robot and the same
+                             in every row (checked when the shard is written)
         meta.json            robot, id, transitions, episodes and returns of the rollouts
+
+**Size.** A row of the 624-wide observation is rebuilt exactly as ``proprioceptive_static`` with the 204
+stored columns written into it, and an hfield row is decompressed; the student sees the same float32
+values as from dense arrays. Per VT/Obstacle transition that is ~1.0 kB plus the compressed hfield
+(measured in ``benchmarks/expert_data_size.py``) instead of 8.3 kB, so the paper's 8M transitions fit a
+GPU machine's disk and, more often, its memory. Format-2 folders (dense ``proprioceptive.npy`` of width
+624 and ``hfield.npy``) are still read.
 
 Rows are time-major (row = t·num_envs + e), so the first k rows of a shard are the first k/num_envs
 steps of every env. A shard is one robot, so a transition's robot is its shard's. :class:`ExpertData`
-memory-maps the ``.npy`` files and never loads more than the rows it uses.
+memory-maps the files and never loads more than the rows it uses.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +44,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from unimal_gym.layout import LIMB_OBS_DIM, MAX_LIMBS
+from unimal_gym.layout import HFIELD_DIM, LIMB_OBS_DIM, MAX_LIMBS
 from unimal_gym.normalization import NormalizerError, ObservationNormalizer
 
-from ..nets.obs import STATE_DIM
+from ..nets.obs import STATE_DIM, student_state_index
 from .config import UserError
 from .files import write_json
 from .legacy import EXPERT_DATA_FORMAT_1, normalizer_arrays, upgrade_manifest
 
-DATA_FORMAT = "unimal-expert-data-2"
+DATA_FORMAT = "unimal-expert-data-3"
+DATA_FORMAT_2 = "unimal-expert-data-2"  # dense 624-wide proprioceptive.npy and hfield.npy
 ROBOT_KEYS = ("context", "obs_padding_mask", "act_padding_mask")
+READABLE_FORMATS = (DATA_FORMAT, DATA_FORMAT_2, EXPERT_DATA_FORMAT_1)
+STATIC_KEY = "proprioceptive_static"
+HFIELD_BYTES, HFIELD_OFFSETS = "hfield.zlib", "hfield_offsets.npy"
+HFIELD_LEVEL = 6  # zlib level: VT rows shrink ~20× (flat ground is long runs); decompression ~µs per row
 NORMALIZER_FILE = "obs_norm.npz"
 LEGACY_NORMALIZER_FILE = "obs_rms.npz"  # format-1 folders (mean, var, clip)
 
@@ -66,7 +83,11 @@ def read_manifest(root: Path) -> dict[str, Any]:
         raise DataError(f"{path} is broken: {exc}") from None
     if isinstance(manifest, dict):
         manifest = upgrade_manifest(manifest)
-    if not isinstance(manifest, dict) or manifest.get("format") not in (DATA_FORMAT, EXPERT_DATA_FORMAT_1):
+    if not isinstance(manifest, dict) or manifest.get("format") not in (
+        DATA_FORMAT,
+        DATA_FORMAT_2,
+        EXPERT_DATA_FORMAT_1,
+    ):
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise DataError(f"{path}: format {found!r}, expected {DATA_FORMAT}")
     return manifest
@@ -92,6 +113,34 @@ def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     write_json(root / "manifest.json", manifest)
 
 
+def split_proprioceptive(full: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The stored form of normalised observations of one robot.
+
+    :param full: (N, 624) float32 rows of one robot.
+    :return: (N, 204) the columns of :func:`~baselines.nets.obs.student_state_index` and (624,) the first
+        row, whose other columns every row shares.
+    :raises DataError: a column outside the 204 changes between rows (the rebuild would not be exact).
+    """
+    index = student_state_index()
+    static = np.ones(full.shape[1], dtype=bool)
+    static[index] = False
+    varying = np.flatnonzero((full[:, static] != full[:1, static]).any(axis=0))
+    if len(varying):
+        columns = np.flatnonzero(static)[varying[:5]].tolist()
+        raise DataError(
+            f"{where}: observation columns {columns} change between rows of one robot; cannot store them once"
+        )
+    return np.ascontiguousarray(full[:, index]), full[0].copy()
+
+
+def compress_rows(rows: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """Each row of ``rows`` (N, D) float32 compressed by itself. :return: (bytes, offsets (N + 1,) int64)."""
+    chunks = [zlib.compress(row.tobytes(), HFIELD_LEVEL) for row in np.ascontiguousarray(rows, dtype=np.float32)]
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in chunks], out=offsets[1:])
+    return b"".join(chunks), offsets
+
+
 def write_shard(
     root: Path,
     name: str,
@@ -102,15 +151,25 @@ def write_shard(
 ) -> Path:
     """Write one robot's shard to a temporary folder and rename it to ``shards/<name>`` (atomic).
 
-    :param arrays: the per-transition arrays (see the module docstring). :param robot: the robot's
-        context and masks. :param stats: rollout statistics for ``meta.json``.
+    :param arrays: the per-transition arrays, dense: ``proprioceptive`` (N, 624) or (N, 204) normalised,
+        ``act_mean`` and ``act`` (N, 24), [``hfield`` (N, 1410)]; stored as the module docstring says.
+    :param robot: the robot's context and masks. :param stats: rollout statistics for ``meta.json``.
+    :raises DataError: a full observation whose robot columns are not constant (see :func:`split_proprioceptive`).
     """
     shards = root / "shards"
     tmp = shards / f".tmp-{name}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    robot = dict(robot)
     for key, array in arrays.items():
+        if key == "proprioceptive" and array.shape[1] == MAX_LIMBS * LIMB_OBS_DIM:
+            array, robot[STATIC_KEY] = split_proprioceptive(array, f"robot {name}")
+        if key == "hfield":
+            data, offsets = compress_rows(array)
+            (tmp / HFIELD_BYTES).write_bytes(data)
+            np.save(tmp / HFIELD_OFFSETS, offsets)
+            continue
         np.save(tmp / f"{key}.npy", array)
     np.savez(tmp / "robot.npz", **robot)
     n = len(arrays["act_mean"])
@@ -128,13 +187,49 @@ def complete_shards(root: Path) -> set[str]:
     return {p.name for p in shards.iterdir() if (p / "meta.json").is_file()} if shards.is_dir() else set()
 
 
+class CompressedRows:
+    """Rows stored each compressed by itself (``hfield.zlib`` + ``hfield_offsets.npy``), read on demand.
+
+    :param data: the concatenated compressed rows (a memory map). :param offsets: (N + 1,) int64.
+    :param width: values per row. :param where: the file, for errors.
+    """
+
+    def __init__(self, data: np.ndarray, offsets: np.ndarray, width: int, where: Path) -> None:
+        if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(data):
+            raise DataError(f"{where}: the row offsets do not cover the file ({len(data)} bytes)")
+        self.data, self.offsets, self.width, self.where = data, offsets, width, where
+        self.shape = (len(offsets) - 1, width)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, index: np.ndarray, out: np.ndarray) -> None:
+        """Decompress the rows ``index`` into ``out`` (len(index), width) float32."""
+        data, offsets = self.data, self.offsets
+        for k, i in enumerate(index):
+            try:
+                out[k] = np.frombuffer(zlib.decompress(data[offsets[i] : offsets[i + 1]]), dtype=np.float32)
+            except (zlib.error, ValueError) as exc:
+                raise DataError(f"{self.where}: row {int(i)} is damaged ({exc})") from None
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        """Dense rows of a slice (N', width) float32."""
+        index = np.arange(len(self))[rows]
+        out = np.empty((len(index), self.width), dtype=np.float32)
+        self.rows(index, out)
+        return out
+
+
+Rows = np.ndarray | CompressedRows
+
+
 class ExpertData:
     """A complete expert-data folder, first ``per_robot`` rows of every robot.
 
     :param root: the folder.
     :param per_robot: transitions per robot (capped at the smallest robot's count).
-    :param memory_limit_gb: load the used rows into memory below this size; otherwise gather from
-        memory-mapped shards per batch.
+    :param memory_limit_gb: load the used rows into memory (decompressed) below this size; otherwise
+        gather from memory-mapped shards per batch.
     :raises DataError: no manifest, incomplete collection, missing or inconsistent shards.
     """
 
@@ -148,31 +243,39 @@ class ExpertData:
         self.names = [n for n in self.manifest["robots"] if n in self.manifest["counts"]]
         if not self.names:
             raise DataError(f"{self.root}: no robot was collected")
-        shards = self.root / "shards"
         keys = ["proprioceptive", "act_mean", *(["hfield"] if self.task != "ft" else [])]
-        maps: dict[str, list[np.ndarray]] = {k: [] for k in keys}
-        robot: dict[str, list[np.ndarray]] = {k: [] for k in ROBOT_KEYS}
+        maps: dict[str, list[Rows]] = {k: [] for k in keys}
+        robot: dict[str, list[np.ndarray]] = {k: [] for k in (*ROBOT_KEYS, STATIC_KEY)}
         for name in self.names:
+            shard = self.root / "shards" / name
             for key in keys:
-                file = shards / name / f"{key}.npy"
-                if not file.is_file():
-                    raise DataError(f"{self.root}: shard file {file.relative_to(self.root)} is missing")
-                array = np.load(file, mmap_mode="r")
+                array = self._open(shard, key)
                 if len(array) != self.manifest["counts"][name]:
-                    raise DataError(f"{file}: {len(array)} rows, the manifest says {self.manifest['counts'][name]}")
+                    raise DataError(
+                        f"{shard / key}: {len(array)} rows, the manifest says {self.manifest['counts'][name]}"
+                    )
                 maps[key].append(array)
-            robot_file = shards / name / "robot.npz"
+            robot_file = shard / "robot.npz"
             if not robot_file.is_file():
                 raise DataError(f"{self.root}: shard file {robot_file.relative_to(self.root)} is missing")
             with np.load(robot_file) as r:
-                for key in robot:
+                for key in ROBOT_KEYS:
                     robot[key].append(r[key])
+                if STATIC_KEY in r:
+                    robot[STATIC_KEY].append(r[STATIC_KEY])
+        widths = {m.shape[1] for m in maps["proprioceptive"]}
+        if len(widths) != 1 or len(robot[STATIC_KEY]) not in (0, len(self.names)):
+            raise DataError(f"{self.root}: the shards store different observation widths; collect into one folder once")
+        self.stored_width = widths.pop()
+        # (R, 624) the robot's constant columns, or None: rows are the stored width as they are
+        self.static = torch.as_tensor(np.stack(robot[STATIC_KEY])) if robot[STATIC_KEY] else None
+        self._state_index = torch.as_tensor(student_state_index())
         self.per_robot = min(per_robot, *(self.manifest["counts"][n] for n in self.names))
         self.context = torch.as_tensor(np.stack(robot["context"]))  # (R, 636)
         self.obs_padding_mask = torch.as_tensor(np.stack(robot["obs_padding_mask"]))  # (R, 12)
         self.act_padding_mask = torch.as_tensor(np.stack(robot["act_padding_mask"]))  # (R, 24)
         self.normalizer = load_normalizer(self.root)
-        row_bytes = sum(v[0][0].nbytes for v in maps.values())
+        row_bytes = 4 * sum(v[0].shape[1] for v in maps.values())
         self.in_memory = row_bytes * len(self) <= memory_limit_gb * 2**30
         if self.in_memory:  # (R·k, D) contiguous: the fastest gathers
             self.arrays = {
@@ -180,30 +283,54 @@ class ExpertData:
             }
         self.maps = maps
 
+    def _open(self, shard: Path, key: str) -> Rows:
+        """One per-transition array of a shard: a memory map, or the compressed hfield rows."""
+        file = shard / f"{key}.npy"
+        if key == "hfield" and not file.is_file() and (shard / HFIELD_OFFSETS).is_file():
+            data_file = shard / HFIELD_BYTES
+            if not data_file.is_file():
+                raise DataError(f"{self.root}: shard file {data_file.relative_to(self.root)} is missing")
+            data = np.memmap(data_file, dtype=np.uint8, mode="r") if data_file.stat().st_size else np.zeros(0, np.uint8)
+            offsets = np.load(shard / HFIELD_OFFSETS)
+            return CompressedRows(data, offsets, HFIELD_DIM, data_file)
+        if not file.is_file():
+            raise DataError(f"{self.root}: shard file {file.relative_to(self.root)} is missing")
+        return np.load(file, mmap_mode="r")
+
     def __len__(self) -> int:
         return len(self.names) * self.per_robot
 
+    @property
+    def features_per_limb(self) -> int:
+        """Proprioceptive features per limb a batch carries: 52 (full) or 17 (student)."""
+        width = MAX_LIMBS * LIMB_OBS_DIM if self.static is not None else self.stored_width
+        return width // MAX_LIMBS
+
     def check_student(self, arch: str) -> None:
         """:raises DataError: the stored observation does not have the features the student reads."""
-        stored = self.maps["proprioceptive"][0].shape[1] // MAX_LIMBS
-        if stored < features_needed(arch):
+        if self.features_per_limb < features_needed(arch):
             raise DataError(
                 f"student {arch!r} reads {features_needed(arch)} proprioceptive features per limb, but "
-                f"{self.root} stores {stored} (features={self.features}); collect with --features full"
+                f"{self.root} stores {self.features_per_limb} (features={self.features}); collect with --features full"
             )
 
     def batch(self, index: np.ndarray) -> tuple[dict[str, Tensor], Tensor]:
         """Observation dict and teacher means of the transitions ``index`` (flat: robot · per_robot + row).
 
-        :return: ({proprioceptive (B, 624|204), context (B, 636), masks, [hfield]}, act_mean (B, 24)).
+        :return: ({proprioceptive (B, 624|204), context (B, 636), masks, [hfield (B, 1410)]}, act_mean (B, 24)).
         """
         robot = torch.as_tensor(index // self.per_robot)
         if self.in_memory:
             rows = {k: v[index] for k, v in self.arrays.items()}
         else:
             rows = {k: torch.as_tensor(self._gather(v, index)) for k, v in self.maps.items()}
+        proprioceptive = rows["proprioceptive"]
+        if self.static is not None and proprioceptive.shape[1] != self.static.shape[1]:
+            full = self.static[robot]  # (B, 624) a new tensor: the robots' constant columns
+            full[:, self._state_index] = proprioceptive
+            proprioceptive = full
         obs = {
-            "proprioceptive": rows["proprioceptive"],
+            "proprioceptive": proprioceptive,
             "context": self.context[robot],
             "obs_padding_mask": self.obs_padding_mask[robot],
             "act_padding_mask": self.act_padding_mask[robot],
@@ -212,24 +339,33 @@ class ExpertData:
             obs["hfield"] = rows["hfield"]
         return obs, rows["act_mean"]
 
-    def _gather(self, maps: list[np.ndarray], index: np.ndarray) -> np.ndarray:
+    def _gather(self, maps: list[Rows], index: np.ndarray) -> np.ndarray:
         robot, row = np.divmod(index, self.per_robot)
         out = np.empty((len(index), maps[0].shape[1]), dtype=np.float32)
         for r in np.unique(robot):
             sel = np.flatnonzero(robot == r)
             order = np.argsort(row[sel])
-            out[sel[order]] = maps[r][row[sel][order]]
+            source = maps[r]
+            if isinstance(source, CompressedRows):
+                block = np.empty((len(sel), source.width), dtype=np.float32)
+                source.rows(row[sel][order], block)
+                out[sel[order]] = block
+            else:
+                out[sel[order]] = source[row[sel][order]]
         return out
 
 
 __all__ = [
     "DATA_FORMAT",
     "NORMALIZER_FILE",
+    "CompressedRows",
     "DataError",
     "ExpertData",
     "complete_shards",
+    "compress_rows",
     "features_needed",
     "read_manifest",
+    "split_proprioceptive",
     "write_manifest",
     "write_shard",
 ]
