@@ -102,9 +102,10 @@ class DistillConfig:
     """Unseen test robots to evaluate on (the set named test)."""
     eval_sets: str = ""
     """More evaluation sets, 'name=set_or_dir,...' (also --test-robots NAME=SET_OR_DIR ...)."""
-    """Unseen test robots to evaluate on."""
     eval_limit: int = 0
     """First N robots of each evaluation set; 0 = all."""
+    eval_train_limit: int = -1
+    """First N robots of the training set evaluated (the teacher's own robot count); −1 = eval_limit."""
     eval_episodes: int = 16
     """Episodes per robot (MODELS.md §10: 16)."""
     eval_deterministic: bool = True
@@ -133,8 +134,10 @@ class DistillConfig:
                 raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
         if self.device not in ("cpu", "cuda", "auto"):
             raise ConfigError(f"device={self.device!r} is not allowed; choose cpu, cuda or auto")
-        if self.eval_every < 0 or self.eval_limit < 0 or not 0 <= self.embedding_dropout < 1:
-            raise ConfigError("eval_every and eval_limit must be ≥ 0 and embedding_dropout in [0, 1)")
+        if min(self.eval_every, self.eval_limit, self.eval_train_limit + 1) < 0 or not 0 <= self.embedding_dropout < 1:
+            raise ConfigError(
+                "eval_every and eval_limit must be ≥ 0, eval_train_limit ≥ −1 and embedding_dropout in [0, 1)"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -219,8 +222,9 @@ def evaluate_checkpoint(
 ) -> dict[str, dict[str, float]]:
     """Evaluate a checkpoint on the training and test robots; log to eval.csv and write eval/epoch_N.json."""
     sets = {"train": config.eval_train, "test": config.eval_test, **config.extra_sets}
+    limits = {"train": config.eval_train_limit} if config.eval_train_limit >= 0 else None
     jobs = robot_jobs(
-        sets.items(), config.eval_limit, config.eval_episodes, config.eval_deterministic, config.eval_seed
+        sets.items(), config.eval_limit, config.eval_episodes, config.eval_deterministic, config.eval_seed, limits
     )
     results = evaluate_robots(checkpoint, jobs, config.eval_workers)
     summary = summarise(results)

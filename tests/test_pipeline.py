@@ -147,6 +147,9 @@ def test_robot_sets_on_the_command_line(smoke_run: tuple[Path, list[str]], tmp_p
     # with --teacher and no --robots, the run uses the robots the teacher was trained on
     config = pipeline_preset("smoke").with_training_set("test", 2)
     assert config.collect.robots == config.distill.eval_train == "test" and config.collect.robot_limit == 2
+    laptop = pipeline_preset("laptop").with_training_set("train", 5)  # its curves follow the teacher's robots
+    assert laptop.distill.eval_train_limit == 5
+    assert laptop.distill.eval_limit == pipeline_preset("laptop").distill.eval_limit
 
 
 def test_several_student_seeds_are_reported_across_seeds(smoke_run: tuple[Path, list[str]]) -> None:

@@ -111,12 +111,13 @@ class PipelineConfig:
         return self
 
     def with_training_set(self, robots: str, robot_limit: int) -> PipelineConfig:
-        """The same run on another training set: the teacher's, the PD parents' and the ``train`` evaluation's."""
+        """The same run on another training set: the teacher's, the PD parents' and the ``train`` evaluation's
+        (the distillation curves on ``train`` are exactly the teacher's robots, whatever ``eval_limit``)."""
         return replace(
             self,
             teacher=replace(self.teacher, robots=robots, robot_limit=robot_limit),
             collect=replace(self.collect, robots=robots, robot_limit=robot_limit),
-            distill=replace(self.distill, eval_train=robots),
+            distill=replace(self.distill, eval_train=robots, eval_train_limit=robot_limit),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,7 +143,9 @@ def pipeline_preset(name: str, task: str = "ft") -> PipelineConfig:
         teacher = replace(teacher, vec_env="dummy")
         distill_cfg = replace(distill_cfg, evaluate=False, eval_limit=1, eval_episodes=1, eval_workers=1)
     if name != "paper":  # evaluate on the robots the teacher was trained on, and as many test robots
-        distill_cfg = replace(distill_cfg, eval_train=teacher.robots, eval_limit=teacher.robot_limit)
+        distill_cfg = replace(
+            distill_cfg, eval_train=teacher.robots, eval_limit=teacher.robot_limit, eval_train_limit=teacher.robot_limit
+        )
     students = (
         ("hyperdistill", "mlp", "tf-compressed", "modumorph-compressed", "modumorph") if name == "paper" else None
     )
