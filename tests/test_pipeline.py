@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from baselines.common.files import CheckpointError
-from baselines.hyperdistill import pipeline_preset, run_pipeline
+from baselines.hyperdistill import pipeline_preset, run_pipeline, seeds
 from baselines.hyperdistill.__main__ import main
 
 torch.set_num_threads(1)
@@ -209,3 +210,41 @@ def test_the_train_set_is_exactly_the_teachers_robots(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "run" / "report" / "results.json").read_text())
     robots = {name: s["robots"] for name, s in results["summary"]["teacher"].items()}
     assert robots == {"train": 2, "near": 2, "far": config.distill.eval_limit} and config.distill.eval_limit == 3
+
+
+def test_runs_with_other_teacher_seeds_combine_into_one_table(
+    smoke_run: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """baselines.hyperdistill.seeds: each cell is the mean over runs of the runs' own means, the gate is
+    counted per run, and runs that differ in more than the teacher's seed are refused."""
+    first, _ = smoke_run
+    config = pipeline_preset("smoke")
+    second = tmp_path / "seed2"
+    run_pipeline(replace(config, teacher=replace(config.teacher, seed=7)), second, log=lambda _: None)
+    seeds.write([first, second], tmp_path / "across")
+    combined = json.loads((tmp_path / "across" / "results.json").read_text())
+    own = [json.loads((run / "report" / "results.json").read_text()) for run in (first, second)]
+    assert combined["teacher_seeds"] == [config.teacher.seed, 7]
+    for label in ("teacher", "hyperdistill", "zero"):
+        for set_name, cell in combined["summary"][label].items():
+            means = [r["summary"][label][set_name]["mean"] for r in own]
+            np.testing.assert_allclose(cell["run_means"], means, rtol=1e-12)
+            assert cell["mean"] == pytest.approx(np.mean(means))
+            assert cell["se"] == pytest.approx(np.std(means, ddof=1) / np.sqrt(2))
+    for set_name, entry in combined["sets"].items():
+        if entry["gate"] is not None:
+            assert entry["gate"]["passed_runs"] == sum(bool(r["sets"][set_name]["gate"]["passed"]) for r in own)
+    assert "Across 2 teacher seeds (FT)" in (tmp_path / "across" / "report.md").read_text()
+
+    with pytest.raises(seeds.SeedsError, match="repeat"):
+        seeds.write([first, first], tmp_path / "x")
+    other = tmp_path / "other"
+    shutil.copytree(second, other)
+    saved = json.loads((other / "pipeline.json").read_text())
+    saved["teacher"]["seed"], saved["distill"]["epochs"] = 11, 99
+    (other / "pipeline.json").write_text(json.dumps(saved))
+    with pytest.raises(seeds.SeedsError, match=r"in \['distill'\], not only in the teacher's seed"):
+        seeds.write([first, other], tmp_path / "x")
+    assert seeds.main([str(first), str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+    assert "is not a finished pipeline run" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -104,7 +104,8 @@ def compare(
     """A student against the teacher on one set.
 
     :param student: (n,) the student's mean return per robot, or (k, n) for k seeds.
-    :param teacher: (n,) the teacher's mean return per robot, same robots and order.
+    :param teacher: (n,) the teacher's mean return per robot, same robots and order, or (k, n): seed i's
+        own teacher (runs with different teacher seeds, each student paired with its teacher).
     :param samples: bootstrap resamples.
     :param seed: seed of the resampling (the interval is reproducible).
     """
@@ -113,11 +114,14 @@ def compare(
     t = np.asarray(teacher, dtype=float)
     if s.ndim != 2:
         raise StatisticsError(f"compare: student returns must be (robots,) or (seeds, robots); got {s.shape}")
-    _paired(s[0], t, "compare")
-    if not np.isfinite(s).all() or s.shape[1] != len(t):
+    t = np.broadcast_to(t, s.shape) if t.ndim == 1 and t.shape[0] == s.shape[1] else t
+    if t.shape != s.shape:
         raise StatisticsError(f"compare: student returns {s.shape} do not pair with the teacher's {t.shape}")
+    _paired(s[0], t[0], "compare")
+    if not (np.isfinite(s).all() and np.isfinite(t).all()):
+        raise StatisticsError("compare: returns must be finite")
     k, n = s.shape
-    diff = s - t[None]  # (k, n)
+    diff = s - t  # (k, n)
     rng = np.random.default_rng(seed)
     robots = rng.integers(0, n, size=(samples, n))  # robots drawn with replacement
     if k == 1:

@@ -426,6 +426,19 @@ def paired_statistics(evals: dict[str, list[dict[str, Any]]], students: list[str
     return out
 
 
+def per_robot_returns(evals: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """label → set → robot → that robot's mean return per seed (robots an evaluation skipped are absent)."""
+    out: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for label, per_seed in evals.items():
+        sets: dict[str, dict[str, list[float]]] = {}
+        for evaluation in per_seed:
+            for r in evaluation["robots"]:
+                if "error" not in r:
+                    sets.setdefault(r["set"], {}).setdefault(r["robot"], []).append(float(r["return_mean"]))
+        out[label] = sets
+    return out
+
+
 def _claim(statistics: dict[str, dict[str, Any]], names: dict[str, str]) -> list[str]:
     """The report's verdicts: the gate per set, then each student against the teacher where it passed."""
     lines = ["## The paper's claim on this run", ""]
@@ -546,8 +559,11 @@ def write_report(
     report = folder / "report.md"
     report.write_text("\n".join(lines) + "\n")
     results = {
+        "task": config.task,
+        "teacher": str(teacher),
         "summary": summary,
         "sets": statistics,
+        "returns": per_robot_returns(evals),
         "costs": {k: asdict(v) for k, v in costs["ours"].items()},
         "latency_s": latencies,
         "distill_samples_per_s": throughput,

@@ -1,0 +1,247 @@
+"""One table across teacher seeds: pipeline runs that differ only in the teacher's seed, combined.
+
+``python -m baselines.hyperdistill.seeds RUN_A RUN_B RUN_C --out DIR``
+
+Each ``RUN`` is the output folder of ``python -m baselines.hyperdistill`` (its ``pipeline.json`` and
+``report/results.json``). The runs must agree on everything but ``teacher.seed``: task, robots, sets,
+students and every other setting. For every evaluated set and policy ``DIR`` gets:
+
+- the mean over runs of the run's mean return, its standard error across runs and the runs' range
+  (where a newcomer's rerun of the same command should land);
+- the **gate** per run (passed in k of n) and on the run-averaged per-robot returns (teacher − zero
+  action > 2 s.e. of the paired difference, as in one run);
+- per student, where the pooled gate passes: the paired difference to *its own run's* teacher with a
+  95 % bootstrap interval over robots and runs, the ratio of means and a verdict, and each run's verdict;
+- ``teacher_curves.png``: the teachers' training return (rolling mean over 10 iterations) against
+  environment steps, mean ± s.e. across runs.
+
+Written: ``report.md``, ``results.json`` (``sets.<set>.gate``, ``sets.<set>.students.<s>``,
+``summary.<policy>.<set>``), ``teacher_curves.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..common.config import UserError, run_cli
+from ..common.files import write_json
+from ..common.stats import compare, gate
+
+REFERENCES = ("zero", "random")
+CURVE_WINDOW = 10  # iterations in the rolling mean of the teachers' training return
+
+
+class SeedsError(UserError, ValueError):
+    """Runs that cannot be combined: missing results, or settings other than the teacher's seed differ."""
+
+
+def load_run(root: Path) -> dict[str, Any]:
+    """``{"root", "config", "results"}`` of one pipeline run. :raises SeedsError: not a finished run."""
+    paths = {"config": root / "pipeline.json", "results": root / "report" / "results.json"}
+    run: dict[str, Any] = {"root": root}
+    for key, path in paths.items():
+        if not path.is_file():
+            raise SeedsError(f"{root} is not a finished pipeline run ({path.relative_to(root)} is missing)")
+        try:
+            run[key] = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise SeedsError(f"{path} is broken: {exc}") from None
+    if "returns" not in run["results"]:
+        raise SeedsError(f"{paths['results']} has no per-robot returns (written by an older version); rerun its report")
+    return run
+
+
+def _without_seed(config: dict[str, Any]) -> dict[str, Any]:
+    return {**config, "teacher": {k: v for k, v in config["teacher"].items() if k != "seed"}}
+
+
+def check_comparable(runs: list[dict[str, Any]]) -> None:
+    """:raises SeedsError: fewer than 2 runs, a repeated teacher seed, or any other setting that differs."""
+    if len(runs) < 2:
+        raise SeedsError("give at least 2 runs to combine")
+    seeds = [r["config"]["teacher"]["seed"] for r in runs]
+    if len(set(seeds)) != len(seeds):
+        raise SeedsError(f"teacher seeds {seeds} repeat: each run needs its own teacher seed")
+    first = _without_seed(runs[0]["config"])
+    for run in runs[1:]:
+        other = _without_seed(run["config"])
+        if other != first:
+            stages = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+            raise SeedsError(
+                f"{run['root']} differs from {runs[0]['root']} in {stages}, not only in the teacher's seed"
+            )
+
+
+def per_robot(run: dict[str, Any], label: str, set_name: str, robots: list[str]) -> np.ndarray:
+    """(robots,) a policy's return per robot in one run (mean over its distillation seeds)."""
+    returns = run["results"]["returns"][label][set_name]
+    return np.array([float(np.mean(returns[r])) for r in robots])
+
+
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The combined results (see the module docstring); robots any run or policy skipped are left out."""
+    first = runs[0]["results"]
+    labels = [label for label in first["returns"] if all(label in r["results"]["returns"] for r in runs)]
+    students = [label for label in labels if label != "teacher" and label not in REFERENCES]
+    summary: dict[str, dict[str, Any]] = {label: {} for label in labels}
+    sets: dict[str, Any] = {}
+    for set_name in first["summary"]["teacher"]:
+        names = [set(r["results"]["returns"][label].get(set_name, {})) for r in runs for label in labels]
+        robots = sorted(set.intersection(*names))
+        values = {label: np.stack([per_robot(r, label, set_name, robots) for r in runs]) for label in labels}
+        for label, v in values.items():  # (runs, robots)
+            means = v.mean(axis=1)
+            summary[label][set_name] = {
+                "mean": float(means.mean()),
+                "se": float(means.std(ddof=1) / np.sqrt(len(means))),
+                "run_means": means.tolist(),
+                "robots": len(robots),
+            }
+        entry: dict[str, Any] = {"robots": len(robots), "runs": len(runs), "gate": None, "students": {}}
+        if len(robots) >= 2:
+            pooled = gate(values["teacher"].mean(axis=0), values["zero"].mean(axis=0))
+            per_run = [gate(values["teacher"][i], values["zero"][i]).passed for i in range(len(runs))]
+            entry["gate"] = {**pooled.to_dict(), "passed_runs": int(sum(per_run)), "runs": len(runs)}
+            if pooled.passed:
+                for s in students:
+                    c = compare(values[s], values["teacher"]).to_dict()
+                    c["run_verdicts"] = [compare(values[s][i], values["teacher"][i]).verdict for i in range(len(runs))]
+                    entry["students"][s] = c
+        sets[set_name] = entry
+    return {
+        "task": first.get("task"),
+        "runs": [str(r["root"]) for r in runs],
+        "teacher_seeds": [r["config"]["teacher"]["seed"] for r in runs],
+        "summary": summary,
+        "sets": sets,
+    }
+
+
+def teacher_curves(runs: list[dict[str, Any]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per run with a readable teacher ``progress.csv``: (timesteps, rolling-mean training return)."""
+    curves = []
+    for run in runs:
+        teacher = Path(run["results"].get("teacher", ""))
+        progress = teacher.parent.parent / "progress.csv"
+        if not progress.is_file():
+            continue
+        with progress.open(newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["return_mean"] not in ("", "nan")]
+        if len(rows) < CURVE_WINDOW:
+            continue
+        steps = np.array([float(r["timesteps"]) for r in rows])
+        ret = np.convolve([float(r["return_mean"]) for r in rows], np.ones(CURVE_WINDOW) / CURVE_WINDOW, "valid")
+        curves.append((steps[CURVE_WINDOW - 1 :], ret))
+    return curves
+
+
+def plot_teacher_curves(curves: list[tuple[np.ndarray, np.ndarray]], path: Path) -> bool:
+    """Mean ± s.e. across runs of the teachers' curves (cut to the shortest). :return: written."""
+    if len(curves) < 2:
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    n = min(len(c[1]) for c in curves)
+    steps, values = curves[0][0][:n], np.stack([c[1][:n] for c in curves])
+    mid, band = values.mean(0), values.std(0, ddof=1) / np.sqrt(len(curves))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for v in values:
+        ax.plot(steps, v, color="0.7", linewidth=0.8)
+    ax.plot(steps, mid, color="C0", label=f"mean of {len(curves)} teacher seeds")
+    ax.fill_between(steps, mid - band, mid + band, color="C0", alpha=0.25, label="± s.e. across seeds")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(f"training return (stochastic, rolling mean of {CURVE_WINDOW} iterations)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def report_lines(combined: dict[str, Any]) -> list[str]:
+    """``report.md``: the table across runs and the claim per set."""
+    summary, sets = combined["summary"], combined["sets"]
+    set_names = list(sets)
+    n = len(combined["runs"])
+    lines = [
+        f"# Across {n} teacher seeds ({(combined['task'] or '?').upper()})",
+        "",
+        f"Runs (teacher seeds {combined['teacher_seeds']}): " + ", ".join(f"`{r}`" for r in combined["runs"]) + ".",
+        "Each cell: mean over runs of the run's mean return ± s.e. across runs [lowest run, highest run].",
+        "",
+        "| policy | " + " | ".join(f"{s} ({sets[s]['robots']} robots)" for s in set_names) + " |",
+        "|---|" + "---|" * len(set_names),
+    ]
+    for label, per_set in summary.items():
+        cells = []
+        for s in set_names:
+            v = per_set[s]
+            cells.append(f"{v['mean']:.1f} ± {v['se']:.1f} [{min(v['run_means']):.1f}, {max(v['run_means']):.1f}]")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "## The paper's claim across seeds", ""]
+    for s, entry in sets.items():
+        g = entry["gate"]
+        if g is None:
+            lines.append(f"- `{s}`: untestable (fewer than 2 robots evaluated by every policy in every run).")
+            continue
+        text = (
+            f"teacher − zero action = {g['teacher_minus_zero']:.1f} ± {g['se']:.1f} (s.e. over {g['robots']} "
+            f"robots, returns averaged over runs); passed in {g['passed_runs']} of {g['runs']} runs"
+        )
+        if not g["passed"]:
+            lines.append(f"- `{s}`: **untestable on this set** ({text}); no ratio is printed.")
+            continue
+        lines.append(f"- `{s}`: gate passed ({text}).")
+        for student, c in entry["students"].items():
+            lo, hi = c["paired_diff"]["ci95"]
+            lines.append(
+                f"  - {student}: student − its teacher = {c['paired_diff']['mean']:.1f} (95 % bootstrap CI over "
+                f"robots and runs [{lo:.1f}, {hi:.1f}]), ratio of means {c['ratio']:.2f}: **{c['verdict']}** "
+                f"(per run: {', '.join(c['run_verdicts'])})."
+            )
+    return lines
+
+
+def write(runs: list[Path], out: Path) -> Path:
+    """Combine the runs into ``out``. :return: the report. :raises SeedsError: see :func:`check_comparable`."""
+    loaded = [load_run(Path(r)) for r in runs]
+    check_comparable(loaded)
+    combined = combine(loaded)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = report_lines(combined)
+    if plot_teacher_curves(teacher_curves(loaded), out / "teacher_curves.png"):
+        lines += ["", "`teacher_curves.png`: the teachers' training return, mean ± s.e. across seeds."]
+    write_json(out / "results.json", combined, indent=1)
+    report = out / "report.md"
+    report.write_text("\n".join(lines) + "\n")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m baselines.hyperdistill.seeds RUN RUN ... --out DIR``."""
+    parser = argparse.ArgumentParser(prog="python -m baselines.hyperdistill.seeds", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="pipeline output folders that differ only in the teacher's seed")
+    parser.add_argument("--out", required=True, help="folder for report.md, results.json and teacher_curves.png")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        print(write([Path(r) for r in args.runs], Path(args.out)))
+        return 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
