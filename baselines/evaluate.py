@@ -22,6 +22,7 @@ import argparse
 import csv
 import json
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -153,7 +154,8 @@ def _plots(out: Path, results: list[dict[str, Any]], run_dir: Path | None) -> No
 
 
 def plot_learning_curve(progress_csv: Path, png: Path) -> None:
-    """Training return (mean of the episodes finished in each iteration) against env steps."""
+    """Training return (mean of the episodes finished in each iteration) against env steps; with the run's
+    ``robots.csv`` beside it, the moving mean of the robots' own returns with a band of ± s.e. across robots."""
     import matplotlib.pyplot as plt
 
     with progress_csv.open(newline="") as f:
@@ -163,16 +165,61 @@ def plot_learning_curve(progress_csv: Path, png: Path) -> None:
     steps = np.array([float(r["timesteps"]) for r in rows])
     ret = np.array([float(r["return_mean"]) for r in rows])
     window = max(1, len(ret) // 20)
-    smooth = np.convolve(ret, np.ones(window) / window, mode="valid")
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(steps, ret, alpha=0.3, label="per iteration")
-    ax.plot(steps[window - 1 :], smooth, label=f"moving mean ({window} iterations)")
+    band = robot_band(progress_csv.parent / "robots.csv", [int(r["iteration"]) for r in rows], window)
+    if band is not None:
+        mid, se, n = band
+        ax.plot(steps, mid, label=f"robots' moving mean ({window} iterations)")
+        ax.fill_between(steps, mid - se, mid + se, alpha=0.25, label=f"± s.e. across {n} robots")
+    else:
+        smooth = np.convolve(ret, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1 :], smooth, label=f"moving mean ({window} iterations)")
     ax.set_xlabel("env steps")
-    ax.set_ylabel("training episode return (raw)")
+    ax.set_ylabel("training episode return (raw, stochastic)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(png, dpi=120)
     plt.close(fig)
+
+
+def robot_band(robots_csv: Path, iterations: list[int], window: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Per iteration of ``iterations``: the mean across robots of each robot's return over the last ``window``
+    iterations (episode-weighted), and its standard error across robots. None without ``robots_csv``.
+
+    :return: (mean (I,), s.e. (I,), number of robots).
+    """
+    if not robots_csv.is_file():
+        return None
+    with robots_csv.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("return_mean") not in (None, "", "nan")]
+    names = sorted({r["robot"] for r in rows})
+    if len(names) < 2:
+        return None
+    at = {it: k for k, it in enumerate(iterations)}
+    col = {name: j for j, name in enumerate(names)}
+    total = np.zeros((len(iterations), len(names)))  # Σ return over episodes, per iteration and robot
+    count = np.zeros_like(total)
+    for r in rows:
+        k = at.get(int(r["iteration"]))
+        if k is not None and int(r["episodes"]) > 0:
+            total[k, col[r["robot"]]] += float(r["return_mean"]) * int(r["episodes"])
+            count[k, col[r["robot"]]] += int(r["episodes"])
+
+    def last_window(a: np.ndarray) -> np.ndarray:  # (I, R): sums over the last ``window`` iterations
+        c = np.cumsum(a, axis=0)
+        c[window:] -= c[:-window].copy()
+        return c
+
+    total_w, count_w = last_window(total), last_window(count)
+    per_robot = np.full_like(total_w, np.nan)
+    np.divide(total_w, count_w, out=per_robot, where=count_w > 0)  # (I, R)
+    seen = np.isfinite(per_robot).sum(axis=1)
+    with warnings.catch_warnings():  # iterations before any robot finished an episode stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mid = np.nanmean(per_robot, axis=1)
+        se = np.nanstd(per_robot, axis=1, ddof=1) / np.sqrt(seen)
+    return mid, np.nan_to_num(se), len(names)
 
 
 # ---------------------------------------------------------------------------------------------- entry

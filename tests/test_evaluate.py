@@ -159,3 +159,18 @@ def test_network_sizes_that_cannot_be_built_are_one_line_errors(tmp_path: Path, 
         err.startswith("error: net='d_model=32,n_heads=3'") and "cannot be built" in err and len(err.splitlines()) == 1
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_training_curve_band_is_the_robots_moving_mean_and_standard_error(tmp_path: Path) -> None:
+    """robot_band: per robot the episode-weighted return over the last `window` iterations, then mean and
+    s.e. across the robots that finished an episode in that window."""
+    from baselines.evaluate import robot_band
+
+    rows = ["iteration,robot,episodes,return_mean,length_mean,weight"]
+    rows += ["1,a,1,10.0,5,0.5", "1,b,0,nan,0,0.5", "2,a,3,20.0,5,0.5", "2,b,2,40.0,5,0.5", "3,b,1,100.0,5,0.5"]
+    (tmp_path / "robots.csv").write_text("\n".join(rows) + "\n")
+    mid, se, n = robot_band(tmp_path / "robots.csv", [1, 2, 3], window=2)
+    assert n == 2
+    a2, b2, b3 = (10 + 3 * 20) / 4, 40.0, (2 * 40 + 100) / 3  # iteration 3's window is iterations 2–3
+    np.testing.assert_allclose(mid, [10.0, (a2 + b2) / 2, (20.0 + b3) / 2])
+    np.testing.assert_allclose(se[1:], [abs(a2 - b2) / 2, abs(20.0 - b3) / 2])  # two robots: s.e. = |a − b| / 2

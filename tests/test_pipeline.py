@@ -43,6 +43,7 @@ def test_smoke_pipeline_writes_the_report(smoke_run: tuple[Path, list[str]]) -> 
     assert results["distill_samples_per_s"]["hyperdistill"] > 0
     assert set(results["latency_s"]) == {"teacher", "hyperdistill", "mlp"}
     assert (out / "report" / "curves.png").is_file() and (out / "report" / "returns.png").is_file()
+    assert (out / "report" / "teacher_curve.png").is_file()  # the PPO run's training return
     assert any(line.startswith("== teacher: PPO") for line in lines)
     # ratios to the teacher only where it beats zero action by two standard errors (the gate), else "n/a"
     sets = results["sets"]

@@ -45,6 +45,7 @@ from ..common.rollouts import evaluate_robots, robot_jobs, summarise
 from ..common.run_dir import resolve_checkpoint
 from ..common.stats import compare, gate
 from ..distill import DISTILL_PRESETS, STUDENTS, DistillConfig, distill
+from ..evaluate import plot_learning_curve
 from ..flops import count, example_observation, format_table, table
 from ..nets import ARCHITECTURES, HyperDistill, student_state
 from ..ppo import PRESETS, PPOConfig, train
@@ -494,6 +495,7 @@ def write_report(
     """
     folder.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(data)
+    curve = _teacher_curve(teacher, folder / "teacher_curve.png")
     summary = {label: combined_summary(per_seed) for label, per_seed in evals.items()}
     set_names = list(summary["teacher"])
     teacher_mean = {s: summary["teacher"][s]["mean"] for s in set_names}
@@ -552,7 +554,8 @@ def write_report(
         "```",
         "",
         "Figures: `curves.png` (student return on training and test robots during distillation, teacher as",
-        "a line: the paper's Figures 2–3), `returns.png` (final returns).",
+        "a line: the paper's Figures 2–3), `returns.png` (final returns)"
+        + (", `teacher_curve.png` (the teacher's PPO training return, ± s.e. across its robots)." if curve else "."),
         "",
         "Stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()),
     ]
@@ -573,6 +576,21 @@ def write_report(
     far = next((k for k, v in sets.items() if k != "train" and v == d.eval_test), None)
     _plots(folder, runs, summary, teacher_mean, names, {"train": "train", "test": far})
     return report
+
+
+def _teacher_curve(teacher: Path, png: Path) -> bool:
+    """The teacher's training curve from its run's ``progress.csv`` (when it is there and matplotlib is)."""
+    progress = teacher.parent.parent / "progress.csv"
+    if not progress.is_file():
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+    except ImportError:
+        return False
+    plot_learning_curve(progress, png)
+    return png.is_file()
 
 
 def _gate_passed(statistics: dict[str, dict[str, Any]], set_name: str) -> bool:
