@@ -145,7 +145,11 @@ def test_robot_sets_on_the_command_line(smoke_run: tuple[Path, list[str]], tmp_p
     assert "no such folder" in capsys.readouterr().err
     assert main(["--preset", "smoke", "--out", str(tmp_path / "c"), "--teacher", str(teacher), "--robots", "test"]) == 2
     assert "contradicts the teacher" in capsys.readouterr().err
-    assert not any((tmp_path / n).exists() for n in "abc")
+    assert (
+        main(["--preset", "smoke", "--out", str(tmp_path / "d"), "--teacher", str(teacher), "--teacher-seed", "3"]) == 2
+    )
+    assert "cannot be combined with --teacher" in capsys.readouterr().err
+    assert not any((tmp_path / n).exists() for n in "abcd")
     # with --teacher and no --robots, the run uses the robots the teacher was trained on
     config = pipeline_preset("smoke").with_training_set("test", 2)
     assert config.collect.robots == config.distill.eval_train == "test" and config.collect.robot_limit == 2
@@ -214,13 +218,13 @@ def test_the_train_set_is_exactly_the_teachers_robots(tmp_path: Path) -> None:
 
 
 def test_runs_with_other_teacher_seeds_combine_into_one_table(
-    smoke_run: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """baselines.hyperdistill.seeds: each cell is the mean over runs of the runs' own means, the gate is
     counted per run, and runs that differ in more than the teacher's seed are refused."""
-    first, _ = smoke_run
     config = pipeline_preset("smoke")
-    second = tmp_path / "seed2"
+    first, second = tmp_path / "seed1", tmp_path / "seed2"  # (the shared smoke run is changed by other tests)
+    run_pipeline(config, first, log=lambda _: None)
     run_pipeline(replace(config, teacher=replace(config.teacher, seed=7)), second, log=lambda _: None)
     seeds.write([first, second], tmp_path / "across")
     combined = json.loads((tmp_path / "across" / "results.json").read_text())

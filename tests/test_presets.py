@@ -4,6 +4,7 @@ size has changed since)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,14 +16,20 @@ from baselines.hyperdistill import pipeline_preset
 
 def test_committed_laptop_results_were_made_with_todays_presets() -> None:
     """The committed laptop evidence stays valid: its saved configs are exactly today's presets."""
-    from baselines.ppo import PRESETS, PPOConfig
+    from baselines.ppo import PPOConfig
 
-    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-    saved = json.loads((results / "laptop_ft_modumorph" / "run" / "config.json").read_text())
-    assert PPOConfig.from_dict(saved) == PRESETS["laptop"]
-    pipeline = json.loads((results / "hyperdistill_laptop_ft" / "pipeline.json").read_text())
-    today = json.loads(json.dumps(pipeline_preset("laptop").to_dict()))
-    assert pipeline == _recorded(today, pipeline)  # every setting the run recorded (later fields are new)
+    laptop = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "laptop"
+    runs = sorted(p for p in laptop.glob("*/*") if (p / "pipeline.json").is_file())  # laptop/<task>/<seed>
+    assert {p.parent.name for p in runs} >= {"ft"}
+    for run in runs:
+        task = run.parent.name
+        teacher = PPOConfig.from_dict(json.loads((run / "teacher" / "config.json").read_text()))
+        assert teacher == replace(pipeline_preset("laptop", task).teacher, seed=teacher.seed), run
+        pipeline = json.loads((run / "pipeline.json").read_text())
+        today = pipeline_preset("laptop", task)
+        today = replace(today, teacher=replace(today.teacher, seed=pipeline["teacher"]["seed"]))
+        expected = json.loads(json.dumps(today.to_dict()))
+        assert pipeline == _recorded(expected, pipeline), run  # every setting the run recorded (later fields are new)
 
 
 def _recorded(today: object, saved: object) -> object:

@@ -50,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--near-per-robot", type=int, default=None, help="near-unseen mutants per training robot")
     parser.add_argument("--seeds", type=int, default=None, help="distillation seeds per student (default 1)")
+    parser.add_argument(
+        "--teacher-seed",
+        type=int,
+        default=None,
+        help="seed of the teacher's PPO run (default: the preset's); runs that differ only in it combine with "
+        "python -m baselines.hyperdistill.seeds",
+    )
     parser.add_argument("--hn-rl", action="store_true", help="also train HN-RL with PPO (the teacher's budget)")
     args = parser.parse_args(argv)
 
@@ -72,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, near_per_robot=args.near_per_robot)
         if args.seeds is not None:
             config = replace(config, seeds=args.seeds)
+        if args.teacher_seed is not None:
+            if args.teacher is not None:
+                raise ConfigError("--teacher-seed trains a teacher; it cannot be combined with --teacher")
+            config = replace(config, teacher=replace(config.teacher, seed=args.teacher_seed))
         if args.hn_rl:
             config = replace(config, hn_rl=True)
         if args.students:

@@ -160,16 +160,20 @@ PRESETS: dict[str, PPOConfig] = {
     "paper": PPOConfig(),
     "laptop": PPOConfig(
         robots="train",
-        robot_limit=16,
+        robot_limit=16,  # with 8 robots the teacher walks further on them but not on their mutants
         net="small",
-        total_timesteps=500_000,
-        n_envs=8,
-        n_steps=512,
+        total_timesteps=3_000_000,
+        n_envs=16,
+        n_steps=256,
         n_epochs=4,
         batch_size=512,
         uniform_iters=10,
+        gamma=0.998,  # γ = 0.99 (a ~100-step horizon) learns to lunge forward and fall, not to walk
+        action_std=0.5,
         checkpoint_every=20,
-        torch_threads=1,
+        vec_env="dummy",  # 16 envs in this process: on 2 cores faster than 8 subprocesses
+        torch_threads=2,
+        rollout_threads=1,
         log_every=5,
     ),
     "smoke": PPOConfig(
@@ -188,7 +192,7 @@ PRESETS: dict[str, PPOConfig] = {
     ),
 }
 """Named configurations: ``paper`` (MODELS.md §7: 32 × 2560 steps, 8 epochs, minibatch 5120, 1e8 steps),
-``laptop`` (a useful run on a 2-core machine in under an hour), ``smoke`` (seconds, for tests)."""
+``laptop`` (a teacher that walks on 16 robots in ~48 minutes on a 2-core machine), ``smoke`` (seconds, for tests)."""
 
 
 __all__ = ["KL_TARGET_COEF", "PRESETS", "PPOConfig"]
