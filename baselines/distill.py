@@ -35,10 +35,11 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -206,6 +207,28 @@ def run_dir(root: str | Path) -> RunDir:
     return RunDir(root, LAYOUT)
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def prefetched(load: Callable[[T], R], items: Sequence[T], ahead: bool) -> Iterator[R]:
+    """``load(item)`` for every item, in order. With ``ahead`` the next item is loaded in a background
+    thread while the caller works on the current one: reading memory-mapped shards and decompressing
+    hfield rows (zlib and numpy copies release the GIL) overlaps the training step. The same values
+    either way."""
+    if not ahead:
+        for item in items:
+            yield load(item)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(load, items[0]) if items else None
+        for k in range(len(items)):
+            assert pending is not None
+            result = pending.result()
+            pending = pool.submit(load, items[k + 1]) if k + 1 < len(items) else None
+            yield result
+
+
 def data_identity(data: ExpertData) -> dict[str, Any]:
     """What a checkpoint records of its data: folder, manifest hash, teacher hash, robots, per-robot rows."""
     return {
@@ -336,8 +359,8 @@ def distill(
         t0 = time.perf_counter()
         order = np.random.default_rng([config.seed, epoch - 1]).permutation(len(data))
         total = 0.0
-        for b in range(0, len(order), config.batch_size):
-            obs, teacher_mean = data.batch(order[b : b + config.batch_size])
+        slices = [order[b : b + config.batch_size] for b in range(0, len(order), config.batch_size)]
+        for obs, teacher_mean in prefetched(data.batch, slices, ahead=not data.in_memory):
             obs, teacher_mean = {k: v.to(device) for k, v in obs.items()}, teacher_mean.to(device)
             loss = kl_loss(student(obs), teacher_mean, obs["act_padding_mask"])
             optimiser.zero_grad()
