@@ -9,7 +9,11 @@ Measures, in one run (under 10 minutes on a CUDA machine with the defaults):
    (the first is warm-up), rollout and update included.
 2. **Distillation**: optimiser steps of HyperDistill and the multi-robot MLP at the paper's size on
    batches of 5120 samples drawn from 64 and from 1000 distinct robots (contexts of real robots and
-   their mutants, random proprioception and targets: throughput does not depend on the values); samples/s.
+   their mutants, random proprioception and targets: throughput does not depend on the values); samples/s,
+   and the FLOPs of one forward + backward. HyperDistill generates weights once per distinct robot in a
+   batch, so its FLOPs per sample grow with the robots per batch (×11.5 from 64 to 1000 at the paper's
+   size, FT): the time ratio can only stay near 1 on a device where the 64-robot step is not
+   compute-bound.
 
 Prints a table and the projected hours for the paper's budgets: 1e8 PPO env steps per teacher, and 150
 epochs over 1000 robots × 8000 transitions per student. ``--device cpu --quick`` runs the same code at
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from baselines.common.envs import robot_files
 from baselines.distill import kl_loss
@@ -75,6 +80,40 @@ def robot_contexts(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     return {k: np.stack([o[k] for o in obs]) for k in ("context", "obs_padding_mask", "act_padding_mask")}
 
 
+def distill_batch(
+    task: str, device: str, robots: dict[str, np.ndarray], batch: int
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """A random batch of ``batch`` samples spread evenly over the given robots, and random targets.
+
+    Returns ``(obs, target)``: observations as the student reads them (``proprioceptive`` (batch, 204),
+    the robots' ``context`` and masks, ``hfield`` (batch, 1410) on VT/Obstacle) and actions (batch, 24).
+    """
+    dev = torch.device(device)
+    which = torch.arange(batch) % len(robots["context"])
+    g = torch.Generator().manual_seed(1)
+    obs = {
+        "proprioceptive": torch.randn(batch, PROPRIOCEPTIVE_DIM, generator=g),
+        **to_torch({k: v[which.numpy()] for k, v in robots.items()}),
+    }
+    if task != "ft":
+        obs["hfield"] = 0.1 * torch.randn(batch, HFIELD_DIM, generator=g)
+    target = torch.randn(batch, ACTION_DIM, generator=g)
+    return {k: v.to(dev) for k, v in obs.items()}, target.to(dev)
+
+
+def distill_flops(arch: str, task: str, robots: dict[str, np.ndarray], batch: int, net: str = "") -> float:
+    """Floating-point operations of one distillation forward + backward on such a batch (torch's counter of
+    matrix products, on the CPU: the count does not depend on the device). Per sample it is the floor of
+    the time per sample wherever the step is compute-bound."""
+    torch.manual_seed(0)
+    student = build_network(arch, task, net).train()
+    obs, target = distill_batch(task, "cpu", robots, batch)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        kl_loss(student(obs), target, obs["act_padding_mask"]).backward()
+    return float(counter.get_total_flops())
+
+
 def distill_rate(
     arch: str, task: str, device: str, robots: dict[str, np.ndarray], batch: int, steps: int, net: str = ""
 ) -> float:
@@ -84,17 +123,7 @@ def distill_rate(
     dev = torch.device(device)
     student = build_network(arch, task, net).to(dev).train()
     optimiser = torch.optim.Adam(student.parameters(), lr=3e-4, eps=1e-5)
-    n = len(robots["context"])
-    which = torch.arange(batch) % n
-    g = torch.Generator().manual_seed(1)
-    obs = {
-        "proprioceptive": torch.randn(batch, PROPRIOCEPTIVE_DIM, generator=g),
-        **to_torch({k: v[which.numpy()] for k, v in robots.items()}),
-    }
-    if task != "ft":
-        obs["hfield"] = 0.1 * torch.randn(batch, HFIELD_DIM, generator=g)
-    obs = {k: v.to(dev) for k, v in obs.items()}
-    target = torch.randn(batch, ACTION_DIM, generator=g).to(dev)
+    obs, target = distill_batch(task, device, robots, batch)
 
     def step() -> None:
         loss = kl_loss(student(obs), target, obs["act_padding_mask"])
@@ -133,13 +162,26 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"| PPO, ModuMorph teacher ({teacher}) | {ppo:,.0f} env steps/s | 1e8 steps | {PPO_BUDGET / ppo / 3600:.1f} |"
     )
-    for robots in (4, 16) if args.quick else (64, 1000):
+    few, many = (4, 16) if args.quick else (64, 1000)
+    rates: dict[tuple[str, int], float] = {}
+    flops: dict[tuple[str, int], float] = {}
+    for robots in (few, many):
         contexts = robot_contexts(robots)
         for arch in ("hyperdistill", "mlp"):
-            rate = distill_rate(arch, args.task, args.device, contexts, batch, args.distill_steps, net)
-            hours = DISTILL_BUDGET / rate / 3600
+            rates[arch, robots] = distill_rate(arch, args.task, args.device, contexts, batch, args.distill_steps, net)
+            flops[arch, robots] = distill_flops(arch, args.task, contexts, batch, net)
+            hours = DISTILL_BUDGET / rates[arch, robots] / 3600
             row = f"distillation, {arch}, {robots} robots per batch"
-            print(f"| {row} | {rate:,.0f} samples/s | 150 epochs | {hours:.1f} |")
+            print(f"| {row} | {rates[arch, robots]:,.0f} samples/s | 150 epochs | {hours:.1f} |")
+    print(
+        f"\nTime and FLOPs per sample, {many} vs {few} distinct robots per batch of {batch}"
+        " (target for HyperDistill: time ≤ ×1.3):"
+    )
+    for arch in ("hyperdistill", "mlp"):
+        time_ratio = rates[arch, few] / rates[arch, many]
+        flop_ratio = flops[arch, many] / flops[arch, few]
+        gflop = ", ".join(f"{flops[arch, r] / 1e9:.3g}" for r in (few, many))
+        print(f"  {arch}: time ×{time_ratio:.2f}, FLOPs ×{flop_ratio:.2f} ({gflop} GFLOP per forward + backward)")
 
 
 if __name__ == "__main__":

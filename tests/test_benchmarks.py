@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -66,5 +67,8 @@ def test_gpu_probe_runs_on_the_cpu_at_tiny_sizes(capsys: pytest.CaptureFixture[s
     for robots in (4, 16):
         for arch in ("hyperdistill", "mlp"):
             assert f"| distillation, {arch}, {robots} robots per batch |" in out
+    # per-robot weight generation: more distinct robots, more FLOPs per sample; the MLP's do not change
+    ratios = dict(re.findall(r"  (\w+): time ×[\d.]+, FLOPs ×([\d.]+)", out))
+    assert float(ratios["hyperdistill"]) > 1.2 and float(ratios["mlp"]) == 1.0
     contexts = probe.robot_contexts(110)  # the 100 bundled training robots and 10 of their mutants, all distinct
     assert len({c.tobytes() for c in contexts["context"]}) == 110
