@@ -19,3 +19,12 @@ networks                    ``nets``: the paper's networks and their registry (o
 The observation and action layout, the tasks and the observation normaliser come from
 :mod:`unimal_gym.layout` and :mod:`unimal_gym.normalization`, shared with the torch-free runtime.
 """
+
+try:  # the baselines need torch; the environments (unimal_gym) do not
+    import torch as _torch  # noqa: F401
+except ImportError as _error:  # pragma: no cover - exercised in a subprocess by tests/test_package.py
+    raise ImportError(
+        "baselines needs PyTorch, which is not installed. CPU: pip install torch==2.13.0 --index-url "
+        "https://download.pytorch.org/whl/cpu && pip install 'unimal-gym[baselines]' (GPU: install the torch "
+        "build for your CUDA from pytorch.org first)"
+    ) from _error

@@ -1,4 +1,4 @@
-"""Expert data for distillation: PD robots and stochastic teacher rollouts (MODELS.md §8, paper §3.3).
+"""Expert data for distillation: PD robots and stochastic teacher rollouts (docs/networks.md §8, paper §3.3).
 
 ``python -m baselines.collect --teacher RUN_OR_CHECKPOINT --out DATA [--preset laptop]``
 
@@ -44,6 +44,7 @@ from .common.expert_data import (
     write_shard,
 )
 from .common.files import atomic_write, file_sha256
+from .common.progress import Progress
 from .common.run_dir import resolve_checkpoint
 from .nets import to_torch
 from .nets.obs import student_state_index
@@ -54,7 +55,7 @@ ENV_SEED_STRIDE = 1000  # env e of robot i is seeded seed + 1000·i + e
 
 @dataclass(frozen=True)
 class CollectConfig:
-    """Everything that defines one expert data set (MODELS.md §8); saved in ``manifest.json``."""
+    """Everything that defines one expert data set (docs/networks.md §8); saved in ``manifest.json``."""
 
     robots: str = "train"
     """Parent robots: a bundled set (train, test) or a folder of UNIMAL XML files."""
@@ -69,7 +70,7 @@ class CollectConfig:
     steps: int = 500
     """Steps per env; transitions per robot = num_envs · steps (paper: 8000 used per robot)."""
     action_std: float = 0.9
-    """Std of the teacher's sampled actions that step the envs (MODELS.md §8: σ = 0.9)."""
+    """Std of the teacher's sampled actions that step the envs (docs/networks.md §8: σ = 0.9)."""
     features: str = "full"
     """Stored observation: full (52 per limb, every student; the 35 that are properties of the robot are
     stored once per robot) or student (17 per limb, HyperDistill only)."""
@@ -233,7 +234,7 @@ def collect(
     :param teacher: PPO checkpoint or run directory.
     :param out: data folder (see the module docstring).
     :param config: what to collect.
-    :param progress: called with one line per finished robot (None = silent).
+    :param progress: called with one line per finished robot, below a bar on a terminal (None = silent).
     :return: the final manifest.
     :raises ConfigError, CheckpointError, DataError: bad input, before any rollout starts.
     """
@@ -270,6 +271,7 @@ def collect(
         progress(f"resuming: {len(done)} of {len(xmls)} robots already collected")
     errors: dict[str, str] = dict(manifest.get("errors", {}))
     t0 = time.perf_counter()
+    bar = Progress(len(xmls), "expert data", "robot", len(done), progress)
     results = map_with_agent(collect_robot, jobs, TeacherAgent, (info["path"],), config.workers, ordered=False)
     for k, r in enumerate(results, 1):
         if "error" in r:
@@ -280,10 +282,11 @@ def collect(
             line = f"{r['transitions']} transitions, {r['episodes']} episodes" + (
                 f", return {ret:.1f}" if ret is not None else ""
             )
-        if progress:
-            rate = k / (time.perf_counter() - t0)
-            eta = (len(jobs) - k) / rate / 60
-            progress(f"[{len(done) + k}/{len(xmls)}] {r['robot']}: {line} | eta {eta:.1f} min")
+        rate = k / (time.perf_counter() - t0)
+        eta = (len(jobs) - k) / rate / 60
+        bar.advance(1)
+        bar.write(f"[{len(done) + k}/{len(xmls)}] {r['robot']}: {line} | eta {eta:.1f} min")
+    bar.close()
     counts = {}
     for name in manifest["robots"]:
         meta = out / "shards" / name / "meta.json"

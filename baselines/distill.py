@@ -1,8 +1,8 @@
-"""Policy distillation of a teacher's expert data into a student (MODELS.md §9, paper §3.3).
+"""Policy distillation of a teacher's expert data into a student (docs/networks.md §9, paper §3.3).
 
 ``python -m baselines.distill --data DATA --student hyperdistill --out RUN [--preset laptop] [--resume]``
 
-The loss is the KL mean-matching loss over valid action slots (MODELS.md §9, ``LOSS_TYPE KL``,
+The loss is the KL mean-matching loss over valid action slots (docs/networks.md §9, ``LOSS_TYPE KL``,
 ``BALANCED_LOSS True``)::
 
     ℓ_b = ½ Σ_j v_bj (μ^s_bj − μ^t_bj)² / Σ_j v_bj,   loss = mean_b ℓ_b,   v = 1 − act_padding_mask
@@ -49,6 +49,7 @@ from .common.config import ConfigError, add_config_arguments, config_from_args, 
 from .common.envs import named_sets
 from .common.expert_data import ExpertData
 from .common.files import DISTILL_CHECKPOINT, CheckpointError, atomic_write, file_sha256, read_artifact, tensors
+from .common.progress import Progress
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
 from .common.run_dir import RunDir, RunLayout
 from .nets import ARCHITECTURES, build_network
@@ -71,7 +72,7 @@ LAYOUT = RunLayout(
 
 @dataclass(frozen=True)
 class DistillConfig:
-    """Everything that defines one distillation run (MODELS.md §9); saved as ``config.json``."""
+    """Everything that defines one distillation run (docs/networks.md §9); saved as ``config.json``."""
 
     student: str = "hyperdistill"
     """Student: hyperdistill, mlp, tf, tf-compressed, modumorph-compressed or modumorph."""
@@ -108,7 +109,7 @@ class DistillConfig:
     eval_train_limit: int = -1
     """First N robots of the training set evaluated (the teacher's own robot count); −1 = eval_limit."""
     eval_episodes: int = 16
-    """Episodes per robot (MODELS.md §10: 16)."""
+    """Episodes per robot (docs/networks.md §10: 16)."""
     eval_deterministic: bool = True
     """Evaluate with the mean action (the original's commands for distilled policies)."""
     eval_seed: int = 1409
@@ -186,7 +187,7 @@ DISTILL_PRESETS: dict[str, DistillConfig] = {
         torch_threads=1,
     ),
 }
-"""``paper`` (MODELS.md §9), ``laptop`` (a 2-core machine: small students, 30 epochs), ``smoke`` (tests)."""
+"""``paper`` (docs/networks.md §9), ``laptop`` (a 2-core machine: small students, 30 epochs), ``smoke`` (tests)."""
 
 
 # ---------------------------------------------------------------------------------------------- parts
@@ -196,7 +197,7 @@ def build_student(config: DistillConfig, task: str) -> nn.Module:
 
 
 def kl_loss(student_mean: Tensor, teacher_mean: Tensor, act_padding_mask: Tensor) -> Tensor:
-    """MODELS.md §9 balanced KL loss: mean over samples of ½ Σ_valid (μ^s − μ^t)² / number of valid slots."""
+    """docs/networks.md §9 balanced KL loss: mean over samples of ½ Σ_valid (μ^s − μ^t)² / number of valid slots."""
     valid = (~act_padding_mask).to(student_mean.dtype)
     per_sample = 0.5 * ((student_mean - teacher_mean) ** 2 * valid).sum(-1) / valid.sum(-1).clamp(min=1.0)
     return per_sample.mean()
@@ -295,7 +296,7 @@ def distill(
     :param out: run directory.
     :param resume: continue the run in ``out`` after its latest checkpoint.
     :param stop_after: stop (with a checkpoint) after this many epochs in total, to split a run.
-    :param progress: called with one line per epoch (None = silent).
+    :param progress: called with one line per epoch, below a bar on a terminal (None = silent).
     :return: the last checkpoint written.
     :raises ConfigError, DataError, CheckpointError: bad input.
     """
@@ -354,7 +355,8 @@ def distill(
     path = run.checkpoints / "final.pt"
     end = config.epochs if stop_after is None else min(config.epochs, stop_after)
     t_run = time.perf_counter()
-    student.train()  # MODELS.md §9.5: train mode throughout (dropout on)
+    student.train()  # docs/networks.md §9.5: train mode throughout (dropout on)
+    bar = Progress(end, f"distilling {config.student}", "epoch", start, progress)
     for epoch in range(start + 1, end + 1):
         t0 = time.perf_counter()
         order = np.random.default_rng([config.seed, epoch - 1]).permutation(len(data))
@@ -386,11 +388,12 @@ def distill(
         if evaluate_now:
             summary = evaluate_checkpoint(path, epoch, config, run)
             evals = " | " + " ".join(f"{k} {v['mean']:.1f}" for k, v in summary.items())
-        if progress:
-            progress(
-                f"[epoch {epoch}/{config.epochs}] loss {row['loss']:.4f} | {row['samples_per_s']:,.0f} samples/s"
-                f"{evals} | eta {(end - epoch) * seconds / 60:.1f} min"
-            )
+        bar.advance(1, f"loss {row['loss']:.4f}")
+        bar.write(
+            f"[epoch {epoch}/{config.epochs}] loss {row['loss']:.4f} | {row['samples_per_s']:,.0f} samples/s"
+            f"{evals} | eta {(end - epoch) * seconds / 60:.1f} min"
+        )
+    bar.close()
     return path
 
 

@@ -1,4 +1,4 @@
-"""Evaluation harness: per-robot mean return of a policy on robot sets (MODELS.md §10, ENV.md §7).
+"""Evaluation harness: per-robot mean return of a policy on robot sets (docs/networks.md §10, docs/environment.md §7).
 
 ``python -m baselines.evaluate SOURCE --robots test [--robots train] [--preset laptop] [--episodes 16]``
 
@@ -35,16 +35,17 @@ from unimal_gym.layout import TASKS
 from .common.agents import REFERENCE_POLICIES, load_agent
 from .common.config import ConfigError, add_config_arguments, config_from_args, config_from_dict, run_cli
 from .common.envs import named_sets
+from .common.progress import Progress
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
 from .common.run_dir import resolve_checkpoint
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """How a policy is evaluated (MODELS.md §10); saved in ``results.json`` (``config``)."""
+    """How a policy is evaluated (docs/networks.md §10); saved in ``results.json`` (``config``)."""
 
     episodes: int = 16
-    """Episodes (envs) per robot (MODELS.md §10: 16)."""
+    """Episodes (envs) per robot (docs/networks.md §10: 16)."""
     deterministic: bool = False
     """Act with the mean action instead of sampling."""
     seed: int = 1409
@@ -153,6 +154,10 @@ def _plots(out: Path, results: list[dict[str, Any]], run_dir: Path | None) -> No
         plot_learning_curve(progress, out / "learning_curve.png")
 
 
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
 def plot_learning_curve(progress_csv: Path, png: Path) -> None:
     """Training return (mean of the episodes finished in each iteration) against env steps; with the run's
     ``robots.csv`` beside it, the moving mean of the robots' own returns with a band of ± s.e. across robots."""
@@ -254,13 +259,17 @@ def evaluate(
         out = run_dir / "eval" / f"{tag}-{mode}" if run_dir else Path("eval") / f"{Path(source).name}-{tag}-{mode}"
     out = Path(out)
 
-    def report(k: int, r: dict[str, Any]) -> None:
-        if "error" in r:
-            print(f"[{k}/{len(jobs)}] {r['set']}/{r['robot']}: SKIPPED, cannot be loaded: {r['error']}", flush=True)
-        else:
-            print(f"[{k}/{len(jobs)}] {r['set']}/{r['robot']}: {r['return_mean']:.1f}", flush=True)
+    bar = Progress(len(jobs), f"evaluating {Path(str(source)).name}", "robot", write=_print)
 
-    results = evaluate_robots(source, jobs, config.workers, task, config.seed, on_result=report)
+    def report(k: int, r: dict[str, Any]) -> None:
+        bar.advance(1)
+        if "error" in r:
+            bar.write(f"[{k}/{len(jobs)}] {r['set']}/{r['robot']}: SKIPPED, cannot be loaded: {r['error']}")
+        else:
+            bar.write(f"[{k}/{len(jobs)}] {r['set']}/{r['robot']}: {r['return_mean']:.1f}")
+
+    with bar:
+        results = evaluate_robots(source, jobs, config.workers, task, config.seed, on_result=report)
     meta = {
         "source": str(source),
         "task": agent.task,

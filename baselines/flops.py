@@ -1,9 +1,9 @@
-"""Parameters and FLOPs at inference, counted by walking the built networks (MODELS.md §11).
+"""Parameters and FLOPs at inference, counted by walking the built networks (docs/networks.md §11).
 
 Usage: ``python -m baselines.flops --task ft|vt|obstacle`` prints the paper's Table 1 for a task.
 
 Counting runs one forward pass of a batch of one observation with hooks on the modules that make up
-the inference network and records what each one computes. Conventions (MODELS.md §11.1, decision 8):
+the inference network and records what each one computes. Conventions (docs/networks.md §11.1):
 
 * a linear map in → out costs ``2·in·out`` FLOPs per row it is applied to; a per-limb map is applied
   to all 12 limb slots, padded or not; biases, norms, activations and softmax cost nothing;
@@ -62,7 +62,7 @@ def count(
     *,
     precomputed_attention: bool = False,
 ) -> Cost:
-    """Count parameters and FLOPs of ``network(*inputs)`` for a batch of one (MODELS.md §11.1).
+    """Count parameters and FLOPs of ``network(*inputs)`` for a batch of one (docs/networks.md §11.1).
 
     :param network: the module; context-only submodules listed by its ``conditioning_modules()``
         (when it has that method) are skipped together with their children.
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m baselines.flops", description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=TASKS, default="ft", help="task (default: ft)")
     args = parser.parse_args(argv)
-    print(f"Inference parameters and FLOPs per control step, {args.task.upper()} (MODELS.md §11 conventions)")
+    print(f"Inference parameters and FLOPs per control step, {args.task.upper()} (docs/networks.md §11 conventions)")
     print(format_table(table(args.task)))
 
 

@@ -1,10 +1,10 @@
-"""Statistics of our design-space generators next to the released sets' (DESIGN_SPACE.md §6.1, §7, §8).
+"""Statistics of our design-space generators next to the released sets' (docs/design_space.md §6.1, §7, §8).
 
 Applies the PD recipe (9 mutants per training robot, m ~ U{1,2,3} ops) to the 100 UNIMAL
 training robots, once per seed, and generates random initial robots (§6.1). Prints our numbers
 next to the spec's. Usage::
 
-    PYTHONPATH=. python benchmarks/design_space_stats.py [--train ../shared/unimal/train] \
+    PYTHONPATH=. python benchmarks/design_space_stats.py --train ORIGINAL_TRAIN_SET \
         [--seeds 0 1 2] [--random 150] [--fuzz 3000]
 """
 
@@ -23,10 +23,9 @@ from unimal_gym.morphology.mutate import OPERATORS, validity_failure
 from unimal_gym.morphology.sample import Mutant, pd_robots, sample_random_robot
 from unimal_gym.morphology.tree import MAX_DESIGN_LIMBS
 
-DEFAULT_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "unimal" / "train"
-PD_PER_PARENT = 9  # DESIGN_SPACE.md §7
+PD_PER_PARENT = 9  # docs/design_space.md §7
 
-# DESIGN_SPACE.md §7: the released train_mutate_1000 set.
+# docs/design_space.md §7: the released train_mutate_1000 set.
 SPEC_M = {1: 289, 2: 301, 3: 310}
 SPEC_DELTA = {-6: 1, -4: 10, -3: 13, -2: 138, -1: 59, 0: 525, 1: 59, 2: 90, 3: 5}
 SPEC_DELTA_BY_M = {
@@ -208,13 +207,15 @@ def fuzz(steps: int, parents: list[Morphology], seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, default=DEFAULT_TRAIN, help="folder with xml/ and metadata/")
+    parser.add_argument(
+        "--train", type=Path, required=True, help="the original 100 training robots: a folder with xml/ and metadata/"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one PD run per seed")
     parser.add_argument("--random", type=int, default=150, help="number of random initial robots")
     parser.add_argument("--fuzz", type=int, default=3000, help="number of fuzzed single ops (0 = skip)")
     args = parser.parse_args()
     parents = [load(p) for p in sorted((args.train / "xml").glob("*.xml"))]
-    print(f"{len(parents)} training robots from {args.train}")
+    print(f"{len(parents)} training robots from {args.train.name}/")
     for seed in args.seeds:
         pd_stats(parents, seed)
     random_stats(args.random, args.seeds[0])

@@ -1,9 +1,9 @@
 """Environment speed: env steps/s with random actions, reset time, and raw MuJoCo speed on the same model.
 
-For the three robots of the oracle's speed table (../shared/oracle/README.md) and three of our own
+For three original training robots (5, 8 and 11 limbs, those of the original's speed table) and three of our own
 robots (the bundled ``train`` set's smallest, median and largest by limb count), on one core::
 
-    python benchmarks/env_speed.py [--robots-dir ../shared/unimal/train/xml] [--steps 5000] [--task ft]
+    python benchmarks/env_speed.py --robots-dir ORIGINAL_TRAIN_XML [--steps 5000] [--task ft]
 
 "raw" is one ``mj_step(model, data, nstep=frame_skip)`` call on the env's own model and data,
 replaying the env run's ctrl sequence from the same states, with no observation, reward or checks;
@@ -34,7 +34,6 @@ from unimal_gym.envs import ACCELERATED, UnimalEnv
 from unimal_gym.morphology import load
 
 ROBOTS = ("floor-5506-3-10-01-14-19-06", "floor-1409-5-4-01-13-42-51", "floor-1409-15-4-01-15-28-42")
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "unimal" / "train" / "xml"
 OWN_DIR = Path(__file__).resolve().parents[1] / "morphologies" / "train" / "xml"
 
 
@@ -120,7 +119,9 @@ def replay(model: mujoco.MjModel, data: mujoco.MjData, ctrls: list[np.ndarray], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--robots-dir", type=Path, default=DEFAULT_DIR, help="folder with the original robots' XML")
+    parser.add_argument(
+        "--robots-dir", type=Path, required=True, help="folder with the original training robots' XML files"
+    )
     parser.add_argument("--task", choices=("ft", "vt", "obstacle"), default="ft")
     parser.add_argument("--steps", type=int, default=5000, help="env steps per measurement")
     parser.add_argument("--resets", type=int, default=50, help="resets timed separately")

@@ -5,7 +5,7 @@
 Measures, in one run (under 10 minutes on a CUDA machine with the defaults):
 
 1. **PPO**: the paper's teacher configuration (ModuMorph, 32 subprocess envs × 2560 steps, 8 epochs of
-   minibatch 5120; MODELS.md §7) for ``--ppo-iterations`` iterations; env steps/s of iterations 2…
+   minibatch 5120; docs/networks.md §7) for ``--ppo-iterations`` iterations; env steps/s of iterations 2…
    (the first is warm-up), rollout and update included.
 2. **Distillation**: optimiser steps of HyperDistill and the multi-robot MLP at the paper's size on
    batches of 5120 samples drawn from 64 and from 1000 distinct robots (contexts of real robots and
@@ -44,8 +44,8 @@ from unimal_gym.morphology import load
 from unimal_gym.morphology.context import context
 from unimal_gym.morphology.sample import pd_robots
 
-PPO_BUDGET = 100_000_000  # MODELS.md §7: env steps per teacher
-DISTILL_BUDGET = 150 * 1000 * 8000  # MODELS.md §9: epochs × robots × transitions per robot
+PPO_BUDGET = 100_000_000  # docs/networks.md §7: env steps per teacher
+DISTILL_BUDGET = 150 * 1000 * 8000  # docs/networks.md §9: epochs × robots × transitions per robot
 
 
 def ppo_rate(task: str, device: str, iterations: int, quick: bool) -> float:

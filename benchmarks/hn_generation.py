@@ -1,6 +1,6 @@
 """Training throughput of the HyperDistill student: per-robot vs per-sample weight generation.
 
-One distillation step (forward, the KL loss of MODELS.md §9.3, backward) on a batch of 5120 samples
+One distillation step (forward, the KL loss of docs/networks.md §9.3, backward) on a batch of 5120 samples
 spread evenly over the 100 robots of the project's training set, model in train mode (context
 dropout on). ``per_sample`` generates every sample's weights, as the original does; ``per_robot``
 generates them once per robot in the batch and applies them with one batched matmul per layer::

@@ -1,7 +1,16 @@
-"""Shared fixtures: the original benchmark robots and oracle recordings live in ../shared."""
+"""Shared fixtures: the original benchmark robots and oracle recordings live in ../shared.
+
+../shared sits beside the repository on the development machine and in CI; a plain clone has none.
+Without it the tests that read it are skipped with :data:`SHARED_MISSING` as the reason (mark them
+``@needs_shared``, or call :func:`require_shared` where the data are read), and every other test runs.
+Where ``CI`` is set, a missing ../shared stops the run at once (:func:`ci_refusal`): CI never skips them.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +19,48 @@ import pytest
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TRAIN_XML = SHARED / "unimal" / "train" / "xml"
 ORACLE = SHARED / "oracle"
+HAVE_SHARED = TRAIN_XML.is_dir() and ORACLE.is_dir()
+SHARED_MISSING = (
+    f"needs the original UNIMAL robots (unimal/train/xml) and oracle recordings (oracle/) in {SHARED} "
+    "(kept beside the repository for tests; not part of a clone)"
+)
+needs_shared = pytest.mark.skipif(not HAVE_SHARED, reason=SHARED_MISSING)
+
+
+def require_shared() -> None:
+    """Skip the calling test (or fixture) when ../shared is absent."""
+    if not HAVE_SHARED:
+        pytest.skip(SHARED_MISSING)
+
+
+def ci_refusal(environ: Mapping[str, str], have_shared: bool) -> str | None:
+    """The one-line message that stops a CI run (``CI`` set, any non-empty value) without ../shared; else None."""
+    if have_shared or not environ.get("CI"):
+        return None
+    return (
+        f"CI is set but {SHARED} (the original UNIMAL robots and oracle recordings) is missing: "
+        "the tests that need it would be skipped, and CI must run them"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    message = ci_refusal(os.environ, HAVE_SHARED)
+    if message is not None and not getattr(config.option, "help", False):
+        raise pytest.UsageError(message)
 
 
 def train_robot_files() -> list[Path]:
-    """The 100 original UNIMAL training robots (read from ../shared, never copied)."""
+    """The 100 original UNIMAL training robots (read from ../shared, never copied); [] without ../shared."""
     return sorted(TRAIN_XML.glob("*.xml"))
+
+
+def oracle_robots(meta: str) -> list[str]:
+    """The robot names of an oracle recording (``robots`` of ``ORACLE / meta``); [] without ../shared."""
+    return json.loads((ORACLE / meta).read_text())["robots"] if HAVE_SHARED else []
 
 
 @pytest.fixture(scope="session")
 def ft_oracle() -> np.lib.npyio.NpzFile:
     """The FT recordings of the original environment."""
+    require_shared()
     return np.load(ORACLE / "ft_train.npz")

@@ -12,7 +12,7 @@ from functools import cache
 import numpy as np
 import pytest
 import torch
-from conftest import ORACLE
+from conftest import ORACLE, require_shared
 
 KEYS = ("proprioceptive", "context", "obs_padding_mask", "act_padding_mask")
 ORACLE_FILES = {"ft": "ft_train.npz", "vt": "vt_train5.npz", "obstacle": "obstacle_train5.npz"}
@@ -20,6 +20,8 @@ ORACLE_FILES = {"ft": "ft_train.npz", "vt": "vt_train5.npz", "obstacle": "obstac
 
 @cache
 def _load(task: str) -> dict[str, np.ndarray]:
+    """The recordings of a task: the test reading them is skipped without ../shared."""
+    require_shared()
     with np.load(ORACLE / ORACLE_FILES[task]) as npz:
         return {k: npz[k] for k in npz.files}
 

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import TRAIN_XML
+from conftest import TRAIN_XML, needs_shared
 
 from unimal_gym.envs import UnimalEnv
 
@@ -25,6 +25,7 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
+@needs_shared
 @pytest.mark.parametrize("task", ["ft", "vt"])
 def test_env_speed_raw_replay_follows_the_env_exactly(task: str) -> None:
     """The raw side replays the env's own trajectory: the same states, bit for bit, so both time the same physics."""
@@ -43,6 +44,7 @@ def test_env_speed_raw_replay_follows_the_env_exactly(task: str) -> None:
     np.testing.assert_array_equal(start.qvel, env.data.qvel)
 
 
+@needs_shared
 def test_env_speed_measure_once_reports_both_regimes() -> None:
     env_speed = load_script("env_speed")
     path = TRAIN_XML / "floor-5506-3-10-01-14-19-06.xml"

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
+from conftest import SHARED, needs_shared
 
 from unimal_gym.cli import main
 from unimal_gym.morphology import load, to_xml
+
+pytestmark = needs_shared  # every test reads the original robots
 
 EXAMPLE = SHARED / "unimal/train/xml/floor-1409-0-12-01-12-30-07.xml"
 

@@ -7,10 +7,12 @@ from pathlib import Path
 import mujoco
 import numpy as np
 import pytest
-from conftest import train_robot_files
+from conftest import needs_shared, train_robot_files
 
 from unimal_gym.morphology import compile_robot, load
 from unimal_gym.morphology.context import CONTEXT_DIM, MAX_LIMBS, context
+
+pytestmark = needs_shared  # every test reads the original robots
 
 
 @pytest.mark.parametrize("path", train_robot_files(), ids=lambda p: p.stem)

@@ -8,18 +8,21 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import TRAIN_XML, train_robot_files
+from conftest import TRAIN_XML, needs_shared, train_robot_files
+from gymnasium.envs.registration import EnvSpec
 from gymnasium.utils.env_checker import check_env
 
 import unimal_gym  # noqa: F401  (registers the environments)
 from unimal_gym.envs import InvalidActionError, InvalidStateError, RobotTooLargeError, UnimalEnv, UnknownRobotError
 from unimal_gym.envs.robots import bundled_robot_dirs, check_robot_size
+from unimal_gym.envs.terrain import ObstacleConfig, TerrainConfig
 from unimal_gym.morphology import RobotFileError, load
 
 FILES = train_robot_files()
-ROBOT = FILES[16]  # floor-1409-5-4-01-13-42-51, 8 limbs
+ROBOT = TRAIN_XML / "floor-1409-5-4-01-13-42-51.xml"  # FILES[16], 8 limbs
 
 
+@needs_shared
 @pytest.mark.parametrize("env_id", ["Unimal-FT-v0", "Unimal-VT-v0", "Unimal-Obstacle-v0"])
 def test_registered_and_passes_check_env(env_id: str) -> None:
     env = gym.make(env_id, robot=ROBOT)
@@ -32,6 +35,7 @@ def test_registered_and_passes_check_env(env_id: str) -> None:
     assert env.observation_space.contains(obs)
 
 
+@needs_shared
 @pytest.mark.parametrize("task", ["ft", "vt", "obstacle"])
 def test_sb3_check_env(task: str) -> None:
     """stable-baselines3's checker passes; its only remark is the original's (12, 12) adjacency shape."""
@@ -42,6 +46,7 @@ def test_sb3_check_env(task: str) -> None:
     assert all("adjacency_matrix" in str(w.message) for w in caught), [str(w.message) for w in caught]
 
 
+@needs_shared
 def test_robot_as_morphology_name_and_path_agree() -> None:
     by_path = UnimalEnv(robot=ROBOT)
     by_morph = UnimalEnv(robot=load(ROBOT))
@@ -59,6 +64,7 @@ def test_bundled_robot_names_resolve() -> None:
     assert UnimalEnv(robot=name).robot_name == name
 
 
+@needs_shared
 def test_unknown_name_lists_close_matches() -> None:
     with pytest.raises(UnknownRobotError, match="closest names: floor-1409-5-4-01-13-42-51") as err:
         UnimalEnv(robot="floor-1409-5-4-01-13-42-5", robot_dirs=[TRAIN_XML])
@@ -78,6 +84,7 @@ def test_unreadable_and_invalid_xml(tmp_path) -> None:
         UnimalEnv(robot=no_torso)
 
 
+@needs_shared
 def test_robot_size_limits() -> None:
     robot = load(next(f for f in FILES if load(f).num_limbs == 10))
     big = robot.copy()
@@ -97,6 +104,7 @@ def test_robot_size_limits() -> None:
         UnimalEnv(robot=many)
 
 
+@needs_shared
 def test_bad_actions() -> None:
     env = UnimalEnv(robot=ROBOT)
     env.reset(seed=0)
@@ -111,6 +119,7 @@ def test_bad_actions() -> None:
         env.step(action)
 
 
+@needs_shared
 def test_out_of_range_actions_are_clamped_like_mujoco() -> None:
     env = UnimalEnv(robot=ROBOT)
     rng = np.random.default_rng(0)
@@ -124,6 +133,7 @@ def test_out_of_range_actions_are_clamped_like_mujoco() -> None:
     np.testing.assert_array_equal(trajectories[0], trajectories[1])
 
 
+@needs_shared
 def test_physics_error_truncates_without_teleport(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # MuJoCo appends its warning to ./MUJOCO_LOG.TXT
     env = UnimalEnv(robot=ROBOT)
@@ -140,6 +150,7 @@ def test_physics_error_truncates_without_teleport(tmp_path, monkeypatch) -> None
     assert env.observation_space.contains(obs)
 
 
+@needs_shared
 def test_contact_buffer_limit_is_a_physics_error() -> None:
     env = UnimalEnv(robot=ROBOT, max_contacts=0)
     env.reset(seed=0)
@@ -150,6 +161,7 @@ def test_contact_buffer_limit_is_a_physics_error() -> None:
     assert truncated and "max_contacts=0" in info["mj_step_error"]
 
 
+@needs_shared
 @pytest.mark.parametrize("limit", ["contacts", "rows"])
 def test_buffer_limit_exceeded_in_a_middle_substep_is_caught(limit: str) -> None:
     """The limits hold per substep: a step whose largest ncon / nefc is in a substep before the last is
@@ -187,6 +199,7 @@ def test_buffer_limit_exceeded_in_a_middle_substep_is_caught(limit: str) -> None
     np.testing.assert_array_equal(strict.data.qpos, qpos)  # the pre-step state, restored
 
 
+@needs_shared
 def test_bad_state() -> None:
     env = UnimalEnv(robot=ROBOT)
     env.reset(seed=0)
@@ -196,6 +209,7 @@ def test_bad_state() -> None:
         env.reset(options={"qpos": env.model.qpos0, "qvel": np.full(env.model.nv, np.nan)})
 
 
+@needs_shared
 def test_reset_noise_seed_and_no_recompile() -> None:
     env = UnimalEnv(robot=ROBOT)
     model = env.model
@@ -210,12 +224,14 @@ def test_reset_noise_seed_and_no_recompile() -> None:
     assert np.all(np.abs(env.data.qvel) <= 0.005)
 
 
+@needs_shared
 def test_reset_from_state_has_no_noise() -> None:
     env = UnimalEnv(robot=ROBOT)
     env.reset(options={"qpos": env.model.qpos0, "qvel": np.zeros(env.model.nv)})
     np.testing.assert_array_equal(env.data.qpos, env.model.qpos0)
 
 
+@needs_shared
 def test_fall_termination() -> None:
     """A fall threshold above the torso ends the episode at once, unless terminate_on_fall=False."""
     env = UnimalEnv(robot=ROBOT, stand_height_ratio=10.0)
@@ -228,6 +244,7 @@ def test_fall_termination() -> None:
     assert not env.step(np.zeros(24))[2]
 
 
+@needs_shared
 def test_edge_termination_vt() -> None:
     env = UnimalEnv(robot=ROBOT, task="vt")
     env.reset(seed=0)
@@ -238,6 +255,7 @@ def test_edge_termination_vt() -> None:
     assert terminated and info["terminate_on_edge"]
 
 
+@needs_shared
 def test_multi_robot_sampling_weights_and_cache() -> None:
     names = [f.stem for f in FILES[:3]]
     env = UnimalEnv(robots=FILES[:3])
@@ -260,11 +278,13 @@ def test_multi_robot_sampling_weights_and_cache() -> None:
             env.set_robot_weights(bad)
 
 
+@needs_shared
 def test_robots_from_a_folder() -> None:
     env = UnimalEnv(robots=[TRAIN_XML])
     assert len(env.robot_names) == 100
 
 
+@needs_shared
 def test_constructor_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="task="):
         UnimalEnv(robot=ROBOT, task="maze")
@@ -276,6 +296,7 @@ def test_constructor_arguments_are_checked() -> None:
         UnimalEnv(robot=ROBOT, camera_name="nowhere")
 
 
+@needs_shared
 def test_copy_and_pickle_are_clear_errors() -> None:
     """Copies would leave the step path's views on the old MjData: refused with a way out."""
     import copy
@@ -287,3 +308,25 @@ def test_copy_and_pickle_are_clear_errors() -> None:
         copy.deepcopy(env)
     with pytest.raises(TypeError, match=r"robot '.*' cannot be pickled"):
         pickle.dumps(env)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "attr"),
+    [
+        ("Unimal-VT-v0", {"terrain": TerrainConfig(mirror_rugged=False, step_height=0.25)}, "terrain"),
+        ("Unimal-Obstacle-v0", {"obstacles": ObstacleConfig(float_gap=0.0, num_obstacles=20)}, "obstacles"),
+    ],
+)
+def test_env_kwargs_round_trip_through_envspec_json(env_id: str, kwargs: dict, attr: str) -> None:
+    """Dataset tools rebuild an env from ``env.spec.to_json()``: a config keyword comes back as a dict of its
+    fields (tuples as lists) and must make the same env."""
+    env = gym.make(env_id, robot="unimal-train-000", **kwargs)
+    rebuilt = gym.make(EnvSpec.from_json(env.spec.to_json()))
+    arena, again_arena = env.unwrapped._arena, rebuilt.unwrapped._arena
+    assert again_arena.config == arena.config
+    assert getattr(again_arena, "obstacle_config", None) == getattr(arena, "obstacle_config", None)
+    first, again = env.reset(seed=4)[0], rebuilt.reset(seed=4)[0]
+    for key in first:
+        np.testing.assert_array_equal(first[key], again[key])
+    with pytest.raises(ValueError, match=rf"{attr}: \w+Config has no field 'nope'"):
+        gym.make(env_id, robot="unimal-train-000", **{attr: {"nope": 1}})

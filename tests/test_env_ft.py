@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from conftest import ORACLE, TRAIN_XML
+from conftest import TRAIN_XML, needs_shared, oracle_robots
 
 from unimal_gym.envs import UnimalEnv
 
-ROBOTS = json.loads((ORACLE / "ft_train_meta.json").read_text())["robots"]
-TOL = 1e-6  # spec decision 2: modern MuJoCo reproduces the original to ~1e-7
+pytestmark = needs_shared
+
+ROBOTS = oracle_robots("ft_train_meta.json")
+TOL = 1e-6  # docs/environment.md §6.3: with MuJoCo 2.0's capsule masses modern MuJoCo reproduces it to ~1e-7
 MORPHOLOGY_KEYS = ("edges", "obs_padding_mask", "act_padding_mask")
 FLOAT_KEYS = ("proprioceptive", "context", "adjacency_matrix", "hfield")
 INFO_FLOATS = ("x_pos", "x_vel", "xy_pos_before", "xy_pos_after", "__reward__forward", "__reward__ctrl")
@@ -71,11 +71,11 @@ def test_ft_matches_original(name: str, ft_oracle: np.lib.npyio.NpzFile) -> None
     env = UnimalEnv(robot=TRAIN_XML / f"{name}.xml")
     model = env.model
     replay(env, ft_oracle, name)
-    assert env.model is model, "reset recompiled an unchanged model (spec decision 6)"
+    assert env.model is model, "reset recompiled an unchanged model (docs/environment.md §1.3)"
 
 
 def test_body_velocities_equal_jacobian_times_qvel() -> None:
-    """The vectorised body-origin velocities equal mj_jacBody · qvel on stale kinematics (ENV.md §6.4)."""
+    """The vectorised body-origin velocities equal mj_jacBody · qvel on stale kinematics (docs/environment.md §6.4)."""
     import mujoco
 
     env = UnimalEnv(robot=TRAIN_XML / f"{ROBOTS[13]}.xml")

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import TRAIN_XML
+from conftest import TRAIN_XML, needs_shared
 
 ROBOT = TRAIN_XML / "floor-1409-5-4-01-13-42-51.xml"
 SCRIPT = """
@@ -38,6 +38,7 @@ def _gl_backend() -> str | None:
     return None
 
 
+@needs_shared
 @pytest.mark.slow
 def test_rgb_array_rendering() -> None:
     backend = _gl_backend()
@@ -63,6 +64,7 @@ def _read_png(path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(data[idat + 4 : idat + 4 + length])
 
 
+@needs_shared
 @pytest.mark.slow
 def test_cli_render_png_and_video(tmp_path) -> None:
     backend = _gl_backend()
@@ -109,3 +111,68 @@ def test_png_writer_rejects_bad_frames(tmp_path) -> None:
 
     with pytest.raises(MediaError, match=r"\(H, W, 3\) uint8"):
         write_png(tmp_path / "x.png", np.zeros((4, 4), dtype=np.uint8))
+
+
+HEADLESS_SCRIPT = """
+import os
+import gymnasium as gym
+import numpy as np
+import unimal_gym
+from gymnasium.wrappers import RecordVideo
+
+env = gym.make("Unimal-FT-v0", robot="unimal-train-000", render_mode="depth_array", width=64, height=48)
+env.reset(seed=0)
+depth = env.render()
+assert depth.shape == (48, 64) and depth.dtype == np.float32, (depth.shape, depth.dtype)
+assert np.isfinite(depth).all() and depth.min() > 0 and depth.std() > 0, "not a depth image"
+env.close()
+env = gym.make("Unimal-FT-v0", robot="unimal-train-000", render_mode="rgb_array", width=64, height=48,
+               max_episode_steps=20)
+env = RecordVideo(env, {folder!r}, episode_trigger=lambda episode: True, disable_logger=True)
+env.reset(seed=0)
+done = False
+while not done:
+    _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+    done = terminated or truncated
+env.close()
+print("backend", os.environ.get("MUJOCO_GL"))
+"""
+
+
+@pytest.mark.slow
+def test_headless_depth_array_and_record_video(tmp_path) -> None:
+    """With no display and no MUJOCO_GL, the package picks an offscreen backend by itself; depth_array gives
+    metres; Gymnasium's RecordVideo (moviepy, the [video] extra) writes an episode's video."""
+    pytest.importorskip("moviepy")
+    backend = _gl_backend()
+    if backend is None:
+        pytest.skip("no offscreen OpenGL: neither MUJOCO_GL=egl nor MUJOCO_GL=osmesa can create a context here")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY", "PYOPENGL_PLATFORM")
+    }
+    script = HEADLESS_SCRIPT.format(folder=str(tmp_path / "videos"))
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "backend egl" in result.stdout or "backend osmesa" in result.stdout
+    videos = list((tmp_path / "videos").glob("*.mp4"))
+    assert videos and videos[0].stat().st_size > 1000
+
+
+def test_backend_choice_without_a_display() -> None:
+    from unimal_gym.gl import choose_backend
+
+    def libraries(*present: str):
+        return lambda name: f"lib{name}.so" if name in present else None
+
+    env: dict[str, str] = {}
+    assert choose_backend(env, libraries("EGL", "OSMesa"), "linux") == "egl" and env["MUJOCO_GL"] == "egl"
+    env = {}
+    assert choose_backend(env, libraries("OSMesa"), "linux") == "osmesa"
+    env = {}
+    assert choose_backend(env, libraries(), "linux") is None and "MUJOCO_GL" not in env
+    env = {"MUJOCO_GL": "glfw"}  # the user's choice stands
+    assert choose_backend(env, libraries("EGL"), "linux") == "glfw"
+    env = {"DISPLAY": ":0"}  # a display: MuJoCo's default
+    assert choose_backend(env, libraries("EGL"), "linux") is None and "MUJOCO_GL" not in env
+    env = {}
+    assert choose_backend(env, libraries("EGL"), "darwin") is None

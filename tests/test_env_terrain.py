@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from conftest import ORACLE, TRAIN_XML
+from conftest import ORACLE, TRAIN_XML, needs_shared, oracle_robots
 from test_env_ft import replay
 
 from unimal_gym.envs import UnimalEnv
@@ -21,7 +19,7 @@ from unimal_gym.envs.terrain import (
     triangle_wave,
 )
 
-ROBOTS5 = json.loads((ORACLE / "vt_train5_meta.json").read_text())["robots"]
+ROBOTS5 = oracle_robots("vt_train5_meta.json")
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +32,7 @@ def obstacle_oracle() -> np.lib.npyio.NpzFile:
     return np.load(ORACLE / "obstacle_train5.npz")
 
 
+@needs_shared
 @pytest.mark.parametrize("name", ROBOTS5)
 def test_vt_matches_original(name: str, vt_oracle: np.lib.npyio.NpzFile) -> None:
     layout = TerrainLayout.from_mjcf(
@@ -44,6 +43,7 @@ def test_vt_matches_original(name: str, vt_oracle: np.lib.npyio.NpzFile) -> None
     np.testing.assert_array_equal(env._arena.map.heights, vt_oracle[f"{name}/terrain_hfield"])
 
 
+@needs_shared
 @pytest.mark.parametrize("name", ROBOTS5)
 def test_obstacle_matches_original(name: str, obstacle_oracle: np.lib.npyio.NpzFile) -> None:
     env = UnimalEnv(robot=TRAIN_XML / f"{name}.xml", task="obstacle")
@@ -54,6 +54,7 @@ def test_obstacle_matches_original(name: str, obstacle_oracle: np.lib.npyio.NpzF
     assert env.model is model, "the obstacle course must be updated in place, not recompiled"
 
 
+@needs_shared
 @pytest.mark.parametrize("compiled", [False, None], ids=["numpy", "default"])
 @pytest.mark.parametrize(("npz", "col_origin"), [("vt_train5.npz", 130), ("obstacle_train5.npz", 140)])
 def test_hfield_probes(npz: str, col_origin: int, compiled: bool | None) -> None:
@@ -73,6 +74,7 @@ def test_hfield_probes(npz: str, col_origin: int, compiled: bool | None) -> None
         assert centre == centre_rotated == hmap.height(x, y)
 
 
+@needs_shared
 def test_vt_probe_through_env(vt_oracle: np.lib.npyio.NpzFile) -> None:
     """The env's own hfield path (set_state at a probe pose, then reset-style and step-style sampling)."""
     name = ROBOTS5[0]
@@ -89,6 +91,7 @@ def test_vt_probe_through_env(vt_oracle: np.lib.npyio.NpzFile) -> None:
         assert round(z - ground, 3) == vt_oracle[f"{name}/probe/torso_height"][k]
 
 
+@needs_shared
 @pytest.mark.parametrize("task", ["vt", "obstacle"])
 def test_ground_comes_with_the_hfield_sample(task: str) -> None:
     """The ground height the hfield sample returns is the clipped H cell under the torso, on the corridor,
@@ -111,6 +114,7 @@ def test_ground_comes_with_the_hfield_sample(task: str) -> None:
     assert top in grounds and top > 1.0
 
 
+@needs_shared
 @pytest.mark.parametrize("task", ["ft", "vt"])
 def test_step_torso_height_is_measured_from_the_steps_sample(task: str) -> None:
     """info["torso_height"] on reset and steps is the torso's z above the ground under it, rounded to 1 mm."""
@@ -124,6 +128,7 @@ def test_step_torso_height_is_measured_from_the_steps_sample(task: str) -> None:
         _, _, _, _, info = env.step(env.action_space.sample())
 
 
+@needs_shared
 def test_recorded_profiles_are_the_generators(vt_oracle: np.lib.npyio.NpzFile) -> None:
     """Every hill, step and rubble segment of the recorded terrain is one our generator can draw."""
     name = ROBOTS5[0]
@@ -157,7 +162,8 @@ def test_recorded_profiles_are_the_generators(vt_oracle: np.lib.npyio.NpzFile) -
 
 
 def test_corridor_statistics() -> None:
-    """ENV.md §2.3 over 200 seeds: 3–7 obstacle segments (mean ≈ 4.6), end at x = 107, first obstacle at 5–9 m."""
+    """docs/environment.md §2.3 over 200 seeds: 3–7 obstacle segments (mean ≈ 4.6), end at x = 107, first
+    obstacle at 5–9 m."""
     config = TerrainConfig()
     counts, firsts = [], []
     for seed in range(200):
@@ -177,8 +183,10 @@ def test_corridor_statistics() -> None:
     assert 5.0 <= min(firsts) and max(firsts) <= 9.0
 
 
+@needs_shared
 def test_obstacle_statistics() -> None:
-    """ENV.md §2.4: boxes inside the corridor, x ≥ 3.5, non-overlapping, nearly all 50 placed, ~3 % coverage."""
+    """docs/environment.md §2.4: boxes inside the corridor, x ≥ 3.5, non-overlapping, nearly all 50 placed,
+    ~3 % coverage."""
     env = UnimalEnv(robot=TRAIN_XML / f"{ROBOTS5[0]}.xml", task="obstacle")
     placed = []
     for seed in range(20):
@@ -196,6 +204,7 @@ def test_obstacle_statistics() -> None:
     assert np.mean(placed) > 48
 
 
+@needs_shared
 def test_unmirrored_rubble_option() -> None:
     """mirror_rugged=False writes the rows flipped, so physics and observation agree in y."""
     name = ROBOTS5[0]
@@ -212,7 +221,7 @@ def test_unmirrored_rubble_option() -> None:
 
 
 def test_generated_heights_are_rounded_profiles() -> None:
-    """H holds every segment's profile rounded to 3 decimals (ENV.md §2.3), flat ground at exactly 1.0."""
+    """H holds every segment's profile rounded to 3 decimals (docs/environment.md §2.3), flat ground at exactly 1.0."""
     from unimal_gym.envs.terrain import cells
 
     config = TerrainConfig()

@@ -14,7 +14,7 @@ import torch
 
 pytest.importorskip("stable_baselines3")
 
-from conftest import TRAIN_XML
+from conftest import TRAIN_XML, needs_shared
 
 from baselines.common.agents import TeacherAgent as CheckpointAgent
 from baselines.common.agents import load_agent
@@ -62,6 +62,7 @@ def test_checkpoint_round_trip_acts_like_the_trained_policy(run_dir: Path) -> No
     assert agent.iteration == SMOKE.iterations
 
 
+@needs_shared
 @pytest.mark.slow
 def test_evaluate_writes_reports_and_skips_unloadable_robots(run_dir: Path, tmp_path: Path) -> None:
     robots = tmp_path / "robots"

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import TRAIN_XML
+from conftest import TRAIN_XML, needs_shared
 from nets_data import (
     morphology,
     network,
@@ -30,6 +30,8 @@ from baselines.export import export_student, student_arrays
 from baselines.nets import HyperDistill, to_torch
 from unimal_gym.deploy import RobotMismatchError, StudentFileError, StudentPolicy
 from unimal_gym.normalization import ObservationNormalizer
+
+pytestmark = needs_shared  # every test exports from the oracle's observations
 
 
 def one_robot(obs: dict[str, np.ndarray], i: int, n_robots: int) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""The paper's Table 1 from our own modules (MODELS.md §11): counted by walking the built networks."""
+"""The paper's Table 1 from our own modules (docs/networks.md §11): counted by walking the built networks."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_ft_rows_equal_the_paper(ft: dict) -> None:
 
 
 def test_ft_counts_equal_the_reconstruction(ft: dict) -> None:
-    exact = {  # MODELS.md §11.3
+    exact = {  # docs/networks.md §11.3
         "ModuMorph (oracle)": (1_733_784, 39_856_128),
         "TF (compressed)": (139_522, 3_385_344),
         "ModuMorph (compressed)": (151_064, 1_775_616),

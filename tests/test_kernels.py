@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TRAIN_XML
+from conftest import TRAIN_XML, needs_shared
 
 from unimal_gym.envs import InvalidActionError, UnimalEnv, kernels
 from unimal_gym.envs.hfield import HeightMap
@@ -39,8 +39,8 @@ def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
 @pytest.mark.parametrize(
     "robot",
     [
-        TRAIN_XML / "floor-5506-3-10-01-14-19-06.xml",
-        TRAIN_XML / "floor-1409-15-4-01-15-28-42.xml",
+        pytest.param(TRAIN_XML / "floor-5506-3-10-01-14-19-06.xml", marks=needs_shared),
+        pytest.param(TRAIN_XML / "floor-1409-15-4-01-15-28-42.xml", marks=needs_shared),
         OWN_XML / "unimal-train-000.xml",
         OWN_XML / "unimal-train-086.xml",
     ],

@@ -10,7 +10,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 import pytest
-from conftest import SHARED, train_robot_files
+from conftest import SHARED, needs_shared, train_robot_files
 
 from unimal_gym.morphology import RobotFileError, from_xml, load, metadata, save, to_xml
 from unimal_gym.morphology.geometry import joint_axis_vector, round2, sph2cart
@@ -46,6 +46,7 @@ COMPILED_FIELDS = [
 ]
 
 
+@needs_shared
 @pytest.mark.parametrize("path", train_robot_files(), ids=lambda p: p.stem)
 def test_round_trip_compiles_identically(path: Path) -> None:
     morph = load(path)
@@ -59,6 +60,7 @@ def test_round_trip_compiles_identically(path: Path) -> None:
     assert names == morph.joint_names()
 
 
+@needs_shared
 @pytest.mark.parametrize("path", train_robot_files(), ids=lambda p: p.stem)
 def test_metadata_matches_original(path: Path) -> None:
     morph = load(path)
@@ -71,8 +73,9 @@ def test_metadata_matches_original(path: Path) -> None:
     assert inferred.symmetric_pairs == morph.symmetric_pairs
 
 
+@needs_shared
 def test_limb_tree_of_worked_example() -> None:
-    """DESIGN_SPACE.md §5.11: floor-1409-0-12-01-12-30-07."""
+    """docs/design_space.md §5.11: floor-1409-0-12-01-12-30-07."""
     morph = load(SHARED / "unimal/train/xml/floor-1409-0-12-01-12-30-07.xml")
     assert [limb.index for limb in morph.iter_limbs()] == [0, 15, 10, 12, 13, 16, 14, 17]
     expect = {
@@ -94,14 +97,16 @@ def test_limb_tree_of_worked_example() -> None:
     assert ("limb/13", "limb/14") in morph.contact_pairs
 
 
+@needs_shared
 def test_excludes_written_for_touching_siblings() -> None:
     xml = to_xml(load(SHARED / "unimal/train/xml/floor-1409-0-12-01-12-30-07.xml"))
     assert re.findall(r'<exclude name="([^"]+)"', xml) == ["limb/13:limb/14"]
 
 
+@needs_shared
 @pytest.mark.parametrize("path", train_robot_files()[:20], ids=lambda p: p.stem)
 def test_axis_formula_matches_compiled_geom_frame(path: Path) -> None:
-    """DESIGN_SPACE.md §2.5: joint axes are the capsule frame's columns, rounded to 4 decimals."""
+    """docs/design_space.md §2.5: joint axes are the capsule frame's columns, rounded to 4 decimals."""
     morph = load(path)
     model = mujoco.MjModel.from_xml_path(str(path))
     data = mujoco.MjData(model)
@@ -114,9 +119,10 @@ def test_axis_formula_matches_compiled_geom_frame(path: Path) -> None:
             assert np.array_equal(np.array(j.vector) + 0.0, np.round(col, 4) + 0.0)
 
 
+@needs_shared
 @pytest.mark.parametrize("path", train_robot_files(), ids=lambda p: p.stem)
 def test_placement_formulas_reproduce_original_limbs(path: Path) -> None:
-    """DESIGN_SPACE.md §2.4: every limb's geometry follows from (site, θ, φ, h).
+    """docs/design_space.md §2.4: every limb's geometry follows from (site, θ, φ, h).
 
     Body positions are the unrounded sum (grow_limb) or its 2-decimal rounding (limb_params);
     ``btm_pos`` is the capsule tip, or the ``btm`` site for limbs that carry bug B1.
@@ -136,6 +142,7 @@ def test_sph2cart_rounds_half_to_even_and_drops_negative_zero() -> None:
     assert str(sph2cart(0.1, 180, 90)[1]) == "0.0"
 
 
+@needs_shared
 def test_save_writes_benchmark_layout(tmp_path: Path) -> None:
     morph = load(SHARED / "unimal/train/xml/floor-1409-0-12-01-12-30-07.xml")
     xml_path = save(morph, tmp_path)
@@ -171,11 +178,13 @@ def test_malformed_xml(tmp_path: Path) -> None:
         load(path)
 
 
+@needs_shared
 def test_no_torso(tmp_path: Path) -> None:
     with pytest.raises(RobotFileError, match="no torso"):
         load(_edit(tmp_path, 'body name="torso/0"', 'body name="head"'))
 
 
+@needs_shared
 def test_unknown_joint_class(tmp_path: Path) -> None:
     path = _edit(
         tmp_path, 'name="limby/0" type="hinge" class="normal_joint"', 'name="limby/0" type="hinge" class="wobbly"'
@@ -184,6 +193,7 @@ def test_unknown_joint_class(tmp_path: Path) -> None:
         load(path)
 
 
+@needs_shared
 def test_asymmetric_metadata(tmp_path: Path) -> None:
     path = tmp_path / "robot.xml"
     path.write_text(EXAMPLE.read_text())
@@ -196,6 +206,7 @@ def test_asymmetric_metadata(tmp_path: Path) -> None:
         load(path)
 
 
+@needs_shared
 def test_too_many_limbs(tmp_path: Path) -> None:
     morph = load(EXAMPLE)
     for k in range(3):  # three more straight-down legs under limb 15: 11 limbs

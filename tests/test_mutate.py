@@ -1,4 +1,4 @@
-"""The seven mutation operators of DESIGN_SPACE.md §4 on the original training robots."""
+"""The seven mutation operators of docs/design_space.md §4 on the original training robots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 import mujoco
 import numpy as np
 import pytest
-from conftest import train_robot_files
+from conftest import require_shared, train_robot_files
 from lxml import etree
 
 from unimal_gym.morphology import (
@@ -34,6 +34,8 @@ from unimal_gym.morphology.tree import MAX_DESIGN_LIMBS, limb_geometry
 
 @pytest.fixture(scope="module")
 def robots() -> list[Morphology]:
+    """The original training robots: the tests that use them are skipped without ../shared."""
+    require_shared()
     return [load(p) for p in train_robot_files()]
 
 

@@ -1,5 +1,5 @@
 """Every network builds and runs forward/backward on real observations of all three tasks; the Gaussian
-head ignores padded action slots; sizes as built match MODELS.md's verified counts."""
+head ignores padded action slots; sizes as built match docs/networks.md's verified counts."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_value_is_mean_over_real_limbs() -> None:
 
 
 def test_sizes_as_built_match_the_original() -> None:
-    # MODELS.md §3.9 (MX actor 2,629,380 incl. the unused limb_embed 52·128+128 and decoder 128·2+2) and §5.6.
+    # docs/networks.md §3.9 (MX actor 2,629,380 incl. the unused limb_embed 52·128+128 and decoder 128·2+2) and §5.6.
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(LimbTransformer(modumorph("ft"))) == 2_629_380 - 6_784 - 258
     assert count(HyperDistill(hyperdistill("ft"))) == 9_566_082

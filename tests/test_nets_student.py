@@ -1,5 +1,5 @@
 """The HyperDistill student as a real small MLP: ``generate`` equals the hypernetwork forward pass to
-1e-5 (MODELS.md §5.4), and per-robot weight generation equals the original's per-sample generation."""
+1e-5 (docs/networks.md §5.4), and per-robot weight generation equals the original's per-sample generation."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -19,3 +20,18 @@ def test_module_entry_point_prints_help() -> None:
     proc = subprocess.run([sys.executable, "-m", "unimal_gym", "--help"], capture_output=True, text=True, check=True)
     for command in ("info", "validate", "generate", "mutate", "vary", "stats"):
         assert command in proc.stdout
+
+
+def test_baselines_without_torch_says_how_to_install_it(tmp_path) -> None:
+    # a stand-in "torch" package that fails to import, first on the path
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text("raise ImportError('No module named torch')\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", "import baselines"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "baselines needs PyTorch" in last and "pip install torch==2.13.0 --index-url" in last

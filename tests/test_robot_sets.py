@@ -22,7 +22,7 @@ from unimal_gym.robot_sets import (
 
 MORPHOLOGIES = Path(__file__).resolve().parents[1] / "morphologies"
 SETS = {name: MORPHOLOGIES / name for name in ("train", "test")}
-# ENV.md §8: the original benchmark's sets, for comparison.
+# docs/environment.md §8: the original benchmark's sets, for comparison.
 ORIGINAL = {
     "train": {"bodies_hist": {5: 1, 6: 5, 7: 8, 8: 16, 9: 28, 10: 26, 11: 16}, "dof_mean": 10.70},
     "test": {"bodies_hist": {6: 1, 7: 23, 8: 28, 9: 22, 10: 13, 11: 15}, "dof_mean": 9.95},
@@ -77,7 +77,8 @@ def test_every_robot_is_valid_and_stands(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_statistics_resemble_the_original(name: str) -> None:
-    """Limb counts follow the original set's histogram (scaled to 100 robots); DoF come out close (ENV.md §8)."""
+    """Limb counts follow the original set's histogram (scaled to 100 robots); DoF come out close
+    (docs/environment.md §8)."""
     stats = set_statistics(SETS[name])
     ref = ORIGINAL[name]["bodies_hist"]
     assert set(stats["bodies_hist"]) == set(ref)

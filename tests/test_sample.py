@@ -1,4 +1,4 @@
-"""Random initial robots (DESIGN_SPACE.md §6.1) and PD mutants (§7)."""
+"""Random initial robots (docs/design_space.md §6.1) and PD mutants (§7)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import train_robot_files
+from conftest import require_shared, train_robot_files
 from test_mutate import check_robot, subtree_com_y
 
 from unimal_gym.morphology import OPERATORS, Morphology, load, mutate, to_xml
@@ -20,6 +20,8 @@ SEED = 2024
 
 @pytest.fixture(scope="module")
 def robots() -> list[Morphology]:
+    """The original training robots: the tests that use them are skipped without ../shared."""
+    require_shared()
     return [load(p) for p in train_robot_files()]
 
 

@@ -35,8 +35,19 @@ def test_tensorboard_holds_the_csv_scalars_once_each_after_a_resume(tmp_path: Pa
         progress = list(csv.DictReader(f))
     assert [int(r["iteration"]) for r in progress] == [1, 2, 3]
     scalars = _scalars(run)
-    for key in ("approx_kl", "clip_fraction", "policy_loss", "value_loss", "steps_per_s"):
-        series = scalars[f"train/{key}"]
+    # stable-baselines3's tag names, so dashboards made for SB3 runs read ours
+    sb3 = {
+        "approx_kl": "train/approx_kl",
+        "clip_fraction": "train/clip_fraction",
+        "policy_loss": "train/policy_gradient_loss",
+        "value_loss": "train/value_loss",
+        "steps_per_s": "time/fps",
+        "learning_rate": "train/learning_rate",
+    }
+    for key, tag in sb3.items():
+        series = scalars[tag]
         assert [step for step, _ in series] == [int(r["timesteps"]) for r in progress], key
         assert [v for _, v in series] == pytest.approx([float(r[key]) for r in progress], rel=1e-6), key
-    assert any(tag.startswith("return/unimal-train-") for tag in scalars)
+    entropy = [v for _, v in scalars["train/entropy_loss"]]
+    assert entropy == pytest.approx([-float(r["entropy"]) for r in progress], rel=1e-6)
+    assert any(tag.startswith("rollout/ep_rew_mean/unimal-train-") for tag in scalars)

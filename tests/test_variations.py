@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import train_robot_files
+from conftest import needs_shared, train_robot_files
 
 from unimal_gym.envs.rest import rest_rollout
 from unimal_gym.morphology import MutationError, compile_robot, from_xml, load, to_xml
@@ -20,6 +20,8 @@ from unimal_gym.morphology.variations import (
     kinematics_variation,
     variants,
 )
+
+pytestmark = needs_shared  # every test reads the original robots
 
 ROBOTS = train_robot_files()[::10]
 

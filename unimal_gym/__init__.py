@@ -15,7 +15,7 @@ from .layout import ENV_IDS
 
 __version__ = "0.1.0"
 
-MAX_EPISODE_STEPS = 1000  # ENV.md §0: 20 s at 50 Hz
+MAX_EPISODE_STEPS = 1000  # docs/environment.md §0: 20 s at 50 Hz
 
 for _task, _env_id in ENV_IDS.items():
     register(

@@ -7,35 +7,37 @@ Every user error (missing file, malformed XML, not a UNIMAL robot, …) prints o
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-# MuJoCo picks its OpenGL backend when it is imported: without a display, render offscreen with EGL
-# (set MUJOCO_GL=osmesa yourself where EGL is missing). Nothing else here uses OpenGL.
-if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
-    os.environ["MUJOCO_GL"] = "egl"
+from typing import Any
 
 import numpy as np
 
+from . import gl  # noqa: F401  (first: MUJOCO_GL on a headless machine, before MuJoCo is imported)
+from .envs.robots import folder_robot_files, robot_file, robot_set_folder
 from .morphology import Morphology, MorphologyError, compile_robot, load, save
 from .morphology.mutate import mutate
 from .morphology.variations import variants
 from .robot_sets import LIMB_HISTOGRAMS, SetSpec, generate_robot_set, set_statistics
 
 
-def _robot_files(paths: Sequence[str]) -> list[Path]:
-    """Expand folders (a robot set's ``xml/`` folder or the set itself) into XML files."""
+def _robot_files(specs: Sequence[str]) -> list[Path]:
+    """XML files of robot specs, as ``render`` and the environments take them: a file, a folder (a set's
+    ``xml/`` folder or the set itself), a bundled set's name (``train``, ``test``) or a robot's name.
+
+    :raises MorphologyError: a folder without robot files, or a name no robot folder has.
+    """
     out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted((p / "xml").glob("*.xml")) if (p / "xml").is_dir() else sorted(p.glob("*.xml"))
+    for spec in specs:
+        folder = robot_set_folder(spec)
+        if folder is not None:
+            found = folder_robot_files(folder)
             if not found:
-                raise MorphologyError(f"{p}: folder holds no robot XML files")
+                raise MorphologyError(f"{spec}: folder holds no robot XML files")
             out += found
         else:
-            out.append(p)
+            out.append(robot_file(spec))
     return out
 
 
@@ -157,18 +159,41 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_download(args: argparse.Namespace) -> int:
+    from .published import download
+
+    installed = download(args.source, args.origin, args.sets, progress=print)
+    names = ", ".join(f"{args.source}/{s}" for s in installed)
+    print(f'ready: {names} (e.g. robots="{args.source}/{next(iter(installed))}")')
+    return 0
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends each option with its default, where it has a real one the text does not already give."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, [], "") or action.default is argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``unimal-gym``."""
     parser = argparse.ArgumentParser(prog="unimal-gym", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("info", help="describe robots: limb tree, DoF, masses")
-    p.add_argument("robots", nargs="+", help="robot XML files or robot-set folders")
+
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, formatter_class=_DefaultsFormatter, **kwargs)
+
+    p = command("info", help="describe robots: limb tree, DoF, masses")
+    p.add_argument("robots", nargs="+", help="robot XML files, robot names, robot-set folders or set names")
     p.set_defaults(func=_cmd_info)
-    p = sub.add_parser("validate", help="check that robot files parse and compile")
-    p.add_argument("paths", nargs="+", help="robot XML files or robot-set folders")
+    p = command("validate", help="check that robot files parse and compile")
+    p.add_argument("paths", nargs="+", help="robot XML files, robot names, robot-set folders or set names")
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("generate", help="generate random robots that stand (our robot-set generator)")
+    p = command("generate", help="generate random robots that stand (our robot-set generator)")
     p.add_argument("--count", type=int, default=3, help="number of robots")
     p.add_argument("--seed", type=int, default=0, help="base seed; robot i uses its own stream")
     p.add_argument("--label", default="random", help="set label; robots are named unimal-<label>-<i>")
@@ -177,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--histogram",
         choices=sorted(LIMB_HISTOGRAMS),
         default="train",
-        help="limb-count distribution of the original benchmark's train or test set (ENV.md §8)",
+        help="limb-count distribution of the original benchmark's train or test set (docs/environment.md §8)",
     )
     p.add_argument("--avoid", nargs="*", default=[], help="robot-set folders that must share no robot with this one")
     p.add_argument("--out", default="robots", help="output folder (xml/ + metadata/); resumes if it exists")
@@ -185,35 +210,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print only the file paths")
     p.set_defaults(func=_cmd_generate)
 
-    p = sub.add_parser("mutate", help="PD-style mutants of a robot (m ~ U{1,2,3} operators each)")
+    p = command("mutate", help="PD-style mutants of a robot (m ~ U{1,2,3} operators each)")
     p.add_argument("robot", help="robot XML file")
     p.add_argument("--count", type=int, default=9, help="number of mutants (the paper uses 9)")
     p.add_argument("-n", type=int, help="operators per mutant (default: drawn from {1, 2, 3})")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the mutations")
     p.add_argument("--out", default="mutants", help="output folder (xml/ + metadata/)")
     p.set_defaults(func=_cmd_mutate)
 
-    p = sub.add_parser("vary", help="MetaMorph-style dynamics and kinematics variants of a robot")
+    p = command("vary", help="MetaMorph-style dynamics and kinematics variants of a robot")
     p.add_argument("robot", help="robot XML file")
     p.add_argument("--dynamics", type=int, default=16, help="dynamics variants (MetaMorph: 16)")
     p.add_argument("--kinematics", type=int, default=8, help="kinematics variants (MetaMorph: 8)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the variations")
     p.add_argument("--out", default="variants", help="output folder (xml/ + metadata/)")
     p.set_defaults(func=_cmd_vary)
 
-    p = sub.add_parser("render", help="a picture of a robot in its task (or a short video of random actions)")
+    p = command("render", help="a picture of a robot in its task (or a short video of random actions)")
     p.add_argument("robot", help="robot XML file or robot name")
     p.add_argument("-o", "--output", default="robot.png", help="output file (.png, or .mp4 with --video)")
     p.add_argument("--video", action="store_true", help="record a rollout of random actions instead")
     p.add_argument("--steps", type=int, default=150, help="control steps in the video (50 per second)")
-    p.add_argument("--task", choices=("ft", "vt", "obstacle"), default="ft")
+    p.add_argument("--task", choices=("ft", "vt", "obstacle"), default="ft", help="the task's arena")
     p.add_argument("--camera", help="camera name (default: the task's view)")
-    p.add_argument("--width", type=int, default=640)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=640, help="image width (pixels)")
+    p.add_argument("--height", type=int, default=480, help="image height (pixels)")
+    p.add_argument("--seed", type=int, default=0, help="reset seed (and the video's random actions)")
     p.set_defaults(func=_cmd_render)
 
-    p = sub.add_parser("stats", help="statistics of robot sets (limb and DoF histograms, ...)")
+    p = command(
+        "download",
+        help="fetch a published robot collection into the cache, checked (hyperdistill, unimal-100)",
+        description="Fetch a published robot collection into the cache ($UNIMAL_GYM_CACHE, else ~/.cache/unimal-gym), "
+        'check every file, and make its sets usable as SOURCE/SET (robots="hyperdistill/test").',
+    )
+    p.add_argument("source", choices=("hyperdistill", "unimal-100"), help="which collection")
+    p.add_argument(
+        "--from",
+        dest="origin",
+        metavar="PATH_OR_URL",
+        help="an archive (zip or tar), an extracted folder or a URL to read instead of the default URL "
+        "(required for unimal-100: unimals_100.zip from MetaMorph's README)",
+    )
+    p.add_argument("--sets", nargs="+", help="only these sets (default: all of the collection's)")
+    p.set_defaults(func=_cmd_download)
+
+    p = command("stats", help="statistics of robot sets (limb and DoF histograms, ...)")
     p.add_argument("folders", nargs="+", help="robot-set folders (with xml/ inside)")
     p.set_defaults(func=_cmd_stats)
     return parser

@@ -1,7 +1,7 @@
 """The observation normaliser: frozen running statistics of ``proprioceptive``, one formula, one format.
 
 Policies trained by PPO see ``proprioceptive`` normalised with the running statistics of the training
-run (ENV.md §3.7; every other key is raw)::
+run (docs/environment.md §3.7; every other key is raw)::
 
     clip((o − mean) / sqrt(var + epsilon), −clip_obs, clip_obs)
 
@@ -32,8 +32,8 @@ import numpy as np
 
 from .layout import PROPRIOCEPTIVE_DIM
 
-DEFAULT_CLIP_OBS = 10.0  # ENV.md §3.7: VecNormalize's clip_obs
-DEFAULT_EPSILON = 1e-8  # ENV.md §3.7: VecNormalize's epsilon
+DEFAULT_CLIP_OBS = 10.0  # docs/environment.md §3.7: VecNormalize's clip_obs
+DEFAULT_EPSILON = 1e-8  # docs/environment.md §3.7: VecNormalize's epsilon
 KEYS = ("obs_mean", "obs_var", "obs_count", "clip_obs", "epsilon")
 
 

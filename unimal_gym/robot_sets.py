@@ -7,8 +7,8 @@ is reproducible on its own, the set is bit-identical whatever the number of work
 an interrupted run resumes where it stopped (robots already on disk are kept).
 
 Each robot gets a target limb count so that the set has the original benchmark's train or test
-histogram (ENV.md §8, :func:`limb_targets`); DERL's initial-population procedure runs up to that
-count (DESIGN_SPACE.md §6.1), and the robot is kept only if :func:`acceptable` (exact count, at
+histogram (docs/environment.md §8, :func:`limb_targets`); DERL's initial-population procedure runs up to that
+count (docs/design_space.md §6.1), and the robot is kept only if :func:`acceptable` (exact count, at
 most 16 DoF, torso no higher than any released robot, stands through a zero-action rollout with
 no physics error, :mod:`unimal_gym.envs.rest`); otherwise the same stream draws again. A finished set is
 checked for duplicates, inside it and against ``avoid``.
@@ -36,12 +36,12 @@ from .morphology.mjcf import load, save, to_xml
 from .morphology.sample import random_robot
 from .morphology.tree import Morphology
 
-# ENV.md §8: number of limbs excluding the torso (bodies − 1) in the original train and test sets.
+# docs/environment.md §8: number of limbs excluding the torso (bodies − 1) in the original train and test sets.
 TRAIN_LIMB_HISTOGRAM = {4: 1, 5: 5, 6: 8, 7: 16, 8: 28, 9: 26, 10: 16}
 TEST_LIMB_HISTOGRAM = {5: 1, 6: 23, 7: 28, 8: 22, 9: 13, 10: 15}
 LIMB_HISTOGRAMS = {"train": TRAIN_LIMB_HISTOGRAM, "test": TEST_LIMB_HISTOGRAM}
 MAX_DRAWS = 500  # give up on a robot index after this many rejected draws
-MAX_TORSO_Z = 1.39  # DESIGN_SPACE.md §10: highest torso of all 1202 released robots
+MAX_TORSO_Z = 1.39  # docs/design_space.md §10: highest torso of all 1202 released robots
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,8 @@ def limb_targets(spec: SetSpec) -> list[int]:
 
 def acceptable(robot: Morphology, target: int) -> bool:
     """A drawn robot is kept if it has the target limb count, fits the environments' limits
-    (at most 16 DoF, ENV.md §3.5), starts no higher than any released robot (torso z ≤ 1.39,
-    DESIGN_SPACE.md §10) and stands through a zero-action rollout without a physics error."""
+    (at most 16 DoF, docs/environment.md §3.5), starts no higher than any released robot (torso z ≤ 1.39,
+    docs/design_space.md §10) and stands through a zero-action rollout without a physics error."""
     return (
         robot.num_limbs == target
         and robot.dof <= MAX_JOINTS
@@ -203,7 +203,7 @@ def generate_robot_set(
 
 
 def set_statistics(folder: str | os.PathLike[str]) -> dict[str, object]:
-    """Summary statistics of a robot set (the quantities of ENV.md §8 and DESIGN_SPACE.md §10)."""
+    """Summary statistics of a robot set (the quantities of docs/environment.md §8 and docs/design_space.md §10)."""
     robots = [load(p) for p in sorted((Path(folder) / "xml").glob("*.xml"))]
     if not robots:
         raise MorphologyError(f"{folder}: no robots in {folder}/xml")

@@ -161,7 +161,7 @@ class TeacherAgent(AgentBase):
 class StudentAgent(AgentBase):
     """A distilled student acting from raw observations with the teacher's frozen statistics.
 
-    HyperDistill acts through the plain MLP it generates, once per robot (MODELS.md §5.4).
+    HyperDistill acts through the plain MLP it generates, once per robot (docs/networks.md §5.4).
 
     :param path: a ``distill-checkpoint`` file.
     :raises CheckpointError: unreadable, another kind, or weights that do not fit the student it names.

@@ -15,6 +15,7 @@ import argparse
 import ast
 import inspect
 import itertools
+import re
 import sys
 import textwrap
 import typing
@@ -88,12 +89,24 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, presets: Ma
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
         option = f"--{f.name.replace('_', '-')}"
+        text = help_text(docs.get(f.name, ""), {name: getattr(config, f.name) for name, config in presets.items()})
         if hints[f.name] is bool:  # --name / --no-name, no value
-            group.add_argument(
-                option, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=docs.get(f.name)
-            )
+            group.add_argument(option, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=text)
         else:
-            group.add_argument(option, dest=f.name, default=None, metavar="V", help=docs.get(f.name))
+            group.add_argument(option, dest=f.name, default=None, metavar="V", help=text)
+
+
+def help_text(doc: str, values: Mapping[str, Any]) -> str:
+    """A field's ``--help`` line: its docstring without reStructuredText markup, then its value in each preset
+    (one value when all presets agree), escaped for argparse."""
+    plain = re.sub(r":\w+:`~?([^`]+)`", lambda m: m.group(1).rsplit(".", 1)[-1], doc)
+    plain = plain.replace("``", "")
+    shown = {name: "''" if value == "" else str(value) for name, value in values.items()}
+    if len(set(shown.values())) == 1:
+        default = f"default {next(iter(shown.values()))}"
+    else:
+        default = "; ".join(f"{name} {value}" for name, value in shown.items())
+    return f"{plain} [{default}]".strip().replace("%", "%%")
 
 
 def config_from_args(args: argparse.Namespace, cls: type, presets: Mapping[str, Any], base: Any = None) -> Any:

@@ -20,7 +20,8 @@ import gymnasium as gym
 import torch
 
 import unimal_gym  # noqa: F401  (registers the environments)
-from unimal_gym.envs.robots import BUNDLED_SETS, bundled_robot_dirs, folder_robot_files
+from unimal_gym.envs.errors import UnknownRobotError
+from unimal_gym.envs.robots import BUNDLED_SETS, folder_robot_files, robot_set_folder
 from unimal_gym.layout import ENV_IDS
 
 from .config import ConfigError
@@ -41,10 +42,11 @@ def robot_files(spec: str | os.PathLike[str], limit: int = 0, option: str = "--r
     :param option: how the message names the option the set came from.
     :raises ConfigError: no such set or folder, or no robot file in it.
     """
-    path = Path(spec)
-    if not path.is_dir() and str(spec) in BUNDLED_SETS:
-        path = next((d for d in bundled_robot_dirs() if d.name == str(spec)), path)
-    if not path.is_dir():
+    try:
+        path = robot_set_folder(spec)
+    except UnknownRobotError as e:
+        raise ConfigError(f"{option} {e}") from None
+    if path is None:
         raise ConfigError(f"{option} {str(spec)!r}: no such folder and not a bundled set ({', '.join(BUNDLED_SETS)})")
     files = folder_robot_files(path)
     if not files:

@@ -1,4 +1,4 @@
-"""The expert-data folder: what ``collect`` writes and ``distill`` reads (MODELS.md §8–9).
+"""The expert-data folder: what ``collect`` writes and ``distill`` reads (docs/networks.md §8–9).
 
 Layout of ``DATA``::
 

@@ -1,4 +1,4 @@
-"""The evaluation harness: episodes of one robot with an agent, and per-set summaries (MODELS.md §10).
+"""The evaluation harness: episodes of one robot with an agent, and per-set summaries (docs/networks.md §10).
 
 For every robot: ``episodes`` envs of that robot (env i seeded ``seed + i``, the agent's action noise
 reseeded with ``seed``), one episode each (up to the 1000-step limit, fall termination on), stepped

@@ -365,7 +365,7 @@ def run_pipeline(
 
 # ---------------------------------------------------------------------------------------------- tables
 def student_costs(task: str, actors: dict[str, nn.Module]) -> dict[str, Any]:
-    """Parameters and FLOPs per step (MODELS.md §11) of the networks as trained here, HyperDistill as the
+    """Parameters and FLOPs per step (docs/networks.md §11) of the networks as trained here, HyperDistill as the
     plain MLP it generates; and the paper-size Table 1 from :func:`baselines.flops.table`."""
     obs = example_observation(task)
     rows = {}
@@ -553,7 +553,7 @@ def write_report(
     lines += ["", *_claim(statistics, names), ""]
     lines += [
         "Parameters and FLOPs above are of the networks as trained in this run (HyperDistill: the plain MLP it",
-        "generates per robot). At the paper's sizes (`python -m baselines.flops`, MODELS.md §11):",
+        "generates per robot). At the paper's sizes (`python -m baselines.flops`, docs/networks.md §11):",
         "",
         "```",
         costs["paper_sizes"],

@@ -1,6 +1,6 @@
 """The HyperDistill student: a morphology-conditioned hypernetwork that generates a small MLP per robot.
 
-MODELS.md §5. Context encoders embed each limb's 53-dim context; three hypernetwork heads generate
+docs/networks.md §5. Context encoders embed each limb's 53-dim context; three hypernetwork heads generate
 
 * the input layer, per limb: W_i (17 × 256), b_i (256), summed over real limbs before the ReLU;
 * the hidden layers, from the masked mean limb embedding: W_k (256 × 256, or 320 × 256 after the
@@ -9,7 +9,7 @@ MODELS.md §5. Context encoders embed each limb's 53-dim context; three hypernet
 
 For one robot the generated network is a plain MLP 204 → 256 [+64 terrain] → 256 (→ 256) → 24
 (:meth:`HyperDistill.generate`, :class:`GeneratedMLP`). On VT/Obstacle φ(hfield) is concatenated to
-the first hidden activation after its ReLU (MODELS.md §5.5 reconstruction, spec decision 7).
+the first hidden activation after its ReLU (docs/networks.md §5.5: our reconstruction).
 
 Training-time weights are generated once per robot present in the batch (``generation="per_robot"``)
 and applied with batched matmuls over the samples of each robot; ``"per_sample"`` generates weights
@@ -44,7 +44,7 @@ Aggregation = Literal["sum", "limb_num", "sqrt_limb_num", "max_limb_num"]
 
 @dataclass(frozen=True)
 class HyperDistillConfig:
-    """Configuration of :class:`HyperDistill` (MODELS.md §5; names after ``MODEL.HYPERNET`` / ``MODEL.MLP``)."""
+    """Configuration of :class:`HyperDistill` (docs/networks.md §5; names after ``MODEL.HYPERNET`` / ``MODEL.MLP``)."""
 
     layer_num: int = 2
     """256-wide hidden activations of the generated MLP: 2 on FT, 3 on VT/Obstacle (LAYER_NUM)."""
@@ -65,7 +65,8 @@ class HyperDistillConfig:
     embedding_dropout: float = 0.1
     """Dropout on the context embeddings, active in train mode (EMBEDDING_DROPOUT; paper 0.1)."""
     init: HeadInit = "bias_init"
-    """Hypernetwork head initialisation (HN_INIT_STRATEGY)."""
+    """Hypernetwork head initialisation: the released HN_INIT_STRATEGY's ``bias_init`` / ``bias_init_v2``, or
+    ``uniform``, ModuMorph's head scheme (not the released code's fallback, which draws the weight matrix)."""
     input_aggregation: Aggregation = "sum"
     """How per-limb input contributions combine (INPUT_AGGREGATION)."""
     terrain: bool = False
@@ -86,7 +87,7 @@ def hyperdistill(task: str, **overrides: object) -> HyperDistillConfig:
 
 
 class ContextEncoder(nn.Module):
-    """Per-limb context embedding E (MODELS.md §5.1), followed by dropout.
+    """Per-limb context embedding E (docs/networks.md §5.1), followed by dropout.
 
     ``"transformer"``: Linear 53 → 128, then one pre-LN layer (2 heads, FF 256) with padded limbs
     masked as keys, no positional embedding. ``"mlp"``: ReLU MLP 53 → 128 → 128 → 128 per limb.
@@ -117,7 +118,7 @@ class ContextEncoder(nn.Module):
 
 @dataclass
 class StudentWeights:
-    """Generated weights of R robots' MLPs, collapsed to plain layers (MODELS.md §5.4).
+    """Generated weights of R robots' MLPs, collapsed to plain layers (docs/networks.md §5.4).
 
     ``layers[0]`` is the input layer (R, 204, 256) / (R, 256) with padded limbs' rows zero and the
     per-limb biases of real limbs summed; then the hidden layers; the last is the output layer
@@ -159,7 +160,7 @@ class GeneratedMLP(nn.Module):
 
 
 class HyperDistill(nn.Module):
-    """The HyperDistill hypernetwork student (MODELS.md §5), also the HN actor/critic of HN-RL (§6.2).
+    """The HyperDistill hypernetwork student (docs/networks.md §5), also the HN actor/critic of HN-RL (§6.2).
 
     :param config: the architecture.
     :param out_per_limb: 2 for the actor (action means), 1 for a critic (per-limb values).
@@ -249,7 +250,7 @@ class HyperDistill(nn.Module):
 
     @torch.no_grad()
     def generate(self, context: Tensor, obs_padding_mask: Tensor, act_padding_mask: Tensor) -> GeneratedMLP:
-        """Build one robot's policy as a plain MLP, once per robot (MODELS.md §5.4), dropout off.
+        """Build one robot's policy as a plain MLP, once per robot (docs/networks.md §5.4), dropout off.
 
         Output columns of absent actuators (``act_padding_mask``; padded limbs for a critic) are zero,
         so the MLP returns exactly what :meth:`forward` returns.

@@ -15,13 +15,13 @@ from torch import Tensor, nn
 
 from unimal_gym.layout import HFIELD_DIM
 
-TERRAIN_DIMS = (64, 64)  # MODELS.md §2.3: EXT_HIDDEN_DIMS of csr.yaml / obstacle.yaml
+TERRAIN_DIMS = (64, 64)  # docs/networks.md §2.3: EXT_HIDDEN_DIMS of csr.yaml / obstacle.yaml
 
 HeadInit = Literal["bias_init", "bias_init_v2", "uniform"]
 
 
 def mlp(dims: Sequence[int], final_activation: bool = True) -> nn.Sequential:
-    """Linear layers dims[0] → dims[1] → … with ReLU after each (MODELS.md §2.2).
+    """Linear layers dims[0] → dims[1] → … with ReLU after each (docs/networks.md §2.2).
 
     :param dims: layer widths, at least two.
     :param final_activation: keep the ReLU after the last layer.
@@ -35,7 +35,7 @@ def mlp(dims: Sequence[int], final_activation: bool = True) -> nn.Sequential:
 
 
 class TerrainEncoder(nn.Module):
-    """φ(hfield): a ReLU MLP 1410 → 64 → 64 with a ReLU after the last layer too (MODELS.md §2.3).
+    """φ(hfield): a ReLU MLP 1410 → 64 → 64 with a ReLU after the last layer too (docs/networks.md §2.3).
 
     Shared by all limbs; never used for attention.
     """
@@ -51,7 +51,7 @@ class TerrainEncoder(nn.Module):
 
 
 class PreLNEncoderLayer(nn.Module):
-    """One pre-LN transformer encoder layer, batch-first (MODELS.md §2.1).
+    """One pre-LN transformer encoder layer, batch-first (docs/networks.md §2.1).
 
     ``x ← x + MHA(q, k, v = LN1(x))`` with ``q = k = LN1(x)``, or ``q = k = LN_ctx(ctx)`` with fixed
     attention; then ``x ← x + W2 ReLU(W1 LN2(x))``. Padded limbs are excluded as keys.
@@ -130,7 +130,7 @@ class PreLNEncoderLayer(nn.Module):
 class HypernetHead(nn.Module):
     """A hypernetwork head: from an embedding e, generate a linear layer's weight (in, out) and bias (out).
 
-    ``W = reshape(A e + a, (in, out))`` (row = input unit) and ``b = B e + b0`` (MODELS.md §5.2, §3.2).
+    ``W = reshape(A e + a, (in, out))`` (row = input unit) and ``b = B e + b0`` (docs/networks.md §5.2, §3.2).
 
     Initialisations (``A`` and ``B`` are always 0 so that every limb and robot starts alike):
 

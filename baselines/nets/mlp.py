@@ -1,4 +1,4 @@
-"""The multi-robot MLP baseline (``VanillaMLP``, MODELS.md §6.1).
+"""The multi-robot MLP baseline (``VanillaMLP``, docs/networks.md §6.1).
 
 A plain MLP on the whole zero-padded 624-wide observation: it sees limbs by their storage slot, so
 unlike the transformers and the hypernetwork it is **not** invariant to how a robot's limbs are
@@ -41,7 +41,7 @@ def multi_robot_mlp(task: str) -> MLPConfig:
 
 class MultiRobotMLP(nn.Module):
     """``h = ReLU((W x + b) / n)`` on the padded 624-vector (padded limbs zeroed, n real limbs), then
-    [φ(hfield)], further ReLU layers and a linear output (MODELS.md §6.1).
+    [φ(hfield)], further ReLU layers and a linear output (docs/networks.md §6.1).
 
     :param config: the architecture.
     :param out_per_limb: 2 for the actor, 1 for the critic (12 per-limb values).

@@ -1,6 +1,6 @@
 """The observation dict as the networks see it: tensor conversion, per-limb views, the student's features.
 
-Every network takes the batched observation dict of the environment (ENV.md §3.1, MODELS.md §1)
+Every network takes the batched observation dict of the environment (docs/environment.md §3.1, docs/networks.md §1)
 as torch tensors, with ``proprioceptive`` already normalised (VecNormalize) and everything else raw:
 
 =====================  ============  =====================================================
@@ -26,7 +26,7 @@ from torch import Tensor
 
 from unimal_gym.layout import ACTS_PER_LIMB, LIMB_OBS_DIM, MAX_LIMBS
 
-STATE_FEATURES = (*range(13), 30, 31, 41, 42)  # MODELS.md §1: xpos, xvelp, xvelr, xquat, qpos/qvel of both slots
+STATE_FEATURES = (*range(13), 30, 31, 41, 42)  # docs/networks.md §1: xpos, xvelp, xvelr, xquat, qpos/qvel of both slots
 STATE_DIM = len(STATE_FEATURES)  # 17, the HyperDistill student's per-limb input (paper §3.3 variant)
 
 __all__ = [
@@ -85,7 +85,7 @@ def student_state_index() -> np.ndarray:
 
 
 def student_state(proprioceptive: Tensor) -> Tensor:
-    """The HyperDistill student's per-limb state (MODELS.md §1, ``--no_context_in_state``).
+    """The HyperDistill student's per-limb state (docs/networks.md §1, ``--no_context_in_state``).
 
     :param proprioceptive: (B, 624) full 52-feature observation, or (B, 204) already reduced to the
         17 state features per limb (as the original stores it with ``--no_context_in_state``).

@@ -1,6 +1,6 @@
 """Fixed-std Gaussian action distribution over the 24 action slots and the actor-critic wrapper.
 
-MODELS.md §3.8: π = N(μ, 0.9²) with a frozen, state-independent std; padded action slots contribute
+docs/networks.md §3.8: π = N(μ, 0.9²) with a frozen, state-independent std; padded action slots contribute
 nothing to log-probabilities or entropy; the value is the mean of per-limb values over real limbs.
 """
 
@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from unimal_gym.layout import ACTION_DIM
 
-ACTION_STD = 0.9  # MODELS.md §3.8 (ACTION_STD, ACTION_STD_FIXED True)
+ACTION_STD = 0.9  # docs/networks.md §3.8 (ACTION_STD, ACTION_STD_FIXED True)
 
 
 class MaskedGaussian:

@@ -72,9 +72,11 @@ SIZES: dict[str, dict[type[nn.Module], dict[str, Any]]] = {
         HyperDistill: {"hidden_dim": 128, "embed_dim": 32, "context_ff_dim": 64},
     },
 }
-"""Named sizes that keep each network's structure: ``tiny`` (the smoke preset: seconds on a CPU) and
+"""Named sizes: ``tiny`` (the smoke preset: seconds on a CPU) and
 ``small`` (the laptop preset: a 2-core CPU, where the paper's ModuMorph costs ~4 ms per sample and update).
-At every size HyperDistill's generated MLP and the multi-robot MLP have the same hidden layers, as in the
+They set widths and, for the transformers, ``n_layers``: at ``small`` and ``tiny`` a compressed variant therefore has
+its full model's depth and differs from it only in the number of heads. At every size HyperDistill's generated MLP
+and the multi-robot MLP have the same hidden layers, as in the
 paper (its Table 2 compares them at 256), so the two students differ only in how they are conditioned."""
 
 
@@ -141,7 +143,7 @@ def build_network(arch: str, task: str, net: str = "", *, out_per_limb: int = 2,
 
 
 def build_actor_critic(arch: str, task: str, net: str = "", *, action_std: float = ACTION_STD) -> ActorCritic:
-    """Actor and critic of the same architecture and size, no shared weights (MODELS.md §3.8, §6.2)."""
+    """Actor and critic of the same architecture and size, no shared weights (docs/networks.md §3.8, §6.2)."""
     actor, critic = build_network(arch, task, net, out_per_limb=2), build_network(arch, task, net, out_per_limb=1)
     return ActorCritic(actor, critic, action_std)
 

@@ -1,6 +1,6 @@
 """ModuMorph (the teacher) and the standard MetaMorph-style transformer, full and compressed.
 
-One class, :class:`LimbTransformer`, configured by :class:`TransformerConfig` (MODELS.md §3–4):
+One class, :class:`LimbTransformer`, configured by :class:`TransformerConfig` (docs/networks.md §3–4):
 
 * ``hypernet`` generates each limb's input embedding (52 → 128) and decoder MLP from its context;
 * ``fixed_attention`` takes queries and keys from a context embedding (attention depends only on
@@ -38,15 +38,15 @@ from .layers import (
 )
 from .obs import limb_view, mask_limb_outputs, require
 
-DECODER_DIMS = {"ft": (), "vt": (64,), "obstacle": (64, 64)}  # MODELS.md §3.7: hidden decoder dims per task
-EMBED_INIT = 0.1  # MODELS.md §3.2/§3.4 (EMBED_INIT, HN_EMBED_INIT): U(±0.1)
-DECODER_INIT = 0.01  # MODELS.md §3.7 / §4.1: last decoder layer U(±0.01)
+DECODER_DIMS = {"ft": (), "vt": (64,), "obstacle": (64, 64)}  # docs/networks.md §3.7: hidden decoder dims per task
+EMBED_INIT = 0.1  # docs/networks.md §3.2/§3.4 (EMBED_INIT, HN_EMBED_INIT): U(±0.1)
+DECODER_INIT = 0.01  # docs/networks.md §3.7 / §4.1: last decoder layer U(±0.01)
 CACHE_SIZE = 16  # robot sets kept by LimbTransformer.frozen_conditioning (consecutive rollout steps share one)
 
 
 @dataclass(frozen=True)
 class TransformerConfig:
-    """Configuration of :class:`LimbTransformer` (MODELS.md §3–4)."""
+    """Configuration of :class:`LimbTransformer` (docs/networks.md §3–4)."""
 
     n_layers: int = 5
     """Encoder layers (NLAYERS)."""
@@ -65,7 +65,7 @@ class TransformerConfig:
     terrain: bool = False
     """Late-fuse φ(hfield) (VT, Obstacle)."""
     pos_embedding: Literal["none", "learnt"] = "none"
-    """Positional embedding; the paper's teacher and baselines ran without (MODELS.md §3.3)."""
+    """Positional embedding; the paper's teacher and baselines ran without (docs/networks.md §3.3)."""
     embedding_dropout: float = 0.0
     """Dropout on the tokens after the embedding; 0 for the paper's runs."""
     dropout: float = 0.0
@@ -82,28 +82,28 @@ def _task_dims(task: str) -> dict[str, object]:
 
 
 def modumorph(task: str) -> TransformerConfig:
-    """The teacher: 5 layers, 2 heads, FF 1024, HN embedding/decoder, fixed attention (MODELS.md §3)."""
+    """The teacher: 5 layers, 2 heads, FF 1024, HN embedding/decoder, fixed attention (docs/networks.md §3)."""
     return TransformerConfig(**_task_dims(task))
 
 
 def metamorph(task: str) -> TransformerConfig:
-    """The standard transformer baseline: as ModuMorph without HN and FA (MODELS.md §4.1)."""
+    """The standard transformer baseline: as ModuMorph without HN and FA (docs/networks.md §4.1)."""
     return replace(modumorph(task), hypernet=False, fixed_attention=False)
 
 
 def modumorph_compressed(task: str) -> TransformerConfig:
-    """Compressed ModuMorph: 1 layer, 1 head, FF 128 on every task (MODELS.md §4.2, paper Table 2)."""
+    """Compressed ModuMorph: 1 layer, 1 head, FF 128 on every task (docs/networks.md §4.2, paper Table 2)."""
     return replace(modumorph(task), n_layers=1, n_heads=1, ff_dim=128)
 
 
 def metamorph_compressed(task: str) -> TransformerConfig:
-    """Compressed TF: 1 layer / FF 256 on FT, the repo's 2 layers / FF 128 on VT/Obstacle (MODELS.md §4.2)."""
+    """Compressed TF: 1 layer / FF 256 on FT, the repo's 2 layers / FF 128 on VT/Obstacle (docs/networks.md §4.2)."""
     layers, ff = (1, 256) if task == "ft" else (2, 128)
     return replace(metamorph(task), n_layers=layers, n_heads=1, ff_dim=ff)
 
 
 class LimbTransformer(nn.Module):
-    """A limb-token transformer policy or value network: ModuMorph or MetaMorph (MODELS.md §3–4).
+    """A limb-token transformer policy or value network: ModuMorph or MetaMorph (docs/networks.md §3–4).
 
     :param config: the architecture.
     :param out_per_limb: outputs per limb: 2 for the actor (action means), 1 for the critic.
@@ -118,7 +118,7 @@ class LimbTransformer(nn.Module):
         decoder_dims = [d + (TERRAIN_DIMS[-1] if config.terrain else 0), *config.decoder_dims, out_per_limb]
 
         if config.hypernet:
-            # MODELS.md §3.1: e_i = ReLU(W ReLU(W0 c_i)); conditions embedding and decoder heads.
+            # docs/networks.md §3.1: e_i = ReLU(W ReLU(W0 c_i)); conditions embedding and decoder heads.
             self.hn_context_encoder = mlp([CONTEXT_DIM] + [d] * (1 + config.hn_context_layers))
             nn.init.uniform_(self.hn_context_encoder[0].weight, -EMBED_INIT, EMBED_INIT)
             self.embed_head = HypernetHead(d, LIMB_OBS_DIM, d, init="uniform", bound=EMBED_INIT)
@@ -134,7 +134,7 @@ class LimbTransformer(nn.Module):
             nn.init.zeros_(self.decoder[-1].bias)
 
         if config.fixed_attention:
-            # MODELS.md §3.4: g_i, its own encoder, shared by every layer, never updated between layers.
+            # docs/networks.md §3.4: g_i, its own encoder, shared by every layer, never updated between layers.
             self.attention_context_encoder = mlp([CONTEXT_DIM] + [d] * (1 + config.attention_context_layers))
             nn.init.uniform_(self.attention_context_encoder[0].weight, -EMBED_INIT, EMBED_INIT)
         self.pos_embedding = nn.Parameter(torch.randn(MAX_LIMBS, d)) if config.pos_embedding == "learnt" else None
@@ -151,7 +151,7 @@ class LimbTransformer(nn.Module):
 
     def conditioning_modules(self) -> list[nn.Module]:
         """Modules that see only the context: precomputable per robot, not part of the inference
-        network in the MODELS.md §11 accounting (HN, context encoders, the layers' ``norm_context``)."""
+        network in the docs/networks.md §11 accounting (HN, context encoders, the layers' ``norm_context``)."""
         mods: list[nn.Module] = []
         if self.config.hypernet:
             mods += [self.hn_context_encoder, self.embed_head, self.decoder_heads]

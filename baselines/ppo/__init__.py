@@ -1,4 +1,4 @@
-"""The PPO stage: multi-robot PPO for the universal teachers and HN-RL (MODELS.md §7).
+"""The PPO stage: multi-robot PPO for the universal teachers and HN-RL (docs/networks.md §7).
 
 ``python -m baselines.ppo --task ft --arch modumorph --robots train --preset laptop --out runs/ft``
 
@@ -7,7 +7,7 @@ module          what it holds
 ==============  ======================================================================
 ``config``      :class:`PPOConfig` and its presets (``paper``, ``laptop``, ``smoke``)
 ``policy``      :class:`UnimalPolicy`: our networks as a stable-baselines3 policy
-``trainer``     :func:`train`: the PPO object, the update of MODELS.md §7, the loop, checkpoints
+``trainer``     :func:`train`: the PPO object, the update of docs/networks.md §7, the loop, checkpoints
 ``__main__``    the command line
 ==============  ======================================================================
 """

@@ -1,4 +1,4 @@
-"""The PPO run configuration: one typed dataclass and its presets (MODELS.md §7 unless a preset says otherwise).
+"""The PPO run configuration: one typed dataclass and its presets (docs/networks.md §7 unless a preset says otherwise).
 
 Every field can be set from the command line as ``--field-name VALUE`` (:mod:`baselines.common.config`).
 """
@@ -19,12 +19,12 @@ from ..nets import ARCHITECTURES, UnknownNetworkError, build_network
 ARCHS = tuple(a for a in ARCHITECTURES if a != "hyperdistill")
 """Networks PPO trains: every architecture but the distilled student (HN-RL is its PPO-trained form)."""
 
-KL_TARGET_COEF = {"ft": 5.0, "vt": 3.0, "obstacle": 3.0}  # MODELS.md §7 (run names KL_5 / KL_3)
+KL_TARGET_COEF = {"ft": 5.0, "vt": 3.0, "obstacle": 3.0}  # docs/networks.md §7 (run names KL_5 / KL_3)
 
 
 @dataclass(frozen=True)
 class PPOConfig:
-    """Everything that defines one PPO run (MODELS.md §7); saved as ``config.json`` in the run directory."""
+    """Everything that defines one PPO run (docs/networks.md §7); saved as ``config.json`` in the run directory."""
 
     task: str = "ft"
     """Task: ft, vt or obstacle (Unimal-FT-v0, Unimal-VT-v0, Unimal-Obstacle-v0)."""
@@ -37,7 +37,7 @@ class PPOConfig:
     robot_limit: int = 0
     """Use only the first N robots of the set (sorted by name); 0 = all."""
     sampling: str = "balanced"
-    """Robot sampling per episode: balanced (∝ 1/EMA episode length) or uniform (MODELS.md §7)."""
+    """Robot sampling per episode: balanced (∝ 1/EMA episode length) or uniform (docs/networks.md §7)."""
     uniform_iters: int = 30
     """Iterations of uniform sampling before balanced sampling starts."""
     ema_alpha: float = 0.1
@@ -105,7 +105,7 @@ class PPOConfig:
 
     @property
     def iterations(self) -> int:
-        """Number of PPO iterations of the run (MODELS.md §7: ⌊total / (n_steps · n_envs)⌋, at least 1)."""
+        """Number of PPO iterations of the run (docs/networks.md §7: ⌊total / (n_steps · n_envs)⌋, at least 1)."""
         return max(1, self.total_timesteps // self.steps_per_iteration)
 
     @property
@@ -191,8 +191,9 @@ PRESETS: dict[str, PPOConfig] = {
         torch_threads=1,
     ),
 }
-"""Named configurations: ``paper`` (MODELS.md §7: 32 × 2560 steps, 8 epochs, minibatch 5120, 1e8 steps),
-``laptop`` (a teacher that walks on 16 robots in ~48 minutes on a 2-core machine), ``smoke`` (seconds, for tests)."""
+"""Named configurations: ``paper`` (docs/networks.md §7: 32 × 2560 steps, 8 epochs, minibatch 5120, 1e8 steps),
+``laptop`` (a teacher that walks on 16 robots in ~47 minutes on a 2-core machine: 46.8 measured), ``smoke``
+(seconds, for tests)."""
 
 
 __all__ = ["KL_TARGET_COEF", "PRESETS", "PPOConfig"]

@@ -4,7 +4,7 @@ SB3's PPO talks to its policy through ``forward`` (act), ``evaluate_actions`` (t
 ``predict_values`` (bootstrapping) and ``_predict`` / ``get_distribution``. Here all of them go to
 :class:`baselines.nets.ActorCritic`, whose :class:`~baselines.nets.MaskedGaussian` has the fixed std
 0.9 (a frozen parameter, not learned) and leaves padded action slots out of log-probabilities and
-entropy (MODELS.md §3.8). SB3's own feature extractor, MLP extractor and action distribution are not
+entropy (docs/networks.md §3.8). SB3's own feature extractor, MLP extractor and action distribution are not
 built; the observation dict goes to the networks as they are (``proprioceptive`` already normalised by
 VecNormalize).
 """
@@ -46,7 +46,7 @@ class UnimalPolicy(ActorCriticPolicy):
         **kwargs: Any,
     ) -> None:
         self.arch, self.task, self.net, self.action_std = arch, task, net, action_std
-        # MODELS.md §7: Adam eps 1e-5. foreach: one kernel per step for all tensors, not a Python loop over
+        # docs/networks.md §7: Adam eps 1e-5. foreach: one kernel per step for all tensors, not a Python loop over
         # them (1.5 ms less per update for ModuMorph 'small' on CPU, bitwise the same parameters).
         kwargs.setdefault("optimizer_kwargs", {"eps": 1e-5, "foreach": True})
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)

@@ -1,4 +1,4 @@
-"""Multi-robot PPO for the universal teachers (ModuMorph, TF, MLP) and HN-RL (MODELS.md §7).
+"""Multi-robot PPO for the universal teachers (ModuMorph, TF, MLP) and HN-RL (docs/networks.md §7).
 
 ``python -m baselines.ppo --task ft --arch modumorph --robots train --preset laptop --out runs/ft``
 
@@ -6,7 +6,7 @@ stable-baselines3 provides the PPO object, the rollout buffer (GAE; time-limit t
 bootstrapped with V(terminal observation) through SB3's ``TimeLimit.truncated``), the subprocess
 VecEnvs and VecNormalize (``proprioceptive`` only, return-based reward scaling, both clipped at ±10).
 Our networks plug in as :class:`baselines.ppo.policy.UnimalPolicy`. :meth:`UnimalPPO.train` is the
-update of MODELS.md §7 written out, because SB3's differs from the original in four places: SB3 clips
+update of docs/networks.md §7 written out, because SB3's differs from the original in four places: SB3 clips
 the value loss without the max(), normalises advantages per minibatch, keeps incomplete minibatches,
 and stops on a different KL estimator at 1.5 × target. The trainer's loop (:func:`train`) sets the
 cosine learning rate with warm-up once per iteration and the robots' sampling weights (uniform, then
@@ -47,13 +47,15 @@ from unimal_gym.normalization import DEFAULT_EPSILON, NormalizerError, Observati
 
 from ..common.envs import make_env, robot_files
 from ..common.files import PPO_CHECKPOINT, CheckpointError, arrays, read_artifact, tensors
+from ..common.progress import Progress
 from ..common.run_dir import RunDir, RunLayout
 from .config import PPOConfig
 from .policy import UnimalPolicy
+from .sb3 import SB3_FOLDER, save_sb3
 
-NORM_KEY = "proprioceptive"  # ENV.md §3.7: only this key is normalised
-EMA_WARMUP_EPISODES = 10  # MODELS.md §7: ℓ_r starts as the mean of a robot's first 10 episodes
-DEFAULT_EPISODE_LENGTH = 1000.0  # MODELS.md §7: ℓ_r = 1000 until known (uniform sampling)
+NORM_KEY = "proprioceptive"  # docs/environment.md §3.7: only this key is normalised
+EMA_WARMUP_EPISODES = 10  # docs/networks.md §7: ℓ_r starts as the mean of a robot's first 10 episodes
+DEFAULT_EPISODE_LENGTH = 1000.0  # docs/networks.md §7: ℓ_r = 1000 until known (uniform sampling)
 PROGRESS_FIELDS = (
     "iteration",
     "timesteps",
@@ -90,7 +92,7 @@ def run_dir(root: str | os.PathLike[str]) -> RunDir:
 
 
 def make_vec_env(config: PPOConfig, robots: list[Path]) -> VecNormalize:
-    """``n_envs`` parallel envs wrapped in the training VecNormalize (MODELS.md §7, ENV.md §3.7)."""
+    """``n_envs`` parallel envs wrapped in the training VecNormalize (docs/networks.md §7, docs/environment.md §3.7)."""
     fns = [lambda: make_env(config.task, robots) for _ in range(config.n_envs)]
     venv: VecEnv = SubprocVecEnv(fns) if config.vec_env == "subproc" and config.n_envs > 1 else DummyVecEnv(fns)
     return VecNormalize(
@@ -106,7 +108,7 @@ def make_vec_env(config: PPOConfig, robots: list[Path]) -> VecNormalize:
 
 
 class RobotSampler:
-    """Per-robot sampling weights: uniform, or balanced ∝ 1000 / ℓ_r (MODELS.md §7).
+    """Per-robot sampling weights: uniform, or balanced ∝ 1000 / ℓ_r (docs/networks.md §7).
 
     ℓ_r is robot r's episode length: the mean of its first 10 episodes, then an EMA with rate
     ``ema_alpha``; 1000 while unknown and during the first ``uniform_iters`` iterations.
@@ -173,7 +175,7 @@ class EpisodeRecorder(BaseCallback):
 
 # ---------------------------------------------------------------------------------------------- PPO
 def learning_rate(iteration: int, config: PPOConfig) -> float:
-    """MODELS.md §7: lr(t) = min + (base − min)·½(1 + cos(π t / T)) (or linear / constant), times
+    """docs/networks.md §7: lr(t) = min + (base − min)·½(1 + cos(π t / T)) (or linear / constant), times
     0.1·(1 − t/5) + t/5 during the 5 warm-up iterations."""
     t, total = iteration, config.iterations
     if config.lr_schedule == "cos":
@@ -202,7 +204,7 @@ class Float32RolloutBuffer(DictRolloutBuffer):
 
 
 class UnimalPPO(PPO):
-    """SB3's PPO with the update of MODELS.md §7 (see the module docstring for why it is overridden)."""
+    """SB3's PPO with the update of docs/networks.md §7 (see the module docstring for why it is overridden)."""
 
     kl_limit: float = math.inf
     clip_value: bool = True
@@ -360,10 +362,8 @@ def load_policy_state(policy: torch.nn.Module, state: dict[str, Any], source: st
         raise CheckpointError(f"{source} does not fit this network (another model or size): {head}") from None
 
 
-def restore(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler, state: dict[str, Any], source: str) -> None:
-    """Resume: weights, optimiser, VecNormalize statistics, sampler and step counter."""
-    load_policy_state(model.policy, state, source)
-    model.policy.optimizer.load_state_dict(state["optimizer"])
+def restore_statistics(venv: VecNormalize, state: dict[str, Any], source: str) -> None:
+    """A checkpoint's observation and return statistics into the VecNormalize."""
     try:
         norm = ObservationNormalizer.from_arrays(arrays(state["obs_norm"]), source)
     except NormalizerError as exc:
@@ -371,6 +371,13 @@ def restore(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler, state: 
     _load_rms(venv.obs_rms[NORM_KEY], norm.mean, norm.var, norm.count, f"{source}: '{NORM_KEY}'")
     ret = state["ret_rms"]
     _load_rms(venv.ret_rms, ret["mean"].numpy(), ret["var"].numpy(), ret["count"], f"{source}: return")
+
+
+def restore(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler, state: dict[str, Any], source: str) -> None:
+    """Resume: weights, optimiser, VecNormalize statistics, sampler and step counter."""
+    load_policy_state(model.policy, state, source)
+    model.policy.optimizer.load_state_dict(state["optimizer"])
+    restore_statistics(venv, state, source)
     sampler.load_state_dict(state["sampler"])
     model.num_timesteps = int(state["timesteps"])
 
@@ -443,6 +450,38 @@ def train(config: PPOConfig, out: str | os.PathLike[str], resume: bool = False, 
     return path
 
 
+SB3_TAGS = {
+    "return_mean": "rollout/ep_rew_mean",
+    "length_mean": "rollout/ep_len_mean",
+    "episodes": "rollout/episodes",
+    "steps_per_s": "time/fps",
+    "wall_time": "time/time_elapsed",
+    "learning_rate": "train/learning_rate",
+    "policy_loss": "train/policy_gradient_loss",
+    "value_loss": "train/value_loss",
+    "approx_kl": "train/approx_kl",
+    "clip_fraction": "train/clip_fraction",
+    "explained_variance": "train/explained_variance",
+    "updates": "train/n_updates",
+    "kl_stopped": "train/kl_stopped",
+}
+"""TensorBoard tag of each ``progress.csv`` column, in stable-baselines3's names (SB3 logs ``n_updates`` as a
+running total; here it is the iteration's minibatch updates). ``entropy`` is logged as SB3's
+``train/entropy_loss`` = −entropy."""
+
+
+def tensorboard_scalars(progress: dict[str, Any]) -> dict[str, float]:
+    """One iteration's ``progress.csv`` row as TensorBoard scalars in SB3's tag names (numbers only)."""
+    out = {tag: progress[key] for key, tag in SB3_TAGS.items() if isinstance(progress.get(key), (int, float))}
+    if isinstance(progress.get("entropy"), (int, float)):
+        out["train/entropy_loss"] = -progress["entropy"]
+    return out
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
 def _loop(
     config: PPOConfig,
     run: RunDir,
@@ -456,6 +495,7 @@ def _loop(
 ) -> Path:
     path = run.checkpoints / "final.pt"
     t_run = time.perf_counter()
+    bar = Progress(config.iterations, f"PPO {config.arch} {config.task}", "it", start, None if quiet else _print)
     for it in range(start, config.iterations):
         t0 = time.perf_counter()
         weights = sampler.weights(it)
@@ -484,19 +524,22 @@ def _loop(
         robots = robot_rows(it + 1, episodes, sampler.names, weights)
         run.log("progress.csv", [progress])
         run.log("robots.csv", robots)
-        scalars = {f"train/{k}": v for k, v in progress.items() if k not in ("iteration", "timesteps")}
-        scalars.update({f"return/{r['robot']}": r["return_mean"] for r in robots if r["episodes"]})
+        scalars = tensorboard_scalars(progress)
+        scalars.update({f"rollout/ep_rew_mean/{r['robot']}": r["return_mean"] for r in robots if r["episodes"]})
         run.log_scalars({k: v for k, v in scalars.items() if isinstance(v, (int, float))}, model.num_timesteps)
         done = it + 1 == config.iterations
         if (it + 1) % config.checkpoint_every == 0 or done:
             path = run.save_checkpoint(checkpoint_state(model, venv, sampler, config, it + 1), it + 1, final=done)
-        if not quiet and ((it + 1) % config.log_every == 0 or done or it == start):
-            ret = f"{progress['return_mean']:.1f}" if episodes else "-"
+            if done:  # the same teacher in stable-baselines3's format (PPO.load, RL Zoo)
+                save_sb3(model, venv, run.root / SB3_FOLDER)
+        ret = f"{progress['return_mean']:.1f}" if episodes else "-"
+        bar.advance(1, f"return {ret}")
+        if (it + 1) % config.log_every == 0 or done or it == start:
             eta = (config.iterations - it - 1) * seconds
-            print(
+            bar.write(
                 f"[{it + 1}/{config.iterations}] steps {model.num_timesteps:,} | {progress['steps_per_s']:.0f} steps/s"
                 f" | return {ret} | kl {stats['approx_kl']:.4f} | clip {stats['clip_fraction']:.3f}"
-                f" | updates {stats['updates']} | eta {eta / 60:.1f} min",
-                flush=True,
+                f" | updates {stats['updates']} | eta {eta / 60:.1f} min"
             )
+    bar.close()
     return path

@@ -1,7 +1,7 @@
 """The ground of each task: what goes into the MuJoCo model and how high the terrain is.
 
 An arena inserts its geoms at worldbody index 1 of the scene built by :func:`.assembly.agent_scene`
-(ENV.md §1.3), may draw a new layout at every reset, and answers terrain-height queries used by
+(docs/environment.md §1.3), may draw a new layout at every reset, and answers terrain-height queries used by
 ``torso_height``: arenas with an ``hfield`` observation give the ground height with each sample of it.
 :class:`FlatFloor` is FT's; the terrain arenas live in :mod:`.terrain`.
 """
@@ -56,12 +56,12 @@ class Arena:
         raise NotImplementedError
 
     def off_edge(self, y: float) -> bool:
-        """Whether the torso is at the terrain's side edge (VT, Obstacle: ENV.md §2.1)."""
+        """Whether the torso is at the terrain's side edge (VT, Obstacle: docs/environment.md §2.1)."""
         return False
 
 
 class FlatFloor(Arena):
-    """FT's ground: one box ``floor/0`` of half-size (100, 100, 1) centred at the origin (ENV.md §2.2).
+    """FT's ground: one box ``floor/0`` of half-size (100, 100, 1) centred at the origin (docs/environment.md §2.2).
 
     :param size: box half-sizes (x, y, z); the top is at z = size[2].
     """

@@ -1,9 +1,9 @@
-"""The environment's MuJoCo model: UNIMAL template + robot + arena (ENV.md §1.3).
+"""The environment's MuJoCo model: UNIMAL template + robot + arena (docs/environment.md §1.3).
 
 :func:`agent_scene` builds everything except the ground: the robot's torso subtree raised by the
 terrain thickness, its motors and sensors, the template's physics settings with the env's overrides
 (``filterparent`` enabled, default geom condim 3 and friction 0.7 0.1 0.1, the robot's
-``<exclude>`` pairs dropped), MuJoCo 2.0 capsule masses (spec decision 2), the original's 11 cameras,
+``<exclude>`` pairs dropped), MuJoCo 2.0 capsule masses (docs/environment.md §6.3), the original's 11 cameras,
 materials and visual settings. The arenas (:mod:`.arenas`) then insert their ground geoms at
 worldbody index 1 and their hfield assets: :func:`compile_scene` does that and compiles, for the
 environment and for :func:`ft_model`, the FT model of a robot that the robot-set generator's rest
@@ -16,7 +16,7 @@ Differences that affect nothing but memory or rendering, and why:
   beyond :data:`MAX_CONTACTS` contacts or :data:`MAX_CONSTRAINT_ROWS` constraint rows) are enforced
   by the environment instead.
 * The skybox gradient is 128×128 instead of 800×800 and the shadow map 4096 instead of 16384: the
-  original spent ~50 ms per compile on the skybox (spec decision 6), and 16384 shadow maps fail on
+  original spent ~50 ms per compile on the skybox (docs/environment.md §1.3), and 16384 shadow maps fail on
   many offscreen GL contexts.
 """
 
@@ -31,12 +31,12 @@ from ..layout import TERRAIN_THICKNESS
 from ..morphology import Morphology, robot_xml
 from .arenas import Arena, FlatFloor
 
-GEOM_CONDIM = "3"  # ENV.md §1.3 step 3 (XML.GEOM_CONDIM)
-GEOM_FRICTION = "0.7 0.1 0.1"  # ENV.md §1.3 step 3 (XML.GEOM_FRICTION)
-MAX_CONTACTS = 200  # ENV.md §1.3: the original's nconmax; more contacts in a substep is a physics error
-MAX_CONSTRAINT_ROWS = 1000  # ENV.md §1.3: the original's njmax; more constraint rows is a physics error
+GEOM_CONDIM = "3"  # docs/environment.md §1.3 step 3 (XML.GEOM_CONDIM)
+GEOM_FRICTION = "0.7 0.1 0.1"  # docs/environment.md §1.3 step 3 (XML.GEOM_FRICTION)
+MAX_CONTACTS = 200  # docs/environment.md §1.3: the original's nconmax; more contacts in a substep is a physics error
+MAX_CONSTRAINT_ROWS = 1000  # docs/environment.md §1.3: the original's njmax; more constraint rows is a physics error
 
-# ENV.md §1.3 (Agent module): 9 body-tracking cameras inserted after the torso's "side" camera
+# docs/environment.md §1.3 (Agent module): 9 body-tracking cameras inserted after the torso's "side" camera
 TORSO_CAMERAS = (
     ("incline_view", {"pos": "-1 -10 2", "xyaxes": "1 -0.25 0 0 0.75 2"}),
     ("mani_view", {"pos": "-7.65528549 -0.24869655 4.65546087", "quat": "0.5949708 0.3811095 -0.38163278 -0.59592086"}),
@@ -76,7 +76,7 @@ _VISUAL = """<visual>
 
 
 def agent_scene(robot: Morphology, terrain_thickness: float = TERRAIN_THICKNESS) -> etree._Element:
-    """The MJCF tree of the template with the robot and no ground (ENV.md §1.3 steps 1–3, Agent module).
+    """The MJCF tree of the template with the robot and no ground (docs/environment.md §1.3 steps 1–3, Agent module).
 
     The torso is the last child of ``<worldbody>``, raised by ``terrain_thickness``; the 2 world
     cameras sit at worldbody index 1, so an arena inserting its ground at index 1 reproduces the

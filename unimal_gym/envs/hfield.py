@@ -1,4 +1,4 @@
-"""The ``hfield`` observation: terrain heights around the torso on a non-uniform grid (ENV.md §3.6).
+"""The ``hfield`` observation: terrain heights around the torso on a non-uniform grid (docs/environment.md §3.6).
 
 The terrain is a padded height array H (rows ↔ y, row 0 at the +y edge, rows increasing toward −y;
 columns ↔ x; 10 cells per metre). The grid has 47 row offsets DR (rightward, −y) and 30 column
@@ -17,7 +17,7 @@ import numpy as np
 from ..layout import HFIELD_SHAPE
 from . import kernels as _kernels
 
-HFIELD_OBS_SIZE = (1.0, 4.0, 4.0, 4.0)  # ENV.md §3.6: metres behind, in front, right, left
+HFIELD_OBS_SIZE = (1.0, 4.0, 4.0, 4.0)  # docs/environment.md §3.6: metres behind, in front, right, left
 CELLS_PER_METRE = 10  # HFIELD.NUM_DIVS
 
 
@@ -52,7 +52,7 @@ def cell_index(x: float, y: float, shape: tuple[int, int], col_origin: int) -> t
 
 
 class HeightMap:
-    """A padded terrain height array with the world ↔ cell mapping of ENV.md §2.3.
+    """A padded terrain height array with the world ↔ cell mapping of docs/environment.md §2.3.
 
     :param heights: (rows, cols) padded H, complete: the numpy sampler reads a copy of it made here
         (the kernel reads the array itself), so later writes would reach only the kernel.
@@ -114,7 +114,7 @@ class HeightMap:
 
         Cell (row0 + r', col0 + c') with c' = round(cos ψ·dc + sin ψ·dr), r' = round(−sin ψ·dc + cos ψ·dr)
         (half to even), indices clipped to the array, minus the height at (row0, col0) = :meth:`index`
-        (ENV.md §3.6).
+        (docs/environment.md §3.6).
 
         :param heading: the torso's local x axis in the world (its xy part, (2,)); ``None`` samples
             the unrotated grid (the original's reset observation).

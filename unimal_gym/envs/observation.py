@@ -1,4 +1,4 @@
-"""Per-limb observation builders: the 52 proprioceptive features (ENV.md §3.3) and the morphology keys.
+"""Per-limb observation builders: the 52 proprioceptive features (docs/environment.md §3.3) and the morphology keys.
 
 Everything that depends only on the model (static columns, gather and scatter indices) is computed
 once per compiled model in :class:`AgentObservation`; a step calls ``mj_comVel`` and gathers from
@@ -193,14 +193,14 @@ class AgentObservation:
         motion axes ``cdof`` over each body's ancestry with the current ``qvel`` (``cvel``: angular,
         linear at the tree's subtree COM), then the linear part is moved from the COM point to the
         body origin. Like the Jacobian, this uses the kinematics stored in ``data`` (stale right after
-        ``mj_step``, ENV.md §6.4) and the new ``qvel``; it overwrites ``data.cvel``/``cdof_dot``,
+        ``mj_step``, docs/environment.md §6.4) and the new ``qvel``; it overwrites ``data.cvel``/``cdof_dot``,
         which the next ``mj_step`` recomputes before using.
         """
         self._velocities(model, data)
         return self._w_linear.reshape(-1, 3).copy(), self._w_angular.reshape(-1, 3).copy()
 
     def proprioceptive(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
-        """The (624,) float64 ``proprioceptive`` vector from the state in ``data`` (ENV.md §3.3).
+        """The (624,) float64 ``proprioceptive`` vector from the state in ``data`` (docs/environment.md §3.3).
 
         Calls ``mj_comVel`` (see :meth:`body_velocities`); no other simulator state changes.
         """

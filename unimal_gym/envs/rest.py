@@ -1,7 +1,7 @@
 """A quick physical sanity check of a robot: drop it on flat ground and hold zero action.
 
 Used to vet generated robot sets (``morphologies/``): every robot must come to rest standing
-(torso above the FT fall threshold, ENV.md §0) with no physics error as the environment defines
+(torso above the FT fall threshold, docs/environment.md §0) with no physics error as the environment defines
 it (a MuJoCo warning: bad qacc/qpos/qvel; more contacts or constraint rows than the original's
 buffers held). The model is the FT task's own, assembled by :func:`.assembly.ft_model`: the robot
 raised by the 1 m terrain thickness onto a box floor whose top is at z = 1, parent–child contacts
@@ -49,7 +49,7 @@ def rest_rollout(morph: Morphology, steps: int = 150, frame_skip: int = 4) -> Re
     The rollout stops at the first substep with a physics error (``physics_ok`` is then False).
 
     :param steps: control steps of 0.02 s (150 = 3 s, enough to drop and settle).
-    :param frame_skip: physics substeps per control step (4, ENV.md §0).
+    :param frame_skip: physics substeps per control step (4, docs/environment.md §0).
     :returns: the report; ``torso_height`` where the rollout ended.
     """
     model = ft_model(morph)

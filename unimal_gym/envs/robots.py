@@ -8,7 +8,10 @@ this order:
 3. the project's bundled robot sets, ``morphologies/train`` and ``morphologies/test`` (installed as
    package data or in a source checkout).
 
-A robot folder is either a folder of XML files or a robot-set folder holding ``xml/``.
+``<source>/<set>/<name>`` names a robot of a downloaded published set (``hyperdistill/train/NAME``,
+:mod:`unimal_gym.published`). A **set** is a folder, a bundled set's name (``"train"``, ``"test"``) or a
+published set (``"hyperdistill/test"``, ``"unimal-100/train"``). A robot folder is either a folder of
+XML files or a robot-set folder holding ``xml/``.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from pathlib import Path
 
 from ..layout import MAX_JOINTS, MAX_LIMBS
 from ..morphology import Morphology, load
+from ..published import SOURCES, published_set
 from .errors import RobotTooLargeError, UnknownRobotError
 
 RobotSpec = Morphology | str | os.PathLike[str]
 ROBOT_PATH_ENV = "UNIMAL_GYM_ROBOT_PATH"
-MAX_BODIES = MAX_LIMBS - 1  # ENV.md §3.5: at least one padding limb slot is always left
+MAX_BODIES = MAX_LIMBS - 1  # docs/environment.md §3.5: at least one padding limb slot is always left
 BUNDLED_SETS = ("train", "test")
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -34,6 +38,37 @@ def bundled_robot_dirs() -> list[Path]:
     """The project's own robot sets that exist on this machine (package data, then the checkout)."""
     roots = (_PACKAGE / "morphologies", _PACKAGE.parent / "morphologies")
     return [root / s for root in roots for s in BUNDLED_SETS if (root / s).is_dir()]
+
+
+def robot_set_folder(spec: str | os.PathLike[str]) -> Path | None:
+    """The folder a robot-set spec names: an existing folder, a bundled set's name (``train``, ``test``) or
+    a downloaded published set (``hyperdistill/test``, :mod:`unimal_gym.published`); ``None`` when it is
+    none of these (it may still name a single robot).
+
+    :raises UnknownRobotError: a published set that is not downloaded.
+    """
+    path = Path(spec)
+    if path.is_dir():
+        return path
+    bundled = next((d for d in bundled_robot_dirs() if d.name == str(spec)), None)
+    return bundled if bundled is not None else published_set(str(spec))
+
+
+def robot_file(spec: str | os.PathLike[str], robot_dirs: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """The XML file of one robot spec: a path to a file, a robot name in the robot folders, or
+    ``<source>/<set>/<name>`` of a downloaded published set (``hyperdistill/train/floor-1409-…``).
+
+    :raises UnknownRobotError: a name that no folder has.
+    """
+    path = Path(spec)
+    parts = Path(str(spec)).parts
+    if not path.exists() and len(parts) == 3 and parts[0] in SOURCES:
+        folder = published_set("/".join(parts[:2]))
+        assert folder is not None
+        return find_robot_file(parts[2], [folder], search_path=False)
+    if path.suffix == ".xml" or path.exists() or os.sep in str(spec):
+        return path
+    return find_robot_file(str(spec), robot_dirs)
 
 
 def robot_search_path(robot_dirs: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
@@ -51,13 +86,14 @@ def folder_robot_files(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(_xml_dir(Path(folder)).glob("*.xml"))
 
 
-def find_robot_file(name: str, robot_dirs: Iterable[str | os.PathLike[str]] = ()) -> Path:
+def find_robot_file(name: str, robot_dirs: Iterable[str | os.PathLike[str]] = (), search_path: bool = True) -> Path:
     """The XML file of a robot name.
 
+    :param search_path: also search ``$UNIMAL_GYM_ROBOT_PATH`` and the bundled sets (False: only ``robot_dirs``).
     :raises UnknownRobotError: no folder has it; the message lists the closest names.
     """
     stem = name[:-4] if name.endswith(".xml") else name
-    folders = robot_search_path(robot_dirs)
+    folders = robot_search_path(robot_dirs) if search_path else [Path(d) for d in robot_dirs]
     for folder in folders:
         cand = _xml_dir(folder) / f"{stem}.xml"
         if cand.is_file():
@@ -74,7 +110,7 @@ def find_robot_file(name: str, robot_dirs: Iterable[str | os.PathLike[str]] = ()
 
 
 def check_robot_size(robot: Morphology) -> None:
-    """Reject robots the padded observation cannot hold (ENV.md §3.5).
+    """Reject robots the padded observation cannot hold (docs/environment.md §3.5).
 
     :raises RobotTooLargeError: more than 11 bodies (torso included) or more than 16 hinges.
     """
@@ -100,9 +136,7 @@ def resolve_robot(spec: RobotSpec, robot_dirs: Iterable[str | os.PathLike[str]] 
     if isinstance(spec, Morphology):
         robot = spec
     else:
-        path = Path(spec)
-        is_path = path.suffix == ".xml" or path.exists() or os.sep in str(spec)
-        robot = load(path if is_path else find_robot_file(str(spec), robot_dirs))
+        robot = load(robot_file(spec, robot_dirs))
     check_robot_size(robot)
     return robot
 
@@ -110,7 +144,8 @@ def resolve_robot(spec: RobotSpec, robot_dirs: Iterable[str | os.PathLike[str]] 
 def resolve_robots(
     specs: RobotSpec | Sequence[RobotSpec], robot_dirs: Iterable[str | os.PathLike[str]] = ()
 ) -> list[Morphology]:
-    """Robots from a list of specs; a folder expands to all of its robots (sorted by file name).
+    """Robots from a list of specs; a folder or a bundled set's name (``"train"``, ``"test"``) expands to
+    all of its robots (sorted by file name).
 
     :raises UnknownRobotError: a name no folder has, or a folder without robot files.
     """
@@ -118,8 +153,9 @@ def resolve_robots(
         specs = [specs]
     robots: list[Morphology] = []
     for spec in specs:
-        if not isinstance(spec, Morphology) and Path(spec).is_dir():
-            files = folder_robot_files(spec)
+        folder = None if isinstance(spec, Morphology) else robot_set_folder(spec)
+        if folder is not None:
+            files = folder_robot_files(folder)
             if not files:
                 raise UnknownRobotError(
                     f"robot folder {str(spec)!r} has no .xml files (nor an xml/ subfolder with any)"

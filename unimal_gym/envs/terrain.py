@@ -1,4 +1,4 @@
-"""VT's terrain corridor and the Obstacle course (ENV.md §2.3–2.4).
+"""VT's terrain corridor and the Obstacle course (docs/environment.md §2.3–2.4).
 
 A corridor is a row of segments along +x starting at x = −start_flat: flat boxes ``floor/k`` of
 half-size (ℓ, w, 1) and heightfield geoms ``floor/k`` (hills, steps, rubble). The height array H
@@ -23,8 +23,9 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 import mujoco
 import numpy as np
@@ -60,7 +61,7 @@ def cells(metres: float) -> int:
 
 @dataclass(frozen=True)
 class TerrainConfig:
-    """VT corridor generator settings; defaults are the original's ``csr.yaml`` (ENV.md §2.3)."""
+    """VT corridor generator settings; defaults are the original's ``csr.yaml`` (docs/environment.md §2.3)."""
 
     size: tuple[float, float, float] = (55.0, 20.0, TERRAIN_THICKNESS)  # TERRAIN.SIZE: half-lengths x, y; thickness
     start_flat: float = 3.0  # START_FLAT: the first box spans x ∈ [−3, 3]
@@ -97,7 +98,7 @@ class TerrainConfig:
 
 @dataclass(frozen=True)
 class ObstacleConfig:
-    """Obstacle task settings; defaults are the original's ``obstacle.yaml`` (ENV.md §2.4)."""
+    """Obstacle task settings; defaults are the original's ``obstacle.yaml`` (docs/environment.md §2.4)."""
 
     terrain: TerrainConfig = field(
         default_factory=lambda: TerrainConfig(
@@ -115,6 +116,36 @@ class ObstacleConfig:
     half_height: float = 2.0  # box half-height (m)
     float_gap: float = 0.1  # quirk: boxes float this far above the ground
     obs_height: float = 3.0  # H value written over an obstacle
+
+
+ConfigT = TypeVar("ConfigT", TerrainConfig, ObstacleConfig)
+
+
+def coerce_config(cls: type[ConfigT], value: ConfigT | Mapping[str, Any], where: str) -> ConfigT:
+    """A :class:`TerrainConfig` / :class:`ObstacleConfig` from itself or from a dict of its fields (as
+    ``EnvSpec.to_json`` writes it: tuples become lists, a nested config a dict).
+
+    :raises ValueError: not a mapping, or a field the class does not have.
+    """
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where} must be a {cls.__name__} or a dict of its fields, not {type(value).__name__}")
+    defaults = cls()
+    unknown = sorted(set(value) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(
+            f"{where}: {cls.__name__} has no field {unknown[0]!r}; its fields: {', '.join(f.name for f in fields(cls))}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, item in value.items():
+        default = getattr(defaults, name)
+        if isinstance(default, TerrainConfig):
+            item = coerce_config(TerrainConfig, item, f"{where}.{name}")
+        elif isinstance(default, tuple) and isinstance(item, list):
+            item = tuple(item)
+        kwargs[name] = item
+    return cls(**kwargs)
 
 
 @dataclass
@@ -180,7 +211,7 @@ def triangle_wave(t: np.ndarray) -> np.ndarray:
 
 
 def generate_corridor(config: TerrainConfig, rng: np.random.Generator) -> TerrainLayout:
-    """Draw a corridor (ENV.md §2.3 ``create_corridor``).
+    """Draw a corridor (docs/environment.md §2.3 ``create_corridor``).
 
     :returns: the layout; H rounded to 3 decimals, heights absolute (1.0 on flat ground).
     """
@@ -218,7 +249,7 @@ def generate_corridor(config: TerrainConfig, rng: np.random.Generator) -> Terrai
 
 
 def _profile(kind: str, rows: int, ncol: int, config: TerrainConfig, rng: np.random.Generator) -> np.ndarray:
-    """Heights above the base (rows, ncol) of one obstacle segment (ENV.md §2.3 step 6)."""
+    """Heights above the base (rows, ncol) of one obstacle segment (docs/environment.md §2.3 step 6)."""
     if kind == "curve_slope":
         peak = float(rng.choice(range_values(config.curve_height_range)))
         return np.tile(peak * np.sin(np.linspace(0, np.pi, ncol)), (rows, 1))
@@ -243,7 +274,7 @@ def _profile(kind: str, rows: int, ncol: int, config: TerrainConfig, rng: np.ran
 
 
 def pad_heights(heights: np.ndarray, config: TerrainConfig) -> np.ndarray:
-    """H padded for the observation: a wall strip (with boundary walls), then the gap (ENV.md §2.3–2.4)."""
+    """H padded for the observation: a wall strip (with boundary walls), then the gap (docs/environment.md §2.3–2.4)."""
     gap = cells(config.padding)
     wall = cells(2 * config.wall_length) if config.boundary_walls else 0
     rows, cols = heights.shape
@@ -302,7 +333,7 @@ class TerrainCorridor(Arena):
             self._add_walls(world, 1 + len(self.layout.segments))
 
     def _add_walls(self, world: etree._Element, at: int) -> None:
-        """Four boxes around the corridor (ENV.md §2.4 table)."""
+        """Four boxes around the corridor (docs/environment.md §2.4 table)."""
         c = self.config
         length, width, thick = c.size[0], c.size[1], c.wall_length
         centre = length - c.start_flat
@@ -366,7 +397,7 @@ class ObstacleCourse(TerrainCorridor):
         self.map = HeightMap(heights, self._col_origin(), self.config.obs_size)  # H with the boxes in it
 
     def _place(self, rng: np.random.Generator) -> np.ndarray:
-        """Rows (x, y, half_length, half_width) of the placed boxes (ENV.md §2.4 steps 1–4)."""
+        """Rows (x, y, half_length, half_width) of the placed boxes (docs/environment.md §2.4 steps 1–4)."""
         c, t = self.obstacle_config, self.config
         rows, cols = t.rows, t.cols
         margin = cells(t.start_flat + c.placement_buffer_len)
@@ -389,7 +420,7 @@ class ObstacleCourse(TerrainCorridor):
         return np.array(placed, dtype=float).reshape(-1, 4)
 
     def _write_obstacles(self, heights: np.ndarray) -> np.ndarray:
-        """Write the obstacle blocks into the padded H (ENV.md §2.4 step 7), in place.
+        """Write the obstacle blocks into the padded H (docs/environment.md §2.4 step 7), in place.
 
         :returns: (n,) the boxes' centre heights (step 5), each from H before its own block is written.
         """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +23,10 @@ from .errors import InvalidActionError, InvalidStateError
 from .kernels import abs_sum, kernels
 from .observation import AgentObservation
 from .robots import RobotSpec, resolve_robots
-from .terrain import ObstacleConfig, ObstacleCourse, TerrainConfig, TerrainCorridor
+from .terrain import ObstacleConfig, ObstacleCourse, TerrainConfig, TerrainCorridor, coerce_config
 
-STAND_HEIGHT_RATIO = {"ft": 0.5, "vt": 0.3, "obstacle": 0.5}  # ENV.md §0
-PHYSICS_WARNINGS = (  # spec decision 4
+STAND_HEIGHT_RATIO = {"ft": 0.5, "vt": 0.3, "obstacle": 0.5}  # docs/environment.md §0
+PHYSICS_WARNINGS = (  # docs/environment.md §2.1
     mujoco.mjtWarning.mjWARN_BADQACC,
     mujoco.mjtWarning.mjWARN_BADQPOS,
     mujoco.mjtWarning.mjWARN_BADQVEL,
@@ -67,7 +67,7 @@ class _DataViews:
         self.torso_heading = self.torso_xmat[0:4:3]  # (2,) the xy part of the torso's x axis
         self.ctrl = data.ctrl
         self.qpos, self.qvel = data.qpos, data.qvel
-        self.joint_forces = data.qfrc_actuator[1:]  # ENV.md §7's energy sums |qfrc_actuator[1:]|
+        self.joint_forces = data.qfrc_actuator[1:]  # docs/environment.md §7's energy sums |qfrc_actuator[1:]|
         self.warning_counts = data.warning.number
         # checks an action and writes its actuated slots into ctrl in one call (None: numpy does it)
         self.set_ctrl = (
@@ -80,7 +80,7 @@ class UnimalEnv(gym.Env):
 
     ## Description
 
-    A re-implementation of the MetaMorph / ModuMorph / HyperDistill environments (ENV.md; the MX
+    A re-implementation of the MetaMorph / ModuMorph / HyperDistill environments (docs/environment.md; the MX
     code is the reference) that reproduces the original's observations, rewards and physics: for
     all 100 training robots, replaying the original's recorded states and actions gives the
     recorded qpos, observation and reward to within 1e-6. Three tasks share this class:
@@ -127,7 +127,7 @@ class UnimalEnv(gym.Env):
     ``hfield``            (1410,) = 47×30 float64  VT and Obstacle only: terrain around the torso
     ====================  ==============  =======  ==================================================
 
-    ``proprioceptive``, 52 columns per limb (ENV.md §3.3; no scaling except the joint angle):
+    ``proprioceptive``, 52 columns per limb (docs/environment.md §3.3; no scaling except the joint angle):
 
     ======  =============  ==================================================================
     cols    feature        definition
@@ -149,7 +149,7 @@ class UnimalEnv(gym.Env):
     qpos_n = (q − lo) / (hi − lo) with the joint range (lo, hi) in radians; qvel in rad/s;
     jnt_pos in m in the body frame. Empty slots, the torso's slots and padded limbs are zeros.
 
-    ``context``, 53 columns per limb, computed once per robot (ENV.md §3.4; "fixed range" maps
+    ``context``, 53 columns per limb, computed once per robot (docs/environment.md §3.4; "fixed range" maps
     [lo, hi] to [−1, 1] with v' = −[lo ≠ hi] + 2(v − lo)/(hi − lo + 1e-8)):
 
     ======  ====================  =============================================================
@@ -166,7 +166,7 @@ class UnimalEnv(gym.Env):
     33–52   B …                   slot B, as slot A
     ======  ====================  =============================================================
 
-    ``hfield`` (ENV.md §3.6): terrain heights on a non-uniform 47 × 30 grid (rows DR, columns DX,
+    ``hfield`` (docs/environment.md §3.6): terrain heights on a non-uniform 47 × 30 grid (rows DR, columns DX,
     row-major), relative to the height under the torso, read from the padded terrain array H
     (0.1 m cells; −10 beyond the terrain; 4.0 on the Obstacle wall strip; 3.0 on obstacles):
 
@@ -190,7 +190,7 @@ class UnimalEnv(gym.Env):
 
     qpos0 (torso at (0, 0, z_xml + 1), identity orientation, hinges at 0) and zero velocity, plus
     U(−reset_noise_scale, reset_noise_scale) on every qpos and qvel entry; the free joint's
-    quaternion is then re-normalised (spec decision 3). The robot drops 0.15–0.25 m onto the
+    quaternion is then re-normalised (docs/environment.md §2.1). The robot drops 0.15–0.25 m onto the
     ground. ``reset(options={"qpos": ..., "qvel": ...})`` starts exactly from a given state (no
     noise), ``options={"robot": name}`` picks the robot, and VT/Obstacle accept a recorded layout
     (``"terrain_hfield"``, ``"obstacles"``; see :mod:`unimal_gym.envs.terrain`).
@@ -201,7 +201,8 @@ class UnimalEnv(gym.Env):
       = round(z_torso − ground, 3)``; ground = 1 on FT, the H cell under the torso (≥ 0) on VT and
       Obstacle, the centre cell of the same step's hfield sample (``info["terminate_on_fall"] =
       True``). Off with ``terminate_on_fall=False``.
-    * terminated, edge (VT, Obstacle): ``|y_torso| ≥ terrain half-width − 1`` (19 m).
+    * terminated, edge (VT, Obstacle): ``|y_torso| ≥ terrain half-width − 1`` (19 m;
+      ``info["terminate_on_edge"] = True``).
     * truncated, physics error: a MuJoCo warning (bad qacc/qpos/qvel, contact or constraint
       buffer full) or more than ``max_contacts`` contacts / ``max_constraint_rows`` constraint
       rows (the original's buffer sizes) during any substep. That step's reward is 0,
@@ -226,44 +227,46 @@ class UnimalEnv(gym.Env):
     ``stand_height_ratio``  0.5 / 0.3 / 0.5  fall threshold ratio (FT / VT / Obstacle)
     ``terminate_on_fall``   True             end the episode on a fall
     ``reset_noise_scale``   0.005            half-width of the uniform reset noise
-    ``max_contacts``        200              contacts per substep before a physics error (njmax)
+    ``max_contacts``        200              contacts per substep before a physics error (nconmax)
     ``max_constraint_rows`` 1000             constraint rows per substep before a physics error
     ``terrain``             TerrainConfig()  VT generator settings (:class:`TerrainConfig`)
     ``obstacles``           ObstacleConfig() Obstacle settings (:class:`ObstacleConfig`)
     ``rotate_reset_hfield`` False            True: rotate the hfield grid on reset too (fixes quirk 4)
-    ``render_mode``         None             None or ``"rgb_array"``
+    ``render_mode``         None             None, ``"rgb_array"`` or ``"depth_array"`` (metres)
     ``width``, ``height``   480, 480         image size
     ``camera_name``         task's view      one of the original's cameras: ``ft_view``, ``vt_view``, …
     ======================  ===============  ===========================================================
 
-    ## Quirks of the original kept by default (spec decision 1)
+    ## Quirks of the original kept by default (docs/environment.md §9)
 
     1. The robot file's ``<exclude>`` pairs are dropped: sibling limbs collide (parent–child
        contacts are filtered).
     2. Observation and reward use the kinematics from before the last substep's integration (no
-       ``mj_forward`` after stepping, ENV.md §6.4), with the new joint velocities. (The velocities
+       ``mj_forward`` after stepping, docs/environment.md §6.4), with the new joint velocities. (The velocities
        come from ``mj_comVel``, so after a step ``data.cvel`` holds those kinematics with the new
        ``qvel``; nothing else in ``data`` differs from the original's.)
-    3. ``proprioceptive`` includes static morphology features (cols 13–30 and joint constants).
-    4. The hfield observation on reset is not rotated by the torso's heading.
+    3. ``proprioceptive`` includes static morphology features (cols 13–29, 32–40 and 43–51 of a limb).
+    4. The hfield observation on reset is not rotated by the torso's heading
+       (``rotate_reset_hfield=True`` fixes it).
     5. VT rubble (``rugged_square``) is mirrored in y between physics and observation
        (``TerrainConfig(mirror_rugged=False)`` fixes it).
     6. Obstacle boxes float 0.1 m above the ground and read 3.0 in H; the wall strip reads 4.0
-       while the wall top is at 3.0.
+       while the wall top is at 3.0 (``ObstacleConfig(float_gap=0.0, obs_height=...)`` and
+       ``TerrainConfig(wall_obs_height=3.0)`` change them).
     7. ``torso_height`` uses the single H cell under the torso centre, clipped at ≥ 0.
     8. Masses follow MuJoCo 2.0's capsule convention (3–5 % lighter than modern MuJoCo's).
 
-    Not kept: the original declared the padded action slots with high = −1 (ENV.md §4, quirk 5);
+    Not kept: the original declared the padded action slots with high = −1 (docs/environment.md §4, quirk 5);
     here every slot is [−1, 1], because a space that forbids real joints' positive torques would
     make SB3 clip them away. Its quirk 7 (quaternion not re-normalised on reset) is settled by
-    spec decision 3, and physics errors truncate as in MX (decision 4).
+    docs/environment.md §2.1, and physics errors truncate as in MX (§2.1).
 
     ## Version History
 
     * v0: first version, matched to the recordings of MX commit 18c0516 (MuJoCo 2.1 binaries).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}  # noqa: RUF012 (gymnasium convention)
+    metadata = {"render_modes": ["rgb_array", "depth_array"], "render_fps": 50}  # noqa: RUF012 (gymnasium convention)
 
     def __init__(
         self,
@@ -281,8 +284,8 @@ class UnimalEnv(gym.Env):
         reset_noise_scale: float = 0.005,
         max_contacts: int = MAX_CONTACTS,
         max_constraint_rows: int = MAX_CONSTRAINT_ROWS,
-        terrain: TerrainConfig | None = None,
-        obstacles: ObstacleConfig | None = None,
+        terrain: TerrainConfig | Mapping[str, Any] | None = None,
+        obstacles: ObstacleConfig | Mapping[str, Any] | None = None,
         rotate_reset_hfield: bool = False,
         render_mode: str | None = None,
         width: int = 480,
@@ -315,9 +318,9 @@ class UnimalEnv(gym.Env):
         if task == "ft":
             self._arena = FlatFloor()
         elif task == "vt":
-            self._arena = TerrainCorridor(terrain or TerrainConfig())
+            self._arena = TerrainCorridor(coerce_config(TerrainConfig, terrain or TerrainConfig(), "terrain"))
         else:
-            self._arena = ObstacleCourse(obstacles or ObstacleConfig())
+            self._arena = ObstacleCourse(coerce_config(ObstacleConfig, obstacles or ObstacleConfig(), "obstacles"))
 
         specs = [robot] if robot is not None else robots
         self._robots = [self._prepare(m) for m in resolve_robots(specs, robot_dirs)]
@@ -351,7 +354,7 @@ class UnimalEnv(gym.Env):
 
     # ------------------------------------------------------------------ robots and models
     def _prepare(self, morph: Morphology) -> _Robot:
-        orig_height = morph.torso_z - FLOOR_OFFSET  # ENV.md §1.3 (Agent module)
+        orig_height = morph.torso_z - FLOOR_OFFSET  # docs/environment.md §1.3 (Agent module)
         return _Robot(
             morphology=morph,
             scene=agent_scene(morph),
@@ -444,7 +447,7 @@ class UnimalEnv(gym.Env):
             s = self.reset_noise_scale
             data.qpos[:] = model.qpos0 + self.np_random.uniform(-s, s, model.nq)
             data.qvel[:] = self.np_random.uniform(-s, s, model.nv)
-            mujoco.mju_normalize4(data.qpos[3:7])  # spec decision 3
+            mujoco.mju_normalize4(data.qpos[3:7])  # docs/environment.md §2.1
         mujoco.mj_forward(model, data)
         x, y, z = self._current.views.torso_pos.tolist()
         obs, ground = self._observation(self.rotate_reset_hfield, x, y)
@@ -597,7 +600,8 @@ class UnimalEnv(gym.Env):
             "__reward__forward": forward,
             "__reward__ctrl": ctrl_cost,
             "__reward__stand": stand,
-            "__reward__energy": int(abs_sum(robot.views.joint_forces)),  # ENV.md §7: int(Σ|qfrc_actuator[1:]|)
+            # docs/environment.md §7: int(Σ|qfrc_actuator[1:]|)
+            "__reward__energy": int(abs_sum(robot.views.joint_forces)),
         }
 
     def _observation(self, rotate_hfield: bool, x: float, y: float) -> tuple[dict[str, np.ndarray], float]:
@@ -625,7 +629,8 @@ class UnimalEnv(gym.Env):
 
     # ------------------------------------------------------------------ rendering
     def render(self) -> np.ndarray | None:
-        """An (height, width, 3) uint8 image from ``camera_name`` when ``render_mode="rgb_array"``."""
+        """The view from ``camera_name``: ``render_mode="rgb_array"`` gives an (height, width, 3) uint8 image,
+        ``"depth_array"`` an (height, width) float32 image of distances from the camera in metres."""
         if self.render_mode is None:
             gym.logger.warn("render() called without render_mode; pass render_mode='rgb_array' to the constructor")
             return None
@@ -634,6 +639,8 @@ class UnimalEnv(gym.Env):
             model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
             model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
             self._renderer = mujoco.Renderer(model, self.height, self.width)
+            if self.render_mode == "depth_array":
+                self._renderer.enable_depth_rendering()
         self._renderer.update_scene(self.data, camera=self.camera_name)
         return self._renderer.render()
 

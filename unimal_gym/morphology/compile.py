@@ -3,8 +3,8 @@
 MuJoCo 2.0 computed a capsule's mass as ρ·π·r²·(2h + r) (h = half-length), modern MuJoCo as a
 true capsule. The original benchmark's physics and context features depend on 2.0's value, so
 every limb body gets an explicit ``<inertial>`` with that mass and the inertia of a solid
-cylinder of length 2h + r, centred on the capsule and aligned with its axis (spec README,
-decision 2). The torso sphere is unchanged.
+cylinder of length 2h + r, centred on the capsule and aligned with its axis (docs/environment.md
+§6.3). The torso sphere is unchanged.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Morphology context: the 53 per-limb features, masks, edges and adjacency (ENV.md §3.4–3.5, §5).
+"""Morphology context: the 53 per-limb features, masks, edges and adjacency (docs/environment.md §3.4–3.5, §5).
 
 The context is a fixed description of the robot, computed once per model. Limbs are in MuJoCo
 body order (depth-first pre-order, torso first) and padded to ``MAX_LIMBS = 12``; joints sit in
@@ -25,7 +25,7 @@ cols    name                  unit    normalisation
 
 Empty joint slots, the torso's slots and padded limbs are all zeros.
 
-ENV.md §3.4 prints the quaternion bound as 0.7071; the oracle recordings are reproduced to 1e-15
+docs/environment.md §3.4 prints the quaternion bound as 0.7071; the oracle recordings are reproduced to 1e-15
 only with 0.70710678 (with 0.7071 a horizontal limb is off by 4.6e-5), so that is the value used.
 """
 
@@ -41,7 +41,7 @@ from ..layout import CONTEXT_DIM, MAX_JOINTS, MAX_LIMBS, TERRAIN_THICKNESS
 from .compile import compile_robot
 from .tree import Morphology
 
-JOINT_RANGES_DEG = np.array(  # ENV.md §3.4, order of the one-hot
+JOINT_RANGES_DEG = np.array(  # docs/environment.md §3.4, order of the one-hot
     [
         [-30, 0],
         [0, 30],
@@ -59,7 +59,7 @@ JOINT_RANGES_DEG = np.array(  # ENV.md §3.4, order of the one-hot
     ],
     dtype=float,
 )
-GEARS = np.array([150.0, 200.0, 250.0, 300.0])  # ENV.md §3.4
+GEARS = np.array([150.0, 200.0, 250.0, 300.0])  # docs/environment.md §3.4
 
 _IQUAT_LO = np.array([0.70710678, -0.70710678, -0.70710678, 0.0])
 _IQUAT_HI = np.array([1.0, 0.70710678, 0.70710678, 0.0])
@@ -71,7 +71,7 @@ _AXIS_HI = np.array([1.0, 1.0, 1.0])
 
 
 def fixed_range_normalise(v: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
-    """``−[lo ≠ hi] + 2 (v − lo) / (hi − lo + 1e-8)``, element-wise (ENV.md §3.4)."""
+    """``−[lo ≠ hi] + 2 (v − lo) / (hi − lo + 1e-8)``, element-wise (docs/environment.md §3.4)."""
     lo = np.asarray(lo, dtype=float)
     hi = np.asarray(hi, dtype=float)
     return -1.0 * (lo != hi) + 2.0 * (v - lo) / (hi - lo + 1e-8)
@@ -103,7 +103,7 @@ class AgentLayout:
 def agent_layout(model: mujoco.MjModel) -> AgentLayout:
     """Read the agent's bodies and joints from a compiled model (torso first, DFS order).
 
-    Agent bodies are those named ``torso…`` or ``limb…`` (ENV.md §3.2); obstacle and terrain
+    Agent bodies are those named ``torso…`` or ``limb…`` (docs/environment.md §3.2); obstacle and terrain
     bodies are ignored. Joint slots follow ``joint_mask_for_node_graph``: slot A holds
     ``limbx/N``, slot B ``limby/N``.
     """
@@ -133,7 +133,7 @@ def agent_layout(model: mujoco.MjModel) -> AgentLayout:
 
 
 def absolute_body_pos(model: mujoco.MjModel, layout: AgentLayout) -> np.ndarray:
-    """(n, 3) sum of ``body_pos`` along the path from the torso, torso included (ENV.md §5)."""
+    """(n, 3) sum of ``body_pos`` along the path from the torso, torso included (docs/environment.md §5)."""
     pos = model.body_pos[layout.body_ids].copy()
     for k in range(1, layout.num_limbs):  # parents precede children in DFS order
         pos[k] += pos[layout.parent_limb[k]]
@@ -167,7 +167,7 @@ def context_from_model(model: mujoco.MjModel, layout: AgentLayout | None = None)
 
 
 def padding_masks(layout: AgentLayout) -> tuple[np.ndarray, np.ndarray]:
-    """``obs_padding_mask`` (12,) and ``act_padding_mask`` (24,); True = padded (ENV.md §3.5)."""
+    """``obs_padding_mask`` (12,) and ``act_padding_mask`` (24,); True = padded (docs/environment.md §3.5)."""
     obs = np.ones(MAX_LIMBS, dtype=bool)
     obs[: layout.num_limbs] = False
     act = np.ones(2 * MAX_LIMBS, dtype=bool)
@@ -176,7 +176,7 @@ def padding_masks(layout: AgentLayout) -> tuple[np.ndarray, np.ndarray]:
 
 
 def edges(layout: AgentLayout) -> np.ndarray:
-    """(32,) int: ``[child, parent]`` limb indices per joint, padded with 11 (ENV.md §3.5)."""
+    """(32,) int: ``[child, parent]`` limb indices per joint, padded with 11 (docs/environment.md §3.5)."""
     child = layout.joint_slots // 2
     parent = layout.parent_limb[child]
     out = np.full(2 * MAX_JOINTS, MAX_LIMBS - 1, dtype=np.int64)
@@ -186,7 +186,7 @@ def edges(layout: AgentLayout) -> np.ndarray:
 
 
 def adjacency_matrix(layout: AgentLayout) -> np.ndarray:
-    """(12, 12) row-normalised adjacency with self-loops, one link per joint (ENV.md §3.5)."""
+    """(12, 12) row-normalised adjacency with self-loops, one link per joint (docs/environment.md §3.5)."""
     a = np.eye(MAX_LIMBS)
     child = layout.joint_slots // 2
     parent = layout.parent_limb[child]

@@ -28,7 +28,7 @@ class GrowthFailedError(MutationError):
 
 
 class OperatorNotAllowedError(MutationError):
-    """An operator was applied to a robot for which DESIGN_SPACE.md §4.1 excludes it.
+    """An operator was applied to a robot for which docs/design_space.md §4.1 excludes it.
 
     For example ``grow_limb`` on a robot with 10 limbs, ``delete_limb`` on one with 2 or fewer,
     or any other operator on a robot without limbs.

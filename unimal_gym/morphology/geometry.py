@@ -1,6 +1,6 @@
 """Geometry of the UNIMAL design space: direction grid, rounding, capsule frames and inertia.
 
-All conventions follow DESIGN_SPACE.md §1 and §2.4–2.5: directions are spherical angles on a
+All conventions follow docs/design_space.md §1 and §2.4–2.5: directions are spherical angles on a
 45° grid (θ azimuth from +x, φ polar from +z), positions are rounded to 2 decimals with numpy's
 round-half-to-even, and a capsule's frame is MuJoCo's minimal rotation taking +z onto the
 capsule axis (from − to).
@@ -14,8 +14,8 @@ import numpy as np
 
 Vec3 = tuple[float, float, float]
 
-THETAS: tuple[int, ...] = (0, 45, 90, 135, 180, 225, 270, 315)  # DESIGN_SPACE.md §1
-PHIS: tuple[int, ...] = (90, 135, 180)  # DESIGN_SPACE.md §1: horizontal or downward only
+THETAS: tuple[int, ...] = (0, 45, 90, 135, 180, 225, 270, 315)  # docs/design_space.md §1
+PHIS: tuple[int, ...] = (90, 135, 180)  # docs/design_space.md §1: horizontal or downward only
 
 
 def _clean(x: float) -> float:
@@ -32,7 +32,7 @@ def unit_vector(theta_deg: float, phi_deg: float) -> np.ndarray:
 
 
 def sph2cart(rho: float, theta_deg: float, phi_deg: float) -> Vec3:
-    """ρ·u(θ, φ) with each component rounded to 2 decimals the numpy way (DESIGN_SPACE.md §1).
+    """ρ·u(θ, φ) with each component rounded to 2 decimals the numpy way (docs/design_space.md §1).
 
     The original rounds ``np.float64`` values, i.e. half-to-even on the scaled value; plain
     Python ``round`` differs on the diagonal directions. −0.0 becomes 0.0.
@@ -112,7 +112,7 @@ def quat_to_mat(q: np.ndarray) -> np.ndarray:
 def joint_axis_vector(to: Vec3, axis: str) -> Vec3:
     """Axis of hinge ``limbx``/``limby``: column 0 or 1 of the capsule frame, rounded to 4 decimals.
 
-    DESIGN_SPACE.md §2.5: the original reads the compiled ``geom_xmat`` at save time.
+    docs/design_space.md §2.5: the original reads the compiled ``geom_xmat`` at save time.
     −0.0 is kept as it is (the original files print it), it does not affect MuJoCo.
     """
     col = {"x": 0, "y": 1}[axis]
@@ -121,7 +121,7 @@ def joint_axis_vector(to: Vec3, axis: str) -> Vec3:
 
 
 def capsule_inertial(to: Vec3, radius: float, density: float) -> tuple[float, Vec3, Vec3]:
-    """MuJoCo 2.0's capsule mass and inertia (spec README decision 2).
+    """MuJoCo 2.0's capsule mass and inertia (docs/environment.md §6.3).
 
     With h the capsule's half-length: mass = ρ·π·r²·(2h + r); the diagonal inertia is that of a
     solid cylinder of that mass, radius r and length L = 2h + r, in the capsule's own frame

@@ -1,4 +1,4 @@
-"""Reading and writing UNIMAL robot files (MJCF XML + metadata JSON), DESIGN_SPACE.md §5.
+"""Reading and writing UNIMAL robot files (MJCF XML + metadata JSON), docs/design_space.md §5.
 
 ``load`` parses any UNIMAL robot file (the original benchmark's and ours) into a
 :class:`~unimal_gym.morphology.tree.Morphology`; ``to_xml`` / ``save`` write the same document
@@ -26,7 +26,7 @@ from .tree import DESIGN_HEIGHTS, LIMB_RADIUS, MAX_DESIGN_LIMBS, TORSO_RADIUS, T
 _LIMB_RE = re.compile(r"^limb/(\d+)$")
 _JOINT_RE = re.compile(r"^limb([xy])/(\d+)$")
 
-# The UNIMAL template around the robot (DESIGN_SPACE.md §5.1): compiler, sizes, defaults.
+# The UNIMAL template around the robot (docs/design_space.md §5.1): compiler, sizes, defaults.
 _HEADER = """<mujoco model="unimal">
   <compiler angle="degree"/>
   <size njmax="2000" nconmax="500"/>
@@ -296,7 +296,7 @@ def _height_of(to: Vec3, radius: float, theta: int, phi: int) -> float:
     """The design-space height h of a capsule ``fromto="0 0 0 to"``.
 
     The h ∈ {0.2, 0.3, 0.4} whose segment ``sph2cart(r + h, θ, φ)`` is exactly ``to``; for a file
-    outside the design space, round(|to| − r, 2) (DESIGN_SPACE.md §5.12). The exact match matters
+    outside the design space, round(|to| − r, 2) (docs/design_space.md §5.12). The exact match matters
     for diagonal directions: a (135°, 135°) limb with h = 0.3 has |to| − r = 0.3097.
     """
     for h in DESIGN_HEIGHTS:
@@ -306,7 +306,7 @@ def _height_of(to: Vec3, radius: float, theta: int, phi: int) -> float:
 
 
 def _attachment_site(morph: Morphology, limb: Limb) -> str:
-    """The parent site closest to ``body_pos − p_r·u`` (DESIGN_SPACE.md §5.12)."""
+    """The parent site closest to ``body_pos − p_r·u`` (docs/design_space.md §5.12)."""
     if limb.parent < 0:
         return TORSO_SITE
     parent = morph.limbs[limb.parent]
@@ -319,7 +319,7 @@ def _attachment_site(morph: Morphology, limb: Limb) -> str:
 def infer_symmetric_pairs(morph: Morphology) -> list[tuple[int, int]]:
     """Symmetric pairs without metadata: consecutive indices whose sites are mirror sites.
 
-    A pair is always grown with consecutive indices and deleted as a whole (DESIGN_SPACE.md §2.7,
+    A pair is always grown with consecutive indices and deleted as a whole (docs/design_space.md §2.7,
     §4.4), so pairing mirror-site limbs greedily by index recovers ``limb_list``.
     """
     mirrored = sorted(i for i, limb in morph.limbs.items() if limb.mirror)
@@ -464,7 +464,7 @@ def _build_tree(morph: Morphology) -> etree._Element:
 
 def _add_sibling_excludes(root: etree._Element) -> None:
     """Add an ``<exclude>`` for every body pair that touches at rest once parent–child contacts are
-    filtered (DESIGN_SPACE.md §5.4): compiled once with ``filterparent`` enabled, then set back."""
+    filtered (docs/design_space.md §5.4): compiled once with ``filterparent`` enabled, then set back."""
     flag = root.find("option/flag")
     flag.set("filterparent", "enable")
     model = mujoco.MjModel.from_xml_string(etree.tostring(root, encoding="unicode"))
@@ -483,7 +483,7 @@ def to_xml(morph: Morphology, excludes: bool = True) -> str:
     """The robot as a complete UNIMAL MJCF document (UTF-8 declaration, pretty-printed).
 
     :param excludes: compute and write the ``<exclude>`` pairs of siblings touching at rest
-        (one extra compile). The environments drop them anyway (ENV.md §1.3).
+        (one extra compile). The environments drop them anyway (docs/environment.md §1.3).
     """
     root = _build_tree(morph)
     if excludes:

@@ -1,10 +1,10 @@
-"""The seven UNIMAL mutation operators and ``mutate`` (DESIGN_SPACE.md §4).
+"""The seven UNIMAL mutation operators and ``mutate`` (docs/design_space.md §4).
 
 Every public function takes a robot and a ``numpy.random.Generator`` and returns a **new**
 robot together with an :class:`Operation` that records what changed; the input is never
 modified. Draws use only the generator, so a seed fixes the result.
 
-Decisions where the spec leaves a choice (DESIGN_SPACE.md §4.3, §4.9, §9):
+Choices the original code leaves open (docs/design_space.md §4.3, §4.9, §9):
 
 * **Touching capsules (§4.3).** The validity check of ``grow_limb`` uses MuJoCo's contact
   list as it is after ``mj_forward``: every reported contact counts, whatever its distance.
@@ -49,13 +49,13 @@ from .tree import (
     make_joint,
 )
 
-# DESIGN_SPACE.md §4.1: MUTATION_OPS, in the original's order (the choice is uniform over the allowed ones).
+# docs/design_space.md §4.1: MUTATION_OPS, in the original's order (the choice is uniform over the allowed ones).
 OPERATORS: tuple[str, ...] = ("grow_limb", "joint_angle", "limb_params", "dof", "density", "gear", "delete_limb")
-HEIGHTS: tuple[float, ...] = DESIGN_HEIGHTS  # DESIGN_SPACE.md §2.2, §2.8
-DENSITIES: tuple[float, ...] = (500.0, 600.0, 700.0, 800.0, 900.0, 1000.0)  # DESIGN_SPACE.md §2.1, §2.2, §2.8
-GEARS: tuple[float, ...] = (150.0, 200.0, 250.0, 300.0)  # DESIGN_SPACE.md §2.6
-AXIS_SETS: tuple[str, ...] = ("x", "y", "xy")  # DESIGN_SPACE.md §2.5
-# DESIGN_SPACE.md §2.5: the 13 joint ranges (degrees).
+HEIGHTS: tuple[float, ...] = DESIGN_HEIGHTS  # docs/design_space.md §2.2, §2.8
+DENSITIES: tuple[float, ...] = (500.0, 600.0, 700.0, 800.0, 900.0, 1000.0)  # docs/design_space.md §2.1, §2.2, §2.8
+GEARS: tuple[float, ...] = (150.0, 200.0, 250.0, 300.0)  # docs/design_space.md §2.6
+AXIS_SETS: tuple[str, ...] = ("x", "y", "xy")  # docs/design_space.md §2.5
+# docs/design_space.md §2.5: the 13 joint ranges (degrees).
 JOINT_RANGES: tuple[tuple[float, float], ...] = (
     (-30.0, 0.0),
     (0.0, 30.0),
@@ -71,8 +71,8 @@ JOINT_RANGES: tuple[tuple[float, float], ...] = (
     (-60.0, 30.0),
     (-30.0, 60.0),
 )
-GROW_ATTEMPTS = 50  # DESIGN_SPACE.md §4.2
-MIN_LIMBS_FOR_DELETE = 3  # DESIGN_SPACE.md §4.1: delete_limb is removed if num_limbs <= 2
+GROW_ATTEMPTS = 50  # docs/design_space.md §4.2
+MIN_LIMBS_FOR_DELETE = 3  # docs/design_space.md §4.1: delete_limb is removed if num_limbs <= 2
 
 T = TypeVar("T")
 
@@ -98,7 +98,7 @@ class Operation:
 
 # ---------------------------------------------------------------------------- helpers
 def _pick(rng: np.random.Generator, options: Sequence[T]) -> T:
-    """One element of ``options``, uniformly (DESIGN_SPACE.md §2.8)."""
+    """One element of ``options``, uniformly (docs/design_space.md §2.8)."""
     return options[int(rng.integers(len(options)))]
 
 
@@ -145,7 +145,7 @@ def mirror_site(robot: Morphology, site: str) -> str:
 
 
 def allowed_operators(robot: Morphology, operators: Sequence[str] = OPERATORS) -> list[str]:
-    """The operators DESIGN_SPACE.md §4.1 allows for ``robot``, restricted to ``operators``.
+    """The operators docs/design_space.md §4.1 allows for ``robot``, restricted to ``operators``.
 
     :param robot: the robot to mutate.
     :param operators: the candidate pool (default all seven, in the original's order).
@@ -167,7 +167,7 @@ def _require_allowed(robot: Morphology, name: str) -> None:
     if name not in allowed_operators(robot):
         raise OperatorNotAllowedError(
             f"{robot.name}: {name} is not allowed on a robot with {robot.num_limbs} limbs "
-            "(DESIGN_SPACE.md §4.1: no grow_limb at 10 limbs, no delete_limb at <= 2, only grow_limb at 0)"
+            "(docs/design_space.md §4.1: no grow_limb at 10 limbs, no delete_limb at <= 2, only grow_limb at 0)"
         )
 
 
@@ -183,7 +183,7 @@ class _Growth:
 
 
 def _draw_growth(robot: Morphology, rng: np.random.Generator) -> _Growth | str:
-    """Steps 1–4 of DESIGN_SPACE.md §4.2: a candidate growth, or the reason the attempt failed."""
+    """Steps 1–4 of docs/design_space.md §4.2: a candidate growth, or the reason the attempt failed."""
     sites = growth_sites(robot)
     site = _pick(rng, sites)
     owner = _site_owner(site)
@@ -261,7 +261,7 @@ def _new_contact_pairs(robot: Morphology, added: list[int], same_site: bool) -> 
 
 
 def validity_failure(robot: Morphology, allowed: set[tuple[str, str]] | None = None) -> str | None:
-    """The validity check of DESIGN_SPACE.md §4.3 on the compiled robot, at rest.
+    """The validity check of docs/design_space.md §4.3 on the compiled robot, at rest.
 
     Compiles the robot with an empty ``<contact>`` and ``filterparent="disable"`` and runs
     ``mj_forward``. Every contact MuJoCo reports counts (the touching-capsule rule, see the
@@ -285,7 +285,7 @@ def validity_failure(robot: Morphology, allowed: set[tuple[str, str]] | None = N
 
 
 def _grow_limb(robot: Morphology, rng: np.random.Generator, attempts: int = GROW_ATTEMPTS) -> Operation:
-    """DESIGN_SPACE.md §4.2 in place."""
+    """docs/design_space.md §4.2 in place."""
     failures: Counter[str] = Counter()
     op = Operation("grow_limb", applied=False)
     for attempt in range(1, attempts + 1):
@@ -323,7 +323,7 @@ def _grow_limb(robot: Morphology, rng: np.random.Generator, attempts: int = GROW
 
 # ---------------------------------------------------------------------------- the other operators
 def _delete_limb(robot: Morphology, rng: np.random.Generator, stale_head: bool = True) -> Operation:
-    """DESIGN_SPACE.md §4.4 in place: remove one leaf unit (a pair as a whole)."""
+    """docs/design_space.md §4.4 in place: remove one leaf unit (a pair as a whole)."""
     # The original tests the unit's first limb; growth on mirror sites always adds to both pair
     # members, so testing all members is the same and never orphans a child.
     leaves = [u for u in robot.units() if all(not robot.limbs[i].children for i in u)]
@@ -342,7 +342,7 @@ def _delete_limb(robot: Morphology, rng: np.random.Generator, stale_head: bool =
 
 
 def _limb_params(robot: Morphology, rng: np.random.Generator, btm_pos_bug: bool = True) -> Operation:
-    """DESIGN_SPACE.md §4.5 in place: new height for one unit, children moved along."""
+    """docs/design_space.md §4.5 in place: new height for one unit, children moved along."""
     unit = _pick(rng, robot.units())
     height = _pick(rng, HEIGHTS)
     old_height = robot.limbs[unit[0]].height
@@ -354,14 +354,14 @@ def _limb_params(robot: Morphology, rng: np.random.Generator, btm_pos_bug: bool 
 
 
 def _density(robot: Morphology, rng: np.random.Generator) -> Operation:
-    """DESIGN_SPACE.md §4.6 in place."""
+    """docs/design_space.md §4.6 in place."""
     robot.limb_density = _pick(rng, DENSITIES)
     robot.torso_density = _pick(rng, DENSITIES)
     return Operation("density", details={"limb_density": robot.limb_density, "torso_density": robot.torso_density})
 
 
 def _affected_units(robot: Morphology, rng: np.random.Generator) -> tuple[str, list[tuple[int, ...]]]:
-    """DESIGN_SPACE.md §4.7: all units with probability ½, else one unit chosen uniformly."""
+    """docs/design_space.md §4.7: all units with probability ½, else one unit chosen uniformly."""
     units = robot.units()
     if rng.random() < 0.5:
         return "all", units
@@ -369,7 +369,7 @@ def _affected_units(robot: Morphology, rng: np.random.Generator) -> tuple[str, l
 
 
 def _joint_op(robot: Morphology, rng: np.random.Generator, name: str) -> Operation:
-    """``gear``, ``joint_angle`` or ``dof`` (DESIGN_SPACE.md §4.7) in place; pair members get identical values."""
+    """``gear``, ``joint_angle`` or ``dof`` (docs/design_space.md §4.7) in place; pair members get identical values."""
     scope, units = _affected_units(robot, rng)
     values: list[Any] = []
     for unit in units:
@@ -422,9 +422,9 @@ def apply_operator(
     :param robot: the parent (not modified).
     :param name: one of :data:`OPERATORS`.
     :param rng: the random generator.
-    :param btm_pos_bug: replicate bug B1 in ``limb_params`` (DESIGN_SPACE.md §4.9).
-    :param stale_head: replicate bug B2 in ``delete_limb`` (DESIGN_SPACE.md §4.9).
-    :raises OperatorNotAllowedError: DESIGN_SPACE.md §4.1 excludes ``name`` for this robot.
+    :param btm_pos_bug: replicate bug B1 in ``limb_params`` (docs/design_space.md §4.9).
+    :param stale_head: replicate bug B2 in ``delete_limb`` (docs/design_space.md §4.9).
+    :raises OperatorNotAllowedError: docs/design_space.md §4.1 excludes ``name`` for this robot.
     """
     if name not in OPERATORS:
         raise ValueError(f"unknown mutation operator {name!r}; known: {', '.join(OPERATORS)}")
@@ -435,7 +435,7 @@ def apply_operator(
 
 
 def grow_limb(robot: Morphology, rng: np.random.Generator) -> tuple[Morphology, Operation]:
-    """Grow one limb or a symmetric pair (DESIGN_SPACE.md §4.2), up to 50 checked attempts.
+    """Grow one limb or a symmetric pair (docs/design_space.md §4.2), up to 50 checked attempts.
 
     :param robot: the parent (not modified).
     :param rng: the random generator.
@@ -448,7 +448,7 @@ def grow_limb(robot: Morphology, rng: np.random.Generator) -> tuple[Morphology, 
 def delete_limb(
     robot: Morphology, rng: np.random.Generator, *, stale_head: bool = True
 ) -> tuple[Morphology, Operation]:
-    """Delete one leaf unit, a pair as a whole (DESIGN_SPACE.md §4.4).
+    """Delete one leaf unit, a pair as a whole (docs/design_space.md §4.4).
 
     :param stale_head: keep the old head height like the original (bug B2, §4.9).
     :raises OperatorNotAllowedError: the robot has 2 or fewer limbs.
@@ -459,7 +459,7 @@ def delete_limb(
 def limb_params(
     robot: Morphology, rng: np.random.Generator, *, btm_pos_bug: bool = True
 ) -> tuple[Morphology, Operation]:
-    """Redraw the height of one unit and move its children (DESIGN_SPACE.md §4.5).
+    """Redraw the height of one unit and move its children (docs/design_space.md §4.5).
 
     :param btm_pos_bug: set ``btm_pos`` to r+h like the original (bug B1, §4.9).
     """
@@ -467,22 +467,22 @@ def limb_params(
 
 
 def density(robot: Morphology, rng: np.random.Generator) -> tuple[Morphology, Operation]:
-    """Redraw the limb and torso densities (DESIGN_SPACE.md §4.6)."""
+    """Redraw the limb and torso densities (docs/design_space.md §4.6)."""
     return apply_operator(robot, "density", rng)
 
 
 def gear(robot: Morphology, rng: np.random.Generator) -> tuple[Morphology, Operation]:
-    """Redraw the gears of one unit or of all units (DESIGN_SPACE.md §4.7)."""
+    """Redraw the gears of one unit or of all units (docs/design_space.md §4.7)."""
     return apply_operator(robot, "gear", rng)
 
 
 def joint_angle(robot: Morphology, rng: np.random.Generator) -> tuple[Morphology, Operation]:
-    """Redraw the joint ranges of one unit or of all units (DESIGN_SPACE.md §4.7)."""
+    """Redraw the joint ranges of one unit or of all units (docs/design_space.md §4.7)."""
     return apply_operator(robot, "joint_angle", rng)
 
 
 def dof(robot: Morphology, rng: np.random.Generator) -> tuple[Morphology, Operation]:
-    """Redraw the joint set (with fresh ranges and gears) of one unit or of all units (DESIGN_SPACE.md §4.7)."""
+    """Redraw the joint set (with fresh ranges and gears) of one unit or of all units (docs/design_space.md §4.7)."""
     return apply_operator(robot, "dof", rng)
 
 
@@ -501,8 +501,8 @@ def mutate(
     :param n: number of mutation steps (a failed ``grow_limb`` counts as a step).
     :param rng: the random generator; the same seed gives the same child.
     :param operators: restrict the pool (default all seven).
-    :param btm_pos_bug: replicate bug B1 in ``limb_params`` (DESIGN_SPACE.md §4.9).
-    :param stale_head: replicate bug B2 in ``delete_limb`` (DESIGN_SPACE.md §4.9).
+    :param btm_pos_bug: replicate bug B1 in ``limb_params`` (docs/design_space.md §4.9).
+    :param stale_head: replicate bug B2 in ``delete_limb`` (docs/design_space.md §4.9).
     :raises NoOperatorError: at some step no operator of the pool is allowed.
     """
     if n < 0:
@@ -517,7 +517,7 @@ def mutate(
         if not allowed:
             raise NoOperatorError(
                 f"{robot.name}: no operator of {list(operators)} is allowed on a robot with {child.num_limbs} limbs "
-                "(DESIGN_SPACE.md §4.1)"
+                "(docs/design_space.md §4.1)"
             )
         ops.append(_apply(child, _pick(rng, allowed), rng, btm_pos_bug=btm_pos_bug, stale_head=stale_head))
     return child, ops

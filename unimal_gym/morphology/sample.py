@@ -1,8 +1,8 @@
 """Generators of UNIMAL robots: DERL's random initial robots and the PD-set mutants.
 
 * :func:`random_robot` / :func:`sample_random_robot`: DERL's ``limb_count_pop_init``
-  (DESIGN_SPACE.md §6.1).
-* :func:`pd_robots`: the recipe of the released ``train_mutate_1000`` set (DESIGN_SPACE.md §7):
+  (docs/design_space.md §6.1).
+* :func:`pd_robots`: the recipe of the released ``train_mutate_1000`` set (docs/design_space.md §7):
   k mutants per parent, each made with m ~ U{1, 2, 3} random operators.
 
 Both draw only from the ``numpy.random.Generator`` they are given, so a seed fixes the output.
@@ -19,9 +19,9 @@ from .errors import GrowthFailedError
 from .mutate import DENSITIES, Operation, _pick, mutate
 from .tree import MAX_DESIGN_LIMBS, Morphology
 
-TORSO_MODES: tuple[str, ...] = ("horizontal_y", "vertical")  # DESIGN_SPACE.md §2.1 (dead configuration)
-INIT_LIMB_COUNTS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)  # DESIGN_SPACE.md §6.1, LIMB_COUNT_RANGE [2, 8, 1]
-PD_OPS_PER_MUTANT: tuple[int, ...] = (1, 2, 3)  # DESIGN_SPACE.md §7: m ~ U{1, 2, 3}
+TORSO_MODES: tuple[str, ...] = ("horizontal_y", "vertical")  # docs/design_space.md §2.1 (dead configuration)
+INIT_LIMB_COUNTS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)  # docs/design_space.md §6.1, LIMB_COUNT_RANGE [2, 8, 1]
+PD_OPS_PER_MUTANT: tuple[int, ...] = (1, 2, 3)  # docs/design_space.md §7: m ~ U{1, 2, 3}
 MAX_INIT_OPS = 10_000  # safety cap on §6.1's open-ended loop (the port's mean is 29 ops, 90th percentile 55)
 
 
@@ -54,7 +54,7 @@ class Mutant:
 
 
 def torso_alone(rng: np.random.Generator, name: str = "random") -> Morphology:
-    """A robot made of the torso only, with drawn torso mode and densities (DESIGN_SPACE.md §2.1, §6.1 step 1).
+    """A robot made of the torso only, with drawn torso mode and densities (docs/design_space.md §2.1, §6.1 step 1).
 
     :param rng: the random generator.
     :param name: the robot's name.
@@ -78,7 +78,7 @@ def sample_random_robot(
     stale_head: bool = True,
     target_limbs: int | None = None,
 ) -> RandomRobot:
-    """DERL's random initial robot with its history (DESIGN_SPACE.md §6.1).
+    """DERL's random initial robot with its history (docs/design_space.md §6.1).
 
     Torso alone, target n ~ U{2..8}, one forced ``grow_limb``, then random operators chosen as in
     §4.1 until the robot has at least n limbs.
@@ -87,8 +87,8 @@ def sample_random_robot(
     :param name: the robot's name.
     :param target_limbs: use this n (1–10) instead of drawing it from U{2..8}; the result has
         n or n + 1 limbs, at most 10.
-    :param btm_pos_bug: replicate bug B1 in ``limb_params`` (DESIGN_SPACE.md §4.9).
-    :param stale_head: replicate bug B2 in ``delete_limb`` (DESIGN_SPACE.md §4.9).
+    :param btm_pos_bug: replicate bug B1 in ``limb_params`` (docs/design_space.md §4.9).
+    :param stale_head: replicate bug B2 in ``delete_limb`` (docs/design_space.md §4.9).
     :raises GrowthFailedError: the target was not reached within 10 000 operations.
     """
     if target_limbs is not None and not 1 <= target_limbs <= MAX_DESIGN_LIMBS:
@@ -107,7 +107,7 @@ def sample_random_robot(
 
 
 def random_robot(rng: np.random.Generator, name: str = "random", target_limbs: int | None = None) -> Morphology:
-    """A random initial robot, as DERL generates its initial population (DESIGN_SPACE.md §6.1).
+    """A random initial robot, as DERL generates its initial population (docs/design_space.md §6.1).
 
     :param rng: the random generator.
     :param name: the robot's name.
@@ -124,15 +124,15 @@ def pd_robots(
     btm_pos_bug: bool = True,
     stale_head: bool = True,
 ) -> list[Mutant]:
-    """The PD-robot recipe (DESIGN_SPACE.md §7): ``k`` mutants per parent, m ~ U{1,2,3} ops each.
+    """The PD-robot recipe (docs/design_space.md §7): ``k`` mutants per parent, m ~ U{1,2,3} ops each.
 
     The released set also contains the unchanged parents; they are not repeated here.
 
     :param robots: the parents (not modified).
     :param k: mutants per parent (9 in the released set).
     :param rng: the random generator.
-    :param btm_pos_bug: replicate bug B1 in ``limb_params`` (DESIGN_SPACE.md §4.9).
-    :param stale_head: replicate bug B2 in ``delete_limb`` (DESIGN_SPACE.md §4.9).
+    :param btm_pos_bug: replicate bug B1 in ``limb_params`` (docs/design_space.md §4.9).
+    :param stale_head: replicate bug B2 in ``delete_limb`` (docs/design_space.md §4.9).
     :return: parent by parent, the mutants ``<parent>-mutate-<j>-<ops>`` for j = 0 … k−1.
     """
     out = []

@@ -5,9 +5,9 @@ densities, symmetry) and nothing of the MJCF boilerplate. Read one with
 :func:`unimal_gym.morphology.load`, write it with :func:`unimal_gym.morphology.save`.
 
 Limb geometry is stored explicitly (body position, capsule end, sites, joint anchor) exactly as
-the file has it, because the original's history-dependent rounding (DESIGN_SPACE.md §2.4, §4.5,
+the file has it, because the original's history-dependent rounding (docs/design_space.md §2.4, §4.5,
 §4.9 B1) cannot be recomputed from the direction alone. The design-space operators compute new
-geometry with the formulas of DESIGN_SPACE.md §2.4.
+geometry with the formulas of docs/design_space.md §2.4.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import numpy as np
 
 from .geometry import Vec3, add, joint_axis_vector, round2, sph2cart
 
-TORSO_RADIUS = 0.10  # DESIGN_SPACE.md §2.1
-LIMB_RADIUS = 0.05  # DESIGN_SPACE.md §2.2
-FLOOR_OFFSET = 0.2  # DESIGN_SPACE.md §4.8, BODY.FLOOR_OFFSET
-MAX_DESIGN_LIMBS = 10  # DESIGN_SPACE.md §2.9: limbs excluding the torso
-DESIGN_HEIGHTS = (0.2, 0.3, 0.4)  # DESIGN_SPACE.md §2.2: limb "height" h
+TORSO_RADIUS = 0.10  # docs/design_space.md §2.1
+LIMB_RADIUS = 0.05  # docs/design_space.md §2.2
+FLOOR_OFFSET = 0.2  # docs/design_space.md §4.8, BODY.FLOOR_OFFSET
+MAX_DESIGN_LIMBS = 10  # docs/design_space.md §2.9: limbs excluding the torso
+DESIGN_HEIGHTS = (0.2, 0.3, 0.4)  # docs/design_space.md §2.2: limb "height" h
 TORSO_SITE = "torso/0"
 
 
@@ -64,7 +64,7 @@ class Limb:
     :param joint_pos: anchor of all joints of the limb (body frame).
     :param mid: position of site ``limb/mid/N``.
     :param btm: position of site ``limb/btm/N``.
-    :param btm_pos: position of site ``limb/btm_pos/N`` (see DESIGN_SPACE.md §4.9 B1).
+    :param btm_pos: position of site ``limb/btm_pos/N`` (see docs/design_space.md §4.9 B1).
     :param mirror: sites have class ``mirror_growth_site`` (limb grown as part of a pair).
     :param joints: 1 or 2 hinges, x before y.
     :param children: child limb indices in document order.
@@ -118,7 +118,7 @@ class Morphology:
     :param angmom_sensor: the file has the ``subtreeangmom`` sensor (33 original robots lack it).
     :param next_index: the next limb index ``grow_limb`` will use (never decremented, §3).
     :param contact_pairs: geom-name pairs allowed to touch at rest (parent/child and same-site
-        pairs), as the mutator's state keeps them (DESIGN_SPACE.md §3).
+        pairs), as the mutator's state keeps them (docs/design_space.md §3).
     """
 
     name: str
@@ -170,7 +170,7 @@ class Morphology:
         return [f"limb{j.axis}/{limb.index}" for limb in self.iter_limbs() for j in limb.joints]
 
     def units(self) -> list[tuple[int, ...]]:
-        """Growth units (DESIGN_SPACE.md §3 ``limb_list``): pairs and singletons, by first index."""
+        """Growth units (docs/design_space.md §3 ``limb_list``): pairs and singletons, by first index."""
         paired = {i for pair in self.symmetric_pairs for i in pair}
         units: list[tuple[int, ...]] = [tuple(p) for p in self.symmetric_pairs]
         units += [(i,) for i in self.limbs if i not in paired]
@@ -212,7 +212,7 @@ class Morphology:
     ) -> None:
         """Re-place limb ``index`` at its site with a new direction and height, moving its children.
 
-        Geometry, sites and joint axes follow DESIGN_SPACE.md §2.4–2.5; the limb keeps its site,
+        Geometry, sites and joint axes follow docs/design_space.md §2.4–2.5; the limb keeps its site,
         joints' ranges and gears. Direct children keep their sites and directions and move with
         them: child pos = new site position + sph2cart(r, child θ, child φ) (§4.5). The head
         height is not re-placed (call :meth:`place_head`).
@@ -239,7 +239,7 @@ class Morphology:
 
     # ------------------------------------------------------------------ head height
     def head_height(self) -> float:
-        """Torso z that puts the lowest ``btm_pos`` site 0.2 above z = 0 (DESIGN_SPACE.md §4.8)."""
+        """Torso z that puts the lowest ``btm_pos`` site 0.2 above z = 0 (docs/design_space.md §4.8)."""
         lowest = -TORSO_RADIUS  # site torso/btm_pos/0
         for idx, p in self.world_positions().items():
             lowest = min(lowest, p[2] + self.limbs[idx].btm_pos[2])
@@ -259,7 +259,7 @@ def _round2(x: float) -> float:
 def limb_geometry(
     site_pos: Vec3, parent_radius: float, theta: int, phi: int, height: float, radius: float = LIMB_RADIUS
 ) -> dict[str, Vec3]:
-    """Positions of a newly grown limb (DESIGN_SPACE.md §2.4).
+    """Positions of a newly grown limb (docs/design_space.md §2.4).
 
     Returns a dict with ``pos`` (body position in the parent frame, ``s + sph2cart(p_r)``, not
     re-rounded), ``to``, ``joint_pos``, ``mid``, ``btm`` and ``btm_pos``.
@@ -276,5 +276,5 @@ def limb_geometry(
 
 
 def make_joint(axis: str, to: Vec3, lo_hi: tuple[float, float], gear: float) -> Joint:
-    """A hinge whose axis vector is computed from the capsule frame (DESIGN_SPACE.md §2.5)."""
+    """A hinge whose axis vector is computed from the capsule frame (docs/design_space.md §2.5)."""
     return Joint(axis=axis, range=(lo_hi[0], lo_hi[1]), gear=gear, vector=joint_axis_vector(to, axis))

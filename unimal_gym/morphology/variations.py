@@ -3,7 +3,7 @@
 MetaMorph's benchmark describes, next to the 100 training robots, 1600 **dynamics** variants
 (16 per robot: armature, density, damping, motor gear) and 800 **kinematics** variants (8 per
 robot: limb length, limb orientation). Neither the variants nor the code that made them is public
-(DESIGN_SPACE.md §6.3, ENV.md §8), so the ranges below are this project's documented choice:
+(docs/design_space.md §6.3, docs/environment.md §8), so the ranges below are this project's documented choice:
 each keeps the robot inside what the design space and the simulator handle well, and every
 variant keeps the robot's left/right symmetry (pair members receive identical values).
 
@@ -80,11 +80,11 @@ def dynamics_variation(robot: Morphology, rng: np.random.Generator, kind: str | 
     return out
 
 
-KINEMATICS_ATTEMPTS = 50  # like grow_limb's budget (DESIGN_SPACE.md §4.2)
+KINEMATICS_ATTEMPTS = 50  # like grow_limb's budget (docs/design_space.md §4.2)
 
 
 def _unit_directions(robot: Morphology, unit: tuple[int, ...]) -> list[list[tuple[int, int]]]:
-    """Direction assignments a unit may take and stay symmetric (DESIGN_SPACE.md §2.7, §2.10).
+    """Direction assignments a unit may take and stay symmetric (docs/design_space.md §2.7, §2.10).
 
     Returns one list of per-limb ``(θ, φ)`` per option: a single limb on the symmetry plane points
     in-plane or straight down; a pair at one site is mirrored (θ, 360 − θ); a pair at two mirror
@@ -113,7 +113,7 @@ def kinematics_variation(
 
     ``length`` draws a new height for a unit, ``orientation`` a new direction. Each attempt is
     checked like a growth (exact left/right symmetry, no contact at rest beyond the allowed
-    parent/child and same-site pairs, DESIGN_SPACE.md §4.3); the head is then re-placed so the
+    parent/child and same-site pairs, docs/design_space.md §4.3); the head is then re-placed so the
     lowest tip starts 0.2 above the ground (§4.8).
 
     :param kind: ``"length"`` or ``"orientation"``; ``None`` draws one.
