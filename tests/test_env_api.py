@@ -288,8 +288,8 @@ def test_robots_from_a_folder() -> None:
 def test_constructor_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="task="):
         UnimalEnv(robot=ROBOT, task="maze")
-    with pytest.raises(ValueError, match="exactly one of"):
-        UnimalEnv()
+    with pytest.raises(ValueError, match="not both"):
+        UnimalEnv(robot=ROBOT, robots="train")
     with pytest.raises(ValueError, match="render_mode"):
         UnimalEnv(robot=ROBOT, render_mode="human")
     with pytest.raises(ValueError, match="camera_name"):
@@ -330,3 +330,12 @@ def test_env_kwargs_round_trip_through_envspec_json(env_id: str, kwargs: dict, a
         np.testing.assert_array_equal(first[key], again[key])
     with pytest.raises(ValueError, match=rf"{attr}: \w+Config has no field 'nope'"):
         gym.make(env_id, robot="unimal-train-000", **{attr: {"nope": 1}})
+
+
+def test_an_env_made_by_id_alone_uses_the_bundled_training_set() -> None:
+    """Tools that make envs from an id (RL Zoo, check scripts, EnvSpec) need no robot keyword."""
+    env = gym.make("Unimal-FT-v0")
+    names = env.unwrapped.robot_names
+    assert len(names) == 100 and names[0] == "unimal-train-000"
+    env.reset(seed=0)
+    env.close()

@@ -75,6 +75,10 @@ class _DataViews:
         )
 
 
+DEFAULT_ROBOTS = "train"
+"""The robots of an env made without ``robot=`` or ``robots=``: the bundled training set."""
+
+
 class UnimalEnv(gym.Env):
     r"""UNIMAL locomotion: move a UNIMAL robot forward (+x) as fast as possible.
 
@@ -93,7 +97,9 @@ class UnimalEnv(gym.Env):
 
     The robot comes from ``robot=`` (a UNIMAL XML path, a :class:`~unimal_gym.morphology.Morphology`
     or a robot name) or ``robots=[...]`` (several; one is drawn at every reset, uniformly or by
-    :meth:`set_robot_weights`). One model is compiled per robot and reused across resets: FT never
+    :meth:`set_robot_weights`; a set's name such as ``"train"`` or a folder expands to its robots). With
+    neither, the env uses the bundled ``"train"`` set (:data:`DEFAULT_ROBOTS`), so ``gym.make("Unimal-FT-v0")``
+    works as tools that make envs by id expect. One model is compiled per robot and reused across resets: FT never
     recompiles, Obstacle moves and resizes its 50 boxes in place, VT recompiles the scene for each
     new corridor (about 12 ms on a slow 2-core VM; the robot part of the XML is built once per robot).
     A step is one ``mj_step(model, data, nstep=frame_skip)`` call plus small compiled kernels
@@ -294,8 +300,10 @@ class UnimalEnv(gym.Env):
     ) -> None:
         if task not in TASKS:
             raise ValueError(f"task={task!r}; allowed: {TASKS}")
-        if (robot is None) == (robots is None):
-            raise ValueError("give exactly one of robot=... (one robot) or robots=[...] (several)")
+        if robot is not None and robots is not None:
+            raise ValueError("give one of robot=... (one robot) or robots=[...] (several), not both")
+        if robot is None and robots is None:
+            robots = DEFAULT_ROBOTS
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode={render_mode!r}; allowed: None, {self.metadata['render_modes']}")
         if camera_name is not None and camera_name not in CAMERAS:
