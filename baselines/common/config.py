@@ -7,6 +7,12 @@ whose fields carry a one-line docstring each, and a dict of named presets (``pap
 ``--no-field-name``; ``--help`` shows each field's docstring), and :func:`config_from_args` applies the given
 options on top of the chosen preset. A config saved as JSON comes back with :func:`config_from_dict`.
 :func:`run_cli` runs a stage's command line: user errors are one line on stderr and exit code 2.
+
+Why not tyro, which turns dataclasses into command lines too: measured with tyro 1.0.17, a bad value
+(``--n-envs abc``) prints a 9-line box, where every command here prints one line (``error: --n-envs 'abc':
+expected int``, exit 2), and presets as the base of field overrides, with each preset's value in
+``--help``, would still need this module's code around it. The bridge is ~100 lines; tyro would add a
+dependency and 0.2 s of import for the same options.
 """
 
 from __future__ import annotations

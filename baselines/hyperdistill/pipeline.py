@@ -41,6 +41,7 @@ from ..common.envs import robot_files
 from ..common.expert_data import read_manifest
 from ..common.files import CheckpointError, atomic_write, file_sha256, read_csv
 from ..common.latency import actor_latency, robot_observation
+from ..common.progress import Progress
 from ..common.rollouts import evaluate_robots, robot_jobs, summarise
 from ..common.run_dir import resolve_checkpoint
 from ..common.stats import compare, gate
@@ -337,7 +338,10 @@ def run_pipeline(
             path = out / "eval" / f"{label}-{stage_key(identity, config.task, settings)}.json"
             if not path.is_file():
                 log(f"== evaluating {label} on {', '.join(sets)} × {d.eval_episodes} episodes")
-                results = evaluate_robots(source, jobs, d.eval_workers, config.task, d.eval_seed)
+                with Progress(len(jobs), f"evaluating {label}", "robot", write=log) as bar:  # a bar on a terminal
+                    results = evaluate_robots(
+                        source, jobs, d.eval_workers, config.task, d.eval_seed, on_result=lambda k, r: bar.advance(1)
+                    )
                 report = {"summary": summarise(results), "robots": results}
                 atomic_write(path, lambda p, r=report: p.write_text(json.dumps(r)))
             evals[label].append(json.loads(path.read_text()))
