@@ -35,3 +35,26 @@ def test_baselines_without_torch_says_how_to_install_it(tmp_path) -> None:
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert "baselines needs PyTorch" in last and "pip install torch==2.13.0 --index-url" in last
+
+
+def test_info_and_validate_take_the_names_render_takes(capsys) -> None:
+    from unimal_gym.cli import main
+
+    assert main(["info", "unimal-train-000"]) == 0
+    assert capsys.readouterr().out.startswith("robot unimal-train-000:")
+    assert main(["validate", "test"]) == 0  # a bundled set's name
+    assert capsys.readouterr().out.strip().endswith("100 valid, 0 invalid")
+    assert main(["info", "unimal-train-999"]) == 2
+    assert "closest names" in capsys.readouterr().err
+
+
+def test_help_shows_each_presets_value_and_no_markup() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "baselines.ppo", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "[paper 32; laptop 16; smoke 2]" in " ".join(out.split())  # --n-envs
+    assert "``" not in out and ":class:" not in out
+    out = subprocess.run(
+        [sys.executable, "-m", "unimal_gym", "generate", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "(default: robots)" in out and "(default: None)" not in out
