@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ import torch
 from unimal_gym.morphology import load, pd_robots, save
 
 from .common.agents import TeacherAgent
-from .common.config import ConfigError, add_config_arguments, config_from_args, run_cli
+from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, run_cli
 from .common.envs import make_robot_env, map_with_agent, robot_files
 from .common.expert_data import (
     DATA_FORMAT,
@@ -84,8 +84,20 @@ class CollectConfig:
         """num_envs · steps."""
         return self.num_envs * self.steps
 
+    RANGES: ClassVar[dict[str, str]] = {
+        "robot_limit": "[0, inf)",
+        "pd_per_robot": "[0, inf)",
+        "num_envs": "[1, inf)",
+        "steps": "[1, inf)",
+        "action_std": "(0, inf)",
+        "seed": "[0, 4294967295]",
+        "workers": "[1, inf)",
+    }
+    """The values each numeric field may take (checked by :func:`~baselines.common.config.check_fields`)."""
+
     def validate(self) -> CollectConfig:
         """:raises ConfigError: impossible sizes or unknown names. :return: self."""
+        check_fields(self)
         if self.features not in ("full", "student"):
             raise ConfigError(f"features={self.features!r} is not allowed; choose full or student")
         if min(self.num_envs, self.steps, self.workers) < 1 or self.robot_limit < 0 or self.pd_per_robot < 0:

@@ -39,13 +39,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .common.config import ConfigError, add_config_arguments, config_from_args, config_from_dict, run_cli
+from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, config_from_dict, run_cli
 from .common.envs import named_sets
 from .common.expert_data import ExpertData
 from .common.files import DISTILL_CHECKPOINT, CheckpointError, atomic_write, file_sha256, read_artifact, tensors
@@ -123,8 +123,29 @@ class DistillConfig:
     device: str = "cpu"
     """Where the student trains: cpu, cuda or auto (cuda when available); evaluation always runs on the CPU."""
 
+    RANGES: ClassVar[dict[str, str]] = {
+        "embedding_dropout": "[0, 1)",
+        "epochs": "[1, inf)",
+        "batch_size": "[1, inf)",
+        "learning_rate": "(0, inf)",
+        "grad_norm": "(0, inf)",
+        "per_robot_samples": "[1, inf)",
+        "seed": "[0, 4294967295]",
+        "checkpoint_every": "[1, inf)",
+        "eval_every": "[0, inf)",
+        "eval_limit": "[0, inf)",
+        "eval_train_limit": "[-1, inf)",
+        "eval_episodes": "[1, inf)",
+        "eval_seed": "[0, 4294967295]",
+        "eval_workers": "[1, inf)",
+        "memory_limit_gb": "[0, inf)",
+        "torch_threads": "[0, inf)",
+    }
+    """The values each numeric field may take (checked by :func:`~baselines.common.config.check_fields`)."""
+
     def validate(self) -> DistillConfig:
         """:raises ConfigError: unknown student, impossible sizes. :return: self."""
+        check_fields(self)
         if self.student not in STUDENTS:
             raise ConfigError(f"student={self.student!r} is not allowed; choose one of {', '.join(STUDENTS)}")
         try:
@@ -411,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
+        if args.stop_after is not None and args.stop_after < 1:
+            raise ConfigError(f"--stop-after {args.stop_after} is not allowed: at least 1 (epochs in total)")
         if args.test_robots:
             args.eval_sets = ",".join(f"{n}={s}" for n, s in named_sets(args.test_robots))
         config = config_from_args(args, DistillConfig, DISTILL_PRESETS)

@@ -26,14 +26,14 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from unimal_gym.layout import TASKS
 
 from .common.agents import REFERENCE_POLICIES, load_agent
-from .common.config import ConfigError, add_config_arguments, config_from_args, config_from_dict, run_cli
+from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, config_from_dict, run_cli
 from .common.envs import named_sets
 from .common.progress import Progress
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
@@ -57,8 +57,17 @@ class EvalConfig:
     task: str = ""
     """Task of a reference policy or an exported student: ft, vt or obstacle ('' = ft; checkpoints carry theirs)."""
 
+    RANGES: ClassVar[dict[str, str]] = {
+        "episodes": "[1, inf)",
+        "seed": "[0, 4294967295]",
+        "limit": "[0, inf)",
+        "workers": "[1, inf)",
+    }
+    """The values each numeric field may take (checked by :func:`~baselines.common.config.check_fields`)."""
+
     def validate(self) -> EvalConfig:
         """:raises ConfigError: impossible numbers or an unknown task. :return: self."""
+        check_fields(self)
         if self.episodes < 1 or self.workers < 1 or self.limit < 0:
             raise ConfigError("episodes and workers must be at least 1, limit at least 0")
         if self.task and self.task not in TASKS:

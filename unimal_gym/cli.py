@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import gl  # noqa: F401  (first: MUJOCO_GL on a headless machine, before MuJoCo is imported)
+from .envs.assembly import CAMERAS
 from .envs.robots import folder_robot_files, robot_file, robot_set_folder
 from .morphology import Morphology, MorphologyError, compile_robot, load, save
 from .morphology.mutate import mutate
@@ -168,6 +169,26 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _integer(lo: int, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [lo, hi] (hi None: no upper bound); anything else is a usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < lo or (hi is not None and value > hi):
+            allowed = f"{lo} to {hi}" if hi is not None else f"at least {lo}"
+            raise argparse.ArgumentTypeError(f"{value} is not allowed: {allowed}")
+        return value
+
+    return parse
+
+
+SEED = _integer(0, 2**32 - 1)
+MAX_IMAGE = 8192  # pixels per side of an offscreen image
+
+
 class _DefaultsFormatter(argparse.HelpFormatter):
     """Help that ends each option with its default, where it has a real one the text does not already give."""
 
@@ -194,10 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_validate)
 
     p = command("generate", help="generate random robots that stand (our robot-set generator)")
-    p.add_argument("--count", type=int, default=3, help="number of robots")
-    p.add_argument("--seed", type=int, default=0, help="base seed; robot i uses its own stream")
+    p.add_argument("--count", type=_integer(1), default=3, help="number of robots")
+    p.add_argument("--seed", type=SEED, default=0, help="base seed; robot i uses its own stream")
     p.add_argument("--label", default="random", help="set label; robots are named unimal-<label>-<i>")
-    p.add_argument("--limbs", type=int, help="limb count of every robot (default: drawn from --histogram)")
+    p.add_argument("--limbs", type=_integer(1, 10), help="limb count of every robot (default: drawn from --histogram)")
     p.add_argument(
         "--histogram",
         choices=sorted(LIMB_HISTOGRAMS),
@@ -206,23 +227,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--avoid", nargs="*", default=[], help="robot-set folders that must share no robot with this one")
     p.add_argument("--out", default="robots", help="output folder (xml/ + metadata/); resumes if it exists")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--workers", type=_integer(1), default=1, help="worker processes")
     p.add_argument("--quiet", action="store_true", help="print only the file paths")
     p.set_defaults(func=_cmd_generate)
 
     p = command("mutate", help="PD-style mutants of a robot (m ~ U{1,2,3} operators each)")
     p.add_argument("robot", help="robot XML file")
-    p.add_argument("--count", type=int, default=9, help="number of mutants (the paper uses 9)")
-    p.add_argument("-n", type=int, help="operators per mutant (default: drawn from {1, 2, 3})")
-    p.add_argument("--seed", type=int, default=0, help="seed of the mutations")
+    p.add_argument("--count", type=_integer(1), default=9, help="number of mutants (the paper uses 9)")
+    p.add_argument("-n", type=_integer(1, 10), help="operators per mutant, 1 to 10 (default: drawn from {1, 2, 3})")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the mutations")
     p.add_argument("--out", default="mutants", help="output folder (xml/ + metadata/)")
     p.set_defaults(func=_cmd_mutate)
 
     p = command("vary", help="MetaMorph-style dynamics and kinematics variants of a robot")
     p.add_argument("robot", help="robot XML file")
-    p.add_argument("--dynamics", type=int, default=16, help="dynamics variants (MetaMorph: 16)")
-    p.add_argument("--kinematics", type=int, default=8, help="kinematics variants (MetaMorph: 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the variations")
+    p.add_argument("--dynamics", type=_integer(0), default=16, help="dynamics variants (MetaMorph: 16)")
+    p.add_argument("--kinematics", type=_integer(0), default=8, help="kinematics variants (MetaMorph: 8)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the variations")
     p.add_argument("--out", default="variants", help="output folder (xml/ + metadata/)")
     p.set_defaults(func=_cmd_vary)
 
@@ -230,12 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("robot", help="robot XML file or robot name")
     p.add_argument("-o", "--output", default="robot.png", help="output file (.png, or .mp4 with --video)")
     p.add_argument("--video", action="store_true", help="record a rollout of random actions instead")
-    p.add_argument("--steps", type=int, default=150, help="control steps in the video (50 per second)")
+    p.add_argument("--steps", type=_integer(1), default=150, help="control steps in the video (50 per second)")
     p.add_argument("--task", choices=("ft", "vt", "obstacle"), default="ft", help="the task's arena")
-    p.add_argument("--camera", help="camera name (default: the task's view)")
-    p.add_argument("--width", type=int, default=640, help="image width (pixels)")
-    p.add_argument("--height", type=int, default=480, help="image height (pixels)")
-    p.add_argument("--seed", type=int, default=0, help="reset seed (and the video's random actions)")
+    p.add_argument(
+        "--camera", choices=CAMERAS, metavar="CAMERA", help=f"one of {', '.join(CAMERAS)} (default: the task's view)"
+    )
+    p.add_argument("--width", type=_integer(1, MAX_IMAGE), default=640, help="image width (pixels)")
+    p.add_argument("--height", type=_integer(1, MAX_IMAGE), default=480, help="image height (pixels)")
+    p.add_argument("--seed", type=SEED, default=0, help="reset seed (and the video's random actions)")
     p.set_defaults(func=_cmd_render)
 
     p = command(

@@ -21,12 +21,13 @@ import argparse
 import ast
 import inspect
 import itertools
+import math
 import re
 import sys
 import textwrap
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 
@@ -39,6 +40,70 @@ class UserError(Exception):
 
     Stages raise subclasses (or :class:`ConfigError`, registered by :func:`run_cli` too).
     """
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric config field may take: ``lo``/``hi`` bounds (None: unbounded), each closed or open.
+
+    Written as interval strings in a config class's ``RANGES``: ``"[1, inf)"``, ``"(0, 1]"``, ``"[0, 1)"``.
+    """
+
+    lo: float | None
+    hi: float | None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Range:
+        """``"[1, inf)"`` → Range(1, None); ``"(0, 1]"`` → Range(0, 1, lo_open=True)."""
+        match = re.fullmatch(r"\s*([\[(])\s*(-?inf|[-+0-9.e]+)\s*,\s*(-?inf|[-+0-9.e]+)\s*([\])])\s*", text)
+        if match is None:
+            raise ValueError(f"not an interval: {text!r}")
+        lo = None if match.group(2) == "-inf" else float(match.group(2))
+        hi = None if match.group(3) == "inf" else float(match.group(3))
+        return cls(lo, hi, match.group(1) == "(", match.group(4) == ")")
+
+    def contains(self, value: float) -> bool:
+        """True when ``value`` lies in the interval."""
+        if self.lo is not None and (value < self.lo or (self.lo_open and value == self.lo)):
+            return False
+        return not (self.hi is not None and (value > self.hi or (self.hi_open and value == self.hi)))
+
+    def text(self, name: str) -> str:
+        """``1 ≤ n_envs``, ``0 < gamma ≤ 1``."""
+        left = "" if self.lo is None else f"{_number(self.lo)} {'<' if self.lo_open else '≤'} "
+        right = "" if self.hi is None else f" {'<' if self.hi_open else '≤'} {_number(self.hi)}"
+        return f"{left}{name}{right}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def check_fields(config: Any) -> None:
+    """Every number of a config dataclass is finite, an integer where its type says ``int``, and inside its
+    class's ``RANGES`` (a mapping field name → interval string). One message form for every field:
+    ``gamma=5.0 is not allowed: 0 < gamma ≤ 1``.
+
+    :raises ConfigError: the first field that breaks its rule.
+    """
+    cls = type(config)
+    ranges: Mapping[str, str] = getattr(cls, "RANGES", {})
+    hints = typing.get_type_hints(cls)
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not math.isfinite(value):
+            raise ConfigError(f"{f.name}={value} is not allowed: a finite number is required")
+        if int in (hints[f.name], *typing.get_args(hints[f.name])) and float not in typing.get_args(hints[f.name]):
+            if not float(value).is_integer():
+                raise ConfigError(f"{f.name}={value} is not allowed: a whole number is required")
+        if f.name in ranges:
+            allowed = Range.parse(ranges[f.name])
+            if not allowed.contains(value):
+                raise ConfigError(f"{f.name}={value} is not allowed: {allowed.text(f.name)}")
 
 
 def config_from_dict(cls: type, data: Mapping[str, Any], what: str) -> Any:

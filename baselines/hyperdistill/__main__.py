@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, hn_rl=True)
         if args.students:
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
-        if args.epochs:
+        if args.epochs is not None:
             config = replace(config, distill=replace(config.distill, epochs=args.epochs))
         out = args.out or f"runs/hyperdistill-{args.task}-{args.preset}"
         report = run_pipeline(config, out, teacher=args.teacher)

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from torch import nn
@@ -36,7 +36,7 @@ from unimal_gym.morphology.sample import pd_robots
 
 from ..collect import COLLECT_PRESETS, CollectConfig, collect
 from ..common.agents import REFERENCE_POLICIES, StudentAgent, TeacherAgent
-from ..common.config import ConfigError
+from ..common.config import ConfigError, check_fields
 from ..common.envs import robot_files
 from ..common.expert_data import read_manifest
 from ..common.files import CheckpointError, atomic_write, file_sha256, read_csv
@@ -92,8 +92,17 @@ class PipelineConfig:
     latency_min_time: float = 0.2
     """Seconds per latency measurement (:func:`baselines.common.latency.latency`)."""
 
+    RANGES: ClassVar[dict[str, str]] = {
+        "near_per_robot": "[0, inf)",
+        "near_seed": "[0, 4294967295]",
+        "seeds": "[1, inf)",
+        "latency_min_time": "(0, inf)",
+    }
+    """The values each numeric field may take (checked by :func:`~baselines.common.config.check_fields`)."""
+
     def validate(self) -> PipelineConfig:
         """:raises ConfigError: unknown task or student. :return: self."""
+        check_fields(self)
         if self.task not in TASKS:
             raise ConfigError(f"task={self.task!r} is not allowed; choose one of {', '.join(TASKS)}")
         unknown = [s for s in self.students if s not in STUDENTS]

@@ -20,6 +20,7 @@ comma-separated (``"small,n_layers=2"``). Command lines take their choices from 
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,7 +122,25 @@ def network_config(arch: str, task: str, net: str = "") -> Any:
                 overrides[key] = text
         except ValueError:
             raise UnknownNetworkError(f"network size item {item!r}: {text!r} is not a valid {hint}") from None
+        _check_size(item, overrides[key], getattr(config, key))
     return dataclasses.replace(config, **overrides)
+
+
+def _check_size(item: str, value: Any, default: Any) -> None:
+    """Sizes are counts: whole numbers ≥ 1 (≥ 0 where the paper's value is 0); rates are finite and ≥ 0.
+
+    :raises UnknownNetworkError: a value outside that.
+    """
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if isinstance(v, int):
+            low = 0 if default == 0 else 1
+            if v < low:
+                raise UnknownNetworkError(f"network size item {item!r}: {v} is not allowed: at least {low}")
+        elif not (math.isfinite(v) and v >= 0):
+            raise UnknownNetworkError(f"network size item {item!r}: {v} is not allowed: a finite number ≥ 0")
 
 
 def build_network(arch: str, task: str, net: str = "", *, out_per_limb: int = 2, **overrides: Any) -> nn.Module:

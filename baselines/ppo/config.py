@@ -8,11 +8,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from unimal_gym.layout import TASKS
 
-from ..common.config import ConfigError, config_from_dict
+from ..common.config import ConfigError, check_fields, config_from_dict
 from ..common.legacy import rename_fields
 from ..nets import ARCHITECTURES, UnknownNetworkError, build_network
 
@@ -114,8 +114,39 @@ class PPOConfig:
         coef = KL_TARGET_COEF[self.task] if self.kl_target_coef is None else self.kl_target_coef
         return 0.01 * coef
 
+    RANGES: ClassVar[dict[str, str]] = {
+        "robot_limit": "[0, inf)",
+        "uniform_iters": "[0, inf)",
+        "ema_alpha": "(0, 1]",
+        "total_timesteps": "[1, inf)",
+        "n_envs": "[1, inf)",
+        "n_steps": "[1, inf)",
+        "n_epochs": "[1, inf)",
+        "batch_size": "[1, inf)",
+        "learning_rate": "(0, inf)",
+        "min_lr": "[0, inf)",
+        "warmup_iters": "[0, inf)",
+        "warmup_factor": "(0, 1]",
+        "clip_range": "(0, inf)",
+        "value_coef": "[0, inf)",
+        "entropy_coef": "[0, inf)",
+        "gamma": "(0, 1]",
+        "gae_lambda": "[0, 1]",
+        "max_grad_norm": "(0, inf)",
+        "kl_target_coef": "(0, inf)",
+        "action_std": "(0, inf)",
+        "norm_clip": "(0, inf)",
+        "seed": "[0, 4294967295]",
+        "checkpoint_every": "[1, inf)",
+        "torch_threads": "[0, inf)",
+        "rollout_threads": "[0, inf)",
+        "log_every": "[1, inf)",
+    }
+    """The values each numeric field may take (checked by :func:`~baselines.common.config.check_fields`)."""
+
     def validate(self) -> PPOConfig:
         """:raises ConfigError: an unknown name or an impossible size; :return: self."""
+        check_fields(self)
         choices = {
             "task": TASKS,
             "arch": ARCHS,
