@@ -402,9 +402,11 @@ def distill(
             "wall_time": round(time.perf_counter() - t_run, 3),
         }
         evaluate_now = due_for_evaluation(epoch)
+        # the row first: a crash before the checkpoint leaves a row that resume drops (truncate_logs), never a
+        # checkpoint whose epoch has no row
+        run.log("progress.csv", [row])
         if evaluate_now or epoch == config.epochs or epoch == end or epoch % config.checkpoint_every == 0:
             path = save(epoch, final=epoch == config.epochs)
-        run.log("progress.csv", [row])
         evals = ""
         if evaluate_now:
             summary = evaluate_checkpoint(path, epoch, config, run)

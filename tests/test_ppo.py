@@ -203,7 +203,11 @@ def test_killed_run_resumes_without_losing_or_repeating_iterations(tmp_path: Pat
     assert done is not None and int(done.stem.split("_")[1]) < iterations, "the run finished before it was killed"
     assert not (out / "checkpoints" / "final.pt").exists()
 
+    # a kill during a checkpoint write leaves its temporary: resume removes it (nothing reads temporaries)
+    litter = out / "checkpoints" / f".{done.name}.x1y2.tmp"
+    litter.write_bytes(b"half a checkpoint")
     assert main(["--out", str(out), "--resume", "--quiet"]) == 0
+    assert not litter.exists()
     state = load_checkpoint(out / "checkpoints" / "final.pt")
     assert state["iteration"] == iterations and state["timesteps"] == iterations * 128
     progress = _rows(out / "progress.csv")

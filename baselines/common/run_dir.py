@@ -92,11 +92,24 @@ class RunDir:
             write_json(self.config_path, config.to_dict(), indent=2)
             return None
         saved = self.read_config(type(config))
+        self.remove_stale_temporaries()
         if saved != config:
             new = config.to_dict()
             diff = {k: (v, new[k]) for k, v in saved.to_dict().items() if new[k] != v}
             raise CheckpointError(f"--resume with a config that differs from {self.config_path} (saved, given): {diff}")
         return self.latest_checkpoint()
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete the half-written temporary files (``.NAME.*.tmp``) of writes a killed run never finished.
+
+        Every file of a run folder is written to such a temporary next to it and renamed into place
+        (:func:`~baselines.common.files.atomic_write`), so a temporary is never a file anything reads.
+        :return: the files removed.
+        """
+        stale = [p for folder in (self.root, self.checkpoints) if folder.is_dir() for p in folder.glob(".*.tmp")]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_path(self, step: int) -> Path:
