@@ -44,6 +44,7 @@ from .common.expert_data import (
     write_shard,
 )
 from .common.files import atomic_write, file_sha256
+from .common.lock import LOCK_FILE, holds_lock
 from .common.progress import Progress
 from .common.run_dir import resolve_checkpoint
 from .nets import to_torch
@@ -235,6 +236,7 @@ def check_manifest(manifest: dict[str, Any], teacher: dict[str, Any], config: Co
         raise DataError(f"{where} was collected with another config (saved, given): {diff}")
 
 
+@holds_lock("out", "expert-data collection")
 def collect(
     teacher: str | Path,
     out: str | Path,
@@ -262,7 +264,7 @@ def collect(
         if missing:
             raise DataError(f"{out}: robot files {[str(m) for m in missing[:3]]} of the manifest are missing")
     else:
-        if out.exists() and any(out.iterdir()):
+        if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()):
             raise DataError(f"{out} is not empty and holds no manifest.json; choose a new --out")
         xmls = make_pd_robots(config, out / "robots")
         atomic_write(out / NORMALIZER_FILE, agent.normalizer.save)

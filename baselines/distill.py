@@ -49,6 +49,7 @@ from .common.config import ConfigError, add_config_arguments, check_fields, conf
 from .common.envs import named_sets
 from .common.expert_data import ExpertData
 from .common.files import DISTILL_CHECKPOINT, CheckpointError, atomic_write, file_sha256, read_artifact, tensors
+from .common.lock import holds_lock
 from .common.progress import Progress
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
 from .common.run_dir import RunDir, RunLayout
@@ -302,6 +303,7 @@ def open_run(
 
 
 # ---------------------------------------------------------------------------------------------- the run
+@holds_lock("out", "distillation run")
 def distill(
     data_dir: str | Path,
     config: DistillConfig,

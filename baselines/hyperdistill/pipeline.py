@@ -41,6 +41,7 @@ from ..common.envs import robot_files
 from ..common.expert_data import read_manifest
 from ..common.files import CheckpointError, atomic_write, file_sha256, read_csv
 from ..common.latency import actor_latency, robot_observation
+from ..common.lock import holds_lock
 from ..common.progress import Progress
 from ..common.rollouts import evaluate_robots, robot_jobs, summarise
 from ..common.run_dir import resolve_checkpoint
@@ -232,6 +233,7 @@ def _mark_done(folder: Path, info: dict[str, Any]) -> None:
     atomic_write(folder / ".done", lambda p: p.write_text(json.dumps(info) + "\n"))
 
 
+@holds_lock("out", "pipeline run")
 def run_pipeline(
     config: PipelineConfig,
     out: str | Path,

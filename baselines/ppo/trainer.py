@@ -47,6 +47,7 @@ from unimal_gym.normalization import DEFAULT_EPSILON, NormalizerError, Observati
 
 from ..common.envs import make_env, robot_files
 from ..common.files import PPO_CHECKPOINT, CheckpointError, arrays, read_artifact, tensors
+from ..common.lock import holds_lock
 from ..common.progress import Progress
 from ..common.run_dir import RunDir, RunLayout
 from .config import PPOConfig
@@ -404,6 +405,7 @@ def robot_rows(it: int, episodes: list[tuple[str, float, int]], names: list[str]
     return rows
 
 
+@holds_lock("out", "PPO run")
 def train(config: PPOConfig, out: str | os.PathLike[str], resume: bool = False, quiet: bool = False) -> Path:
     """Run (or resume) PPO; every input is checked before anything is written or started.
 

@@ -1,0 +1,67 @@
+"""One writer per run folder: a second command on a folder in use is refused naming the holder; a killed
+holder's lock is taken over; bad output folders are one-line errors that leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from baselines.common.files import CheckpointError
+from baselines.common.lock import LOCK_FILE, folder_lock
+from baselines.ppo.__main__ import main as ppo_main
+
+
+def test_a_held_folder_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    with folder_lock(tmp_path / "run", "PPO run") as lock:
+        holder = json.loads(lock.read_text())
+        with pytest.raises(CheckpointError, match=rf"in use by another PPO run: process {holder['pid']} on "):
+            with folder_lock(tmp_path / "run", "PPO run"):
+                pass
+    assert not (tmp_path / "run" / LOCK_FILE).exists()  # released
+
+
+def test_the_command_line_refuses_a_folder_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with folder_lock(tmp_path / "run"):
+        assert ppo_main(["--preset", "smoke", "--out", str(tmp_path / "run")]) == 2
+        assert [p.name for p in (tmp_path / "run").iterdir()] == [LOCK_FILE]  # the refused run wrote nothing
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is in use by another PPO run" in err
+
+
+def test_a_killed_holders_lock_is_taken_over(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    stale = {"pid": int(dead.stdout), "host": socket.gethostname(), "started": "earlier"}
+    (folder / LOCK_FILE).write_text(json.dumps(stale))
+    with folder_lock(folder) as lock:
+        assert json.loads(lock.read_text())["pid"] != stale["pid"]
+    (folder / LOCK_FILE).write_text("not json")  # an unreadable lock is taken over too
+    with folder_lock(folder):
+        pass
+
+
+def test_a_lock_from_another_host_is_respected(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / LOCK_FILE).write_text(json.dumps({"pid": 1, "host": "elsewhere", "started": "then"}))
+    with pytest.raises(CheckpointError, match="process 1 on elsewhere"):
+        with folder_lock(folder):
+            pass
+
+
+def test_bad_output_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a-file").write_text("x")
+    assert ppo_main(["--preset", "smoke", "--out", str(tmp_path / "a-file")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert ppo_main(["--preset", "smoke", "--out", ""]) == 2
+    assert "output folder is empty" in capsys.readouterr().err
+    # refused before anything is written: no folder is left behind
+    assert ppo_main(["--out", str(tmp_path / "never"), "--resume", "--preset", "smoke"]) == 2
+    capsys.readouterr()
+    assert not (tmp_path / "never").exists()
