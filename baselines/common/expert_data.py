@@ -49,7 +49,7 @@ from unimal_gym.normalization import NormalizerError, ObservationNormalizer
 
 from ..nets.obs import STATE_DIM, student_state_index
 from .config import UserError
-from .files import write_json
+from .files import safe_name, write_json
 from .legacy import EXPERT_DATA_FORMAT_1, normalizer_arrays, upgrade_manifest
 
 DATA_FORMAT = "unimal-expert-data-3"
@@ -90,6 +90,14 @@ def read_manifest(root: Path) -> dict[str, Any]:
     ):
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise DataError(f"{path}: format {found!r}, expected {DATA_FORMAT}")
+    robots = manifest.get("robots")
+    if not isinstance(robots, list):
+        raise DataError(f"{path}: 'robots' is not a list of robot names")
+    try:  # names become paths (shards/NAME, robots/xml/NAME.xml): none may leave the folder
+        for name in robots:
+            safe_name(name, f"{path}: robots")
+    except UserError as exc:
+        raise DataError(str(exc)) from None
     return manifest
 
 

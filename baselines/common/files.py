@@ -22,6 +22,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -48,6 +49,20 @@ LEGACY_KINDS = {legacy.PPO_FORMAT_1: PPO_CHECKPOINT, legacy.DISTILL_FORMAT_1: DI
 class CheckpointError(UserError, RuntimeError):
     """A checkpoint, exported student or run directory that cannot be used: missing, corrupted, of another
     kind, or not matching the configuration."""
+
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
+
+
+def safe_name(name: object, where: str) -> str:
+    """A name read from a file (a robot, a set) that is about to become part of a path: one path component
+    of letters, digits and ``._+-``, not starting with a dot, at most 200 characters.
+
+    :raises UserError: anything else (``../x``, ``a/b``, an empty or non-string name), naming ``where``.
+    """
+    if not isinstance(name, str) or not SAFE_NAME.match(name) or ".." in name:
+        raise UserError(f"{where}: {name!r} is not a valid name (one path component of letters, digits, '._+-')")
+    return name
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:
