@@ -48,6 +48,7 @@ from os import PathLike
 
 import numpy as np
 
+from .layout import ACTION_DIM, HFIELD_DIM
 from .normalization import NormalizerError, ObservationNormalizer
 
 FORMAT = "unimal-gym-student-v1"
@@ -74,6 +75,38 @@ def _layers(data: Mapping[str, np.ndarray], prefix: str) -> list[tuple[np.ndarra
     return layers
 
 
+def _check_network(
+    layers: list[tuple[np.ndarray, np.ndarray]], terrain: list[tuple[np.ndarray, np.ndarray]], inputs: int, source: str
+) -> None:
+    """Every layer is a (in, out) weight with an (out,) bias of finite numbers, and the layers chain: the
+    first reads the ``inputs`` state features, the terrain encoder the 1410 height-map cells, the second
+    layer the first's outputs (plus the terrain's), the last writes the 24 action slots.
+
+    :raises StudentFileError: naming the layer that breaks it.
+    """
+    for name, stack in (("layer", layers), ("terrain", terrain)):
+        for i, (w, b) in enumerate(stack):
+            if w.ndim != 2 or b.shape != (w.shape[1],):
+                raise StudentFileError(f"{source}: {name}{i}: weight {w.shape} and bias {b.shape} do not form a layer")
+            if not (np.isfinite(w).all() and np.isfinite(b).all()):
+                raise StudentFileError(f"{source}: {name}{i} holds NaN or infinite values")
+    widths = [
+        ("layer0", layers[0][0].shape[0], inputs),
+        (f"layer{len(layers) - 1}", layers[-1][0].shape[1], ACTION_DIM),
+    ]
+    if terrain:
+        widths.append(("terrain0", terrain[0][0].shape[0], HFIELD_DIM))
+        widths += [
+            (f"terrain{i + 1}", terrain[i + 1][0].shape[0], terrain[i][0].shape[1]) for i in range(len(terrain) - 1)
+        ]
+    extra = terrain[-1][0].shape[1] if terrain else 0
+    widths.append(("layer1", layers[1][0].shape[0], layers[0][0].shape[1] + extra))
+    widths += [(f"layer{i + 1}", layers[i + 1][0].shape[0], layers[i][0].shape[1]) for i in range(1, len(layers) - 1)]
+    for name, found, expected in widths:
+        if found != expected:
+            raise StudentFileError(f"{source}: {name} has width {found} where {expected} is needed")
+
+
 class StudentPolicy:
     """One robot's exported student: raw observation → 24-slot action (the Gaussian's mean).
 
@@ -95,6 +128,7 @@ class StudentPolicy:
         if len(self.layers) < 2:
             raise StudentFileError(f"{source}: expected at least 2 MLP layers, found {len(self.layers)}")
         index = np.asarray(data["feature_index"], dtype=np.int64)
+        _check_network(self.layers, self.terrain_layers, len(index), source)
         try:
             self.normalizer = ObservationNormalizer.from_arrays(data, source).subset(index)
         except (NormalizerError, IndexError) as err:
