@@ -252,3 +252,21 @@ def test_memory_mapped_distillation_reads_ahead_and_trains_the_same(data: Path, 
     assert all(torch.equal(a[k], b[k]) for k in a)
     losses = [[r["loss"] for r in read_csv(tmp_path / n / "progress.csv")] for n in ("memory", "mapped")]
     assert losses[0] == losses[1]
+
+
+@pytest.mark.parametrize("damage", ["nan_target", "inf_state", "huge_state"])
+def test_non_finite_or_out_of_range_numbers_never_reach_training(
+    data: Path, tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shard edited by hand (or damaged) with NaN / inf / 3.4e38 is refused naming the shard, before a NaN
+    student is trained and saved."""
+    broken = tmp_path / "broken"
+    shutil.copytree(data, broken)
+    name = json.loads((data / "manifest.json").read_text())["robots"][1]
+    file = broken / "shards" / name / ("act_mean.npy" if damage == "nan_target" else "proprioceptive.npy")
+    values = np.load(file)
+    values[3, 2] = {"nan_target": np.nan, "inf_state": np.inf, "huge_state": 3.4e38}[damage]
+    np.save(file, values)
+    with pytest.raises(DataError, match=rf"shards \['{name}'\] hold NaN, infinite or out-of-range values"):
+        distill(broken, replace(SMOKE, epochs=1, memory_limit_gb=0.0), tmp_path / "run", progress=None)
+    assert not list((tmp_path / "run" / "checkpoints").glob("*.pt"))

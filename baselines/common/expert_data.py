@@ -345,7 +345,25 @@ class ExpertData:
         }
         if "hfield" in rows:
             obs["hfield"] = rows["hfield"]
+        self._check_numbers(obs, rows["act_mean"], robot)
         return obs, rows["act_mean"]
+
+    def _check_numbers(self, obs: dict[str, Tensor], act_mean: Tensor, robot: Tensor) -> None:
+        """Numbers enter training only if they are finite, and the normalised state within the teacher's clip.
+
+        :raises DataError: naming the shards that hold a NaN, an infinity or an out-of-range state value.
+        """
+        limit = self.normalizer.clip_obs * (1 + 1e-6)
+        bad = ~torch.isfinite(act_mean).all(dim=1) | ~torch.isfinite(obs["proprioceptive"]).all(dim=1)
+        bad |= obs["proprioceptive"].abs().amax(dim=1) > limit
+        if "hfield" in obs:
+            bad |= ~torch.isfinite(obs["hfield"]).all(dim=1)
+        if bool(bad.any()):
+            names = sorted({self.names[int(r)] for r in robot[bad]})
+            raise DataError(
+                f"{self.root}: shards {names[:3]}{' …' if len(names) > 3 else ''} hold NaN, infinite or out-of-range"
+                f" values (normalised states must lie within ±{self.normalizer.clip_obs:g}); collect them again"
+            )
 
     def _gather(self, maps: list[Rows], index: np.ndarray) -> np.ndarray:
         robot, row = np.divmod(index, self.per_robot)
