@@ -20,7 +20,7 @@ from baselines.common.agents import TeacherAgent as CheckpointAgent
 from baselines.common.agents import load_agent
 from baselines.common.config import ConfigError
 from baselines.common.envs import robot_files
-from baselines.common.files import PPO_CHECKPOINT, CheckpointError, read_artifact
+from baselines.common.files import CONTENT_KEY, PPO_CHECKPOINT, CheckpointError, content_digest, read_artifact
 from baselines.evaluate import EvalConfig, evaluate, main
 from baselines.ppo import PRESETS, make_vec_env, train
 
@@ -113,12 +113,30 @@ def test_bad_checkpoints_and_sets_fail_before_work(run_dir: Path, tmp_path: Path
     state = load_checkpoint(run_dir / "checkpoints" / "final.pt")
     state["net"] = "d_model=16,n_layers=1,n_heads=1,ff_dim=16"
     mismatched = tmp_path / "mismatched.pt"
+    torch.save(state, mismatched)  # edited without a new content checksum: a damaged file
+    with pytest.raises(CheckpointError, match="do not match their checksum"):
+        CheckpointAgent(mismatched)
+    state[CONTENT_KEY] = content_digest(state)  # sealed again: now the weights are what does not fit
     torch.save(state, mismatched)
     with pytest.raises(CheckpointError, match="do not fit"):
         CheckpointAgent(mismatched)
+
+    # a damaged weight (a flipped exponent: 3.4e38) is caught by the checksum, a NaN one even when re-sealed
+    state = load_checkpoint(run_dir / "checkpoints" / "final.pt")
+    name = next(k for k, v in state["policy"].items() if v.is_floating_point() and v.numel() > 1)
+    state["policy"][name].view(-1)[0] = 3.4e38
+    torch.save(state, tmp_path / "flipped.pt")
+    with pytest.raises(CheckpointError, match=r"flipped\.pt: its contents do not match their checksum"):
+        CheckpointAgent(tmp_path / "flipped.pt")
+    state["policy"][name].view(-1)[0] = float("nan")
+    state[CONTENT_KEY] = content_digest(state)
+    torch.save(state, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match=rf"nan\.pt: /policy/{name} holds NaN or infinite values"):
+        CheckpointAgent(tmp_path / "nan.pt")
     # observation statistics of another size
     state = load_checkpoint(run_dir / "checkpoints" / "final.pt")
     state["obs_norm"]["obs_mean"] = torch.zeros(204)
+    state[CONTENT_KEY] = content_digest(state)
     other = tmp_path / "obs.pt"
     torch.save(state, other)
     with pytest.raises(CheckpointError, match="shape"):

@@ -143,7 +143,62 @@ def save_artifact(path: str | os.PathLike[str], kind: str, payload: Mapping[str,
     :param payload: tensors, numbers, strings and containers of them (what ``weights_only`` loading reads).
     """
     state = {"kind": kind, "format": FORMATS[kind], **payload}
+    state[CONTENT_KEY] = content_digest(state)
     atomic_write(path, lambda p: torch.save(state, p))
+
+
+CONTENT_KEY = "content_sha256"
+"""The key under which an artifact stores the digest of everything else in it."""
+
+
+def content_digest(state: Mapping[str, Any]) -> str:
+    """SHA-256 of an artifact's contents: every key, number, string and tensor (dtype, shape and bytes), in a
+    fixed order, independent of how torch lays the file out. A reader recomputes it to catch damaged files."""
+    digest = hashlib.sha256()
+
+    def walk(where: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key in sorted(value, key=str):
+                if not (where == "" and key == CONTENT_KEY):
+                    walk(f"{where}/{key}", value[key])
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"{where}:{type(value).__name__}{len(value)}".encode())
+            for i, item in enumerate(value):
+                walk(f"{where}[{i}]", item)
+        elif isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            digest.update(f"{where}:{t.dtype}:{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        elif isinstance(value, np.ndarray):
+            digest.update(f"{where}:{value.dtype}:{value.shape}".encode() + np.ascontiguousarray(value).tobytes())
+        else:
+            digest.update(f"{where}={value!r}".encode())
+
+    walk("", state)
+    return digest.hexdigest()
+
+
+def check_content(path: Path, data: Mapping[str, Any]) -> None:
+    """An artifact's stored digest matches its contents (files written before digests were stored pass),
+    and its floating-point tensors are finite.
+
+    :raises CheckpointError: a damaged file or non-finite numbers, naming the file (and the tensor).
+    """
+    stored = data.get(CONTENT_KEY)
+    if stored is not None and stored != content_digest(data):
+        raise CheckpointError(f"{path}: its contents do not match their checksum (a damaged file); use another copy")
+
+    def walk(where: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(f"{where}/{key}", item)
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                walk(f"{where}[{i}]", item)
+        elif isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: {where} holds NaN or infinite values")
+
+    walk("", data)
 
 
 def _load_torch(path: Path) -> dict[str, Any]:
@@ -194,6 +249,7 @@ def read_artifact(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} has format {data.get('format')!r}; this version reads {FORMATS[kind]!r} (re-run the stage)"
         )
+    check_content(path, data)
     return data
 
 
