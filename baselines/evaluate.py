@@ -163,10 +163,6 @@ def _plots(out: Path, results: list[dict[str, Any]], run_dir: Path | None) -> No
         plot_learning_curve(progress, out / "learning_curve.png")
 
 
-def _print(line: str) -> None:
-    print(line, flush=True)
-
-
 def plot_learning_curve(progress_csv: Path, png: Path) -> None:
     """Training return (mean of the episodes finished in each iteration) against env steps; with the run's
     ``robots.csv`` beside it, the moving mean of the robots' own returns with a band of ± s.e. across robots."""
@@ -268,7 +264,7 @@ def evaluate(
         out = run_dir / "eval" / f"{tag}-{mode}" if run_dir else Path("eval") / f"{Path(source).name}-{tag}-{mode}"
     out = Path(out)
 
-    bar = Progress(len(jobs), f"evaluating {Path(str(source)).name}", "robot", write=_print)
+    bar = Progress(len(jobs), f"evaluating {Path(str(source)).name}", "robot")
 
     def report(k: int, r: dict[str, Any]) -> None:
         bar.advance(1)

@@ -14,6 +14,11 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 
+def print_line(line: str) -> None:
+    """The default line sink: print and flush (so a log file shows each line as it happens)."""
+    print(line, flush=True)
+
+
 class Progress:
     """A progress bar with lines, or just lines.
 
@@ -31,7 +36,7 @@ class Progress:
         desc: str,
         unit: str = "it",
         initial: int = 0,
-        write: Callable[[str], None] | None = print,
+        write: Callable[[str], None] | None = print_line,
         bar_stream: TextIO | None = None,
     ) -> None:
         self._write = write

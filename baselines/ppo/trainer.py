@@ -48,7 +48,7 @@ from unimal_gym.normalization import DEFAULT_EPSILON, NormalizerError, Observati
 from ..common.envs import make_env, robot_files
 from ..common.files import PPO_CHECKPOINT, CheckpointError, arrays, read_artifact, tensors
 from ..common.lock import holds_lock
-from ..common.progress import Progress
+from ..common.progress import Progress, print_line
 from ..common.run_dir import RunDir, RunLayout
 from .config import PPOConfig
 from .policy import UnimalPolicy
@@ -480,10 +480,6 @@ def tensorboard_scalars(progress: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _print(line: str) -> None:
-    print(line, flush=True)
-
-
 def _loop(
     config: PPOConfig,
     run: RunDir,
@@ -497,7 +493,7 @@ def _loop(
 ) -> Path:
     path = run.checkpoints / "final.pt"
     t_run = time.perf_counter()
-    bar = Progress(config.iterations, f"PPO {config.arch} {config.task}", "it", start, None if quiet else _print)
+    bar = Progress(config.iterations, f"PPO {config.arch} {config.task}", "it", start, None if quiet else print_line)
     for it in range(start, config.iterations):
         t0 = time.perf_counter()
         weights = sampler.weights(it)
