@@ -7,9 +7,9 @@
   (the zip names the policy class; SB3 imports it), RL Zoo's enjoy/record scripts included;
 * ``DIR/vecnormalize.pkl``: SB3's ``VecNormalize`` statistics of the run (``proprioceptive`` normalised,
   clipped at 10), set to evaluation mode (frozen, rewards not normalised); load it with
-  ``VecNormalize.load("DIR/vecnormalize.pkl", venv)`` around envs made with ``gym.make``.
+  ``VecNormalize.load("DIR/vecnormalize.pkl", venv)`` around the envs (below).
 
-Every PPO run writes this pair for its final checkpoint into ``RUN/sb3/`` (:data:`SB3_FOLDER`). The
+Every PPO run writes this pair for its final checkpoint into ``RUN/sb3/`` (``trainer.save_sb3``). The
 policy reads the observation keys the networks use (:func:`baselines.common.envs.make_env` keeps
 exactly those; with plain Gymnasium, ``FilterObservation(env, baselines.common.envs.obs_keys(task))``)::
 
@@ -26,43 +26,17 @@ exactly those; with plain Gymnasium, ``FilterObservation(env, baselines.common.e
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.vec_env import VecNormalize
-
 from ..common.config import ConfigError, run_cli
 from ..common.envs import robot_files
-from ..common.files import PPO_CHECKPOINT, atomic_write, read_artifact
+from ..common.files import PPO_CHECKPOINT, read_artifact
 from ..common.run_dir import resolve_checkpoint
 from .config import PPOConfig
-
-SB3_FOLDER = "sb3"
-MODEL = "model.zip"
-STATISTICS = "vecnormalize.pkl"
-
-
-def save_sb3(model: BaseAlgorithm, venv: VecNormalize, out: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write ``model.zip`` and ``vecnormalize.pkl`` (evaluation mode) of a PPO model and its VecNormalize.
-
-    :return: the two paths.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    model.save(buffer, exclude=["rollout_buffer"])
-    atomic_write(out / MODEL, lambda tmp: tmp.write_bytes(buffer.getvalue()))
-    training, norm_reward = venv.training, venv.norm_reward
-    venv.training, venv.norm_reward = False, False
-    try:
-        atomic_write(out / STATISTICS, lambda tmp: venv.save(str(tmp)))
-    finally:
-        venv.training, venv.norm_reward = training, norm_reward
-    return out / MODEL, out / STATISTICS
+from .trainer import build_model, load_policy_state, make_vec_env, restore_statistics, save_sb3
 
 
 def export_sb3(source: str | os.PathLike[str], out: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -70,8 +44,6 @@ def export_sb3(source: str | os.PathLike[str], out: str | os.PathLike[str]) -> t
 
     :raises CheckpointError: not a readable PPO checkpoint, or weights that do not fit its network.
     """
-    from .trainer import build_model, load_policy_state, make_vec_env, restore_statistics  # (imports this module)
-
     path = resolve_checkpoint(source)
     state = read_artifact(path, PPO_CHECKPOINT)
     config = replace(PPOConfig.from_dict(state["config"]), n_envs=1, vec_env="dummy", device="cpu")

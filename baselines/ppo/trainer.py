@@ -25,6 +25,7 @@ The run directory (:class:`baselines.common.run_dir.RunDir`)::
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import random
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import DictRolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
@@ -46,13 +48,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 from unimal_gym.normalization import DEFAULT_EPSILON, NormalizerError, ObservationNormalizer
 
 from ..common.envs import make_env, robot_files
-from ..common.files import PPO_CHECKPOINT, CheckpointError, arrays, read_artifact, tensors
+from ..common.files import PPO_CHECKPOINT, CheckpointError, arrays, atomic_write, read_artifact, tensors
 from ..common.lock import holds_lock
 from ..common.progress import Progress, print_line
 from ..common.run_dir import RunDir, RunLayout
 from .config import PPOConfig
 from .policy import UnimalPolicy
-from .sb3 import SB3_FOLDER, save_sb3
 
 NORM_KEY = "proprioceptive"  # docs/environment.md §3.7: only this key is normalised
 EMA_WARMUP_EPISODES = 10  # docs/networks.md §7: ℓ_r starts as the mean of a robot's first 10 episodes
@@ -478,6 +479,31 @@ def tensorboard_scalars(progress: dict[str, Any]) -> dict[str, float]:
     if isinstance(progress.get("entropy"), (int, float)):
         out["train/entropy_loss"] = -progress["entropy"]
     return out
+
+
+# ---------------------------------------------------------------------------------------------- SB3 format
+SB3_FOLDER = "sb3"
+MODEL = "model.zip"
+STATISTICS = "vecnormalize.pkl"
+
+
+def save_sb3(model: BaseAlgorithm, venv: VecNormalize, out: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Write ``model.zip`` and ``vecnormalize.pkl`` (evaluation mode) of a PPO model and its VecNormalize.
+
+    :return: the two paths.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    model.save(buffer, exclude=["rollout_buffer"])
+    atomic_write(out / MODEL, lambda tmp: tmp.write_bytes(buffer.getvalue()))
+    training, norm_reward = venv.training, venv.norm_reward
+    venv.training, venv.norm_reward = False, False
+    try:
+        atomic_write(out / STATISTICS, lambda tmp: venv.save(str(tmp)))
+    finally:
+        venv.training, venv.norm_reward = training, norm_reward
+    return out / MODEL, out / STATISTICS
 
 
 def _loop(
