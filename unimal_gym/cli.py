@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from . import gl  # noqa: F401  (first: MUJOCO_GL on a headless machine, before MuJoCo is imported)
-from .envs.assembly import CAMERAS
-from .envs.robots import folder_robot_files, robot_file, robot_set_folder
+from .envs.assembly import CAMERAS, ft_model
+from .envs.robots import folder_robot_files, resolve_robot, robot_file, robot_set_folder
 from .morphology import Morphology, MorphologyError, compile_robot, load, save
 from .morphology.mutate import mutate
 from .morphology.variations import variants
@@ -72,12 +72,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    """Check each file exactly as the environments will: read it, check the layout holds it, compile its
+    FT model. Every file is checked (a bad one does not stop the others); exit status 1 if any failed."""
     files = _robot_files(args.paths)
     failed = 0
     for path in files:
         try:
-            morph = load(path)
-            compile_robot(morph)
+            morph = resolve_robot(path)
+            ft_model(morph)
         except MorphologyError as e:
             failed += 1
             print(f"FAIL {e}")
@@ -210,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("info", help="describe robots: limb tree, DoF, masses")
     p.add_argument("robots", nargs="+", help="robot XML files, robot names, robot-set folders or set names")
     p.set_defaults(func=_cmd_info)
-    p = command("validate", help="check that robot files parse and compile")
+    p = command("validate", help="check robot files exactly as the environments will (exit status 1 if any fails)")
     p.add_argument("paths", nargs="+", help="robot XML files, robot names, robot-set folders or set names")
     p.set_defaults(func=_cmd_validate)
 

@@ -21,8 +21,9 @@ import torch
 
 import unimal_gym  # noqa: F401  (registers the environments)
 from unimal_gym.envs.errors import UnknownRobotError
-from unimal_gym.envs.robots import BUNDLED_SETS, folder_robot_files, robot_set_folder
+from unimal_gym.envs.robots import BUNDLED_SETS, folder_robot_files, resolve_robot, robot_set_folder
 from unimal_gym.layout import ENV_IDS
+from unimal_gym.morphology import MorphologyError
 
 from .config import ConfigError
 
@@ -40,7 +41,8 @@ def robot_files(spec: str | os.PathLike[str], limit: int = 0, option: str = "--r
         holding ``xml/``).
     :param limit: keep the first ``limit`` files; 0 = all.
     :param option: how the message names the option the set came from.
-    :raises ConfigError: no such set or folder, or no robot file in it.
+    :raises ConfigError: no such set or folder, no robot file in it, or a robot the environments refuse
+        (every file is read and checked as the environments will, before any worker starts).
     """
     try:
         path = robot_set_folder(spec)
@@ -51,7 +53,13 @@ def robot_files(spec: str | os.PathLike[str], limit: int = 0, option: str = "--r
     files = folder_robot_files(path)
     if not files:
         raise ConfigError(f"{option} {str(spec)!r}: folder {path} holds no .xml robot files (nor an xml/ subfolder)")
-    return files[:limit] if limit else files
+    files = files[:limit] if limit else files
+    for f in files:
+        try:
+            resolve_robot(f)
+        except MorphologyError as e:
+            raise ConfigError(f"{option} {str(spec)!r}: {e}") from None
+    return files
 
 
 def named_sets(items: Iterable[str], option: str = "--test-robots") -> list[tuple[str, str]]:

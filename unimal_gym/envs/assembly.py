@@ -29,6 +29,7 @@ from lxml import etree
 
 from ..layout import TERRAIN_THICKNESS
 from ..morphology import Morphology, robot_xml
+from ..morphology.compile import compile_xml
 from .arenas import Arena, FlatFloor
 
 GEOM_CONDIM = "3"  # docs/environment.md §1.3 step 3 (XML.GEOM_CONDIM)
@@ -117,21 +118,23 @@ def ground_asset(root: etree._Element) -> etree._Element:
     return asset
 
 
-def compile_scene(scene: etree._Element, arena: Arena) -> mujoco.MjModel:
+def compile_scene(scene: etree._Element, arena: Arena, robot: Morphology | None = None) -> mujoco.MjModel:
     """Compile a scene of :func:`agent_scene` on the arena's current ground.
 
     :param scene: the robot's scene without ground; it is copied, not changed.
     :param arena: inserts its ground into the copy (:meth:`Arena.add_ground`) and writes what XML
         cannot say into the compiled model (:meth:`Arena.after_compile`).
+    :param robot: the robot of the scene, named (with its file) if MuJoCo refuses the model.
     :returns: the complete model, ready for ``MjData``.
+    :raises RobotFileError: MuJoCo cannot compile the scene.
     """
     root = copy.deepcopy(scene)
     arena.add_ground(root)
-    model = mujoco.MjModel.from_xml_string(etree.tostring(root, encoding="unicode"))
+    model = compile_xml(etree.tostring(root, encoding="unicode"), robot)
     arena.after_compile(model)
     return model
 
 
 def ft_model(robot: Morphology) -> mujoco.MjModel:
     """The model ``UnimalEnv(task="ft")`` compiles for ``robot``: its scene on a default :class:`FlatFloor`."""
-    return compile_scene(agent_scene(robot), FlatFloor())
+    return compile_scene(agent_scene(robot), FlatFloor(), robot)

@@ -5,21 +5,15 @@ All of them subclass :class:`ValueError`, so ``except ValueError`` keeps working
 
 from __future__ import annotations
 
-from ..morphology.errors import MorphologyError
+from ..morphology.errors import MorphologyError, RobotTooLargeError
+
+__all__ = ["InvalidActionError", "InvalidStateError", "RobotTooLargeError", "UnknownRobotError"]
 
 
 class UnknownRobotError(MorphologyError):
     """A robot name matched no file in the robot folders searched.
 
     The message lists the folders searched and the closest names found there.
-    """
-
-
-class RobotTooLargeError(MorphologyError):
-    """A robot has more limbs or joints than the observation layout can hold.
-
-    The layout pads to ``MAX_LIMBS = 12`` limb slots with at least one padding slot, so a robot may
-    have at most 11 bodies (torso included) and at most ``MAX_JOINTS = 16`` hinge joints.
     """
 
 

@@ -21,14 +21,13 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ..layout import MAX_JOINTS, MAX_LIMBS
 from ..morphology import Morphology, load
+from ..morphology.checks import check_layout
 from ..published import SOURCES, published_set
-from .errors import RobotTooLargeError, UnknownRobotError
+from .errors import UnknownRobotError
 
 RobotSpec = Morphology | str | os.PathLike[str]
 ROBOT_PATH_ENV = "UNIMAL_GYM_ROBOT_PATH"
-MAX_BODIES = MAX_LIMBS - 1  # docs/environment.md §3.5: at least one padding limb slot is always left
 BUNDLED_SETS = ("train", "test")
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -114,16 +113,7 @@ def check_robot_size(robot: Morphology) -> None:
 
     :raises RobotTooLargeError: more than 11 bodies (torso included) or more than 16 hinges.
     """
-    bodies = robot.num_limbs + 1
-    if bodies > MAX_BODIES:
-        raise RobotTooLargeError(
-            f"robot {robot.name!r} has {bodies} bodies (torso included); at most {MAX_BODIES} are allowed "
-            f"(MAX_LIMBS = {MAX_LIMBS} limb slots, one always padding)"
-        )
-    if robot.dof > MAX_JOINTS:
-        raise RobotTooLargeError(
-            f"robot {robot.name!r} has {robot.dof} hinge joints; at most MAX_JOINTS = {MAX_JOINTS} are allowed"
-        )
+    check_layout(robot)
 
 
 def resolve_robot(spec: RobotSpec, robot_dirs: Iterable[str | os.PathLike[str]] = ()) -> Morphology:

@@ -373,7 +373,7 @@ class UnimalEnv(gym.Env):
     def _activate(self, robot: _Robot) -> None:
         """Make ``robot`` current, compiling its model if its ground layout changed (else reuse it)."""
         if robot.model is None or robot.layout_version != self._arena.layout_version:
-            robot.model = compile_scene(robot.scene, self._arena)
+            robot.model = compile_scene(robot.scene, self._arena, robot.morphology)
             robot.data = mujoco.MjData(robot.model)
             robot.layout_version = self._arena.layout_version
             if robot.observation is None:

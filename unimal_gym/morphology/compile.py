@@ -15,6 +15,7 @@ from pathlib import Path
 import mujoco
 from lxml import etree
 
+from .errors import RobotFileError
 from .geometry import capsule_inertial, capsule_quat
 from .mjcf import fmt, load, to_xml
 from .tree import Morphology
@@ -77,5 +78,20 @@ def compile_robot(
     z_offset: float = 0.0,
     mass_convention: str = "mujoco200",
 ) -> mujoco.MjModel:
-    """Compile a robot alone (no floor) into an ``MjModel``; see :func:`robot_xml`."""
-    return mujoco.MjModel.from_xml_string(robot_xml(robot, z_offset, mass_convention))
+    """Compile a robot alone (no floor) into an ``MjModel``; see :func:`robot_xml`.
+
+    :raises RobotFileError: MuJoCo cannot compile it (the message names the robot's file).
+    """
+    morph = robot if isinstance(robot, Morphology) else load(Path(robot))
+    return compile_xml(robot_xml(morph, z_offset, mass_convention), morph)
+
+
+def compile_xml(xml: str, robot: Morphology | None = None) -> mujoco.MjModel:
+    """``MjModel.from_xml_string`` with MuJoCo's refusal turned into a :class:`RobotFileError` naming the
+    robot (its file when it was read from one) and MuJoCo's first line."""
+    try:
+        return mujoco.MjModel.from_xml_string(xml)
+    except ValueError as e:
+        where = (robot.source or f"robot {robot.name!r}") if robot is not None else "<model>"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RobotFileError(where, f"MuJoCo cannot compile it: {first}") from None

@@ -19,6 +19,16 @@ class RobotFileError(MorphologyError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class RobotTooLargeError(MorphologyError):
+    """A robot has more limbs or joints than the environments' observation layout can hold.
+
+    The layout pads to ``MAX_LIMBS = 12`` limb slots with at least one padding slot, so a robot may
+    have at most 11 bodies (torso included) and at most ``MAX_JOINTS = 16`` hinge joints
+    (docs/environment.md §3.5). The design space allows more hinges (10 limbs with 2 each); such a robot
+    is a valid file but cannot be simulated by the environments.
+    """
+
+
 class MutationError(MorphologyError):
     """A mutation cannot be applied to this robot (for example no operator is allowed)."""
 

@@ -19,6 +19,8 @@ import mujoco
 import numpy as np
 from lxml import etree
 
+from . import checks
+from .checks import check_axis, check_number, check_range, numbers
 from .errors import RobotFileError
 from .geometry import Vec3, direction_from_vector, sph2cart
 from .tree import DESIGN_HEIGHTS, LIMB_RADIUS, MAX_DESIGN_LIMBS, TORSO_RADIUS, TORSO_SITE, Joint, Limb, Morphology
@@ -92,18 +94,6 @@ def _fmt_num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(float(x))
 
 
-def _floats(text: str | None, n: int, path: object, what: str) -> tuple[float, ...]:
-    if text is None:
-        raise RobotFileError(path, f"{what}: attribute missing")
-    try:
-        vals = tuple(float(v) for v in text.split())
-    except ValueError:
-        raise RobotFileError(path, f"{what}: not a list of numbers: {text!r}") from None
-    if len(vals) != n or not all(math.isfinite(v) for v in vals):
-        raise RobotFileError(path, f"{what}: expected {n} finite numbers, got {text!r}")
-    return vals
-
-
 # ---------------------------------------------------------------------------- reading
 def metadata_path_for(xml_path: str | os.PathLike[str]) -> Path | None:
     """Where the metadata JSON of a robot file lives, if it exists.
@@ -124,8 +114,9 @@ def load(path: str | os.PathLike[str], metadata: str | os.PathLike[str] | None =
     :param path: the robot's MJCF XML.
     :param metadata: its metadata JSON; by default found with :func:`metadata_path_for`.
         Without one, symmetric pairs are inferred from the mirror growth sites.
-    :raises RobotFileError: file missing or unreadable, malformed XML, not a UNIMAL robot,
-        more than 10 limbs, or metadata that contradicts the XML.
+    :raises RobotFileError: file missing or unreadable, malformed XML, not a UNIMAL robot, a number
+        outside what a robot file may hold (docs/design_space.md §5.13), more than 10 limbs, or metadata
+        that is malformed or contradicts the XML.
     """
     p = Path(path)
     if not p.is_file():
@@ -135,12 +126,7 @@ def load(path: str | os.PathLike[str], metadata: str | os.PathLike[str] | None =
     except OSError as e:
         raise RobotFileError(p, f"cannot read: {e.strerror}") from None
     meta_path = Path(metadata) if metadata is not None else metadata_path_for(p)
-    meta = None
-    if meta_path is not None:
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError) as e:
-            raise RobotFileError(meta_path, f"cannot read metadata JSON: {e}") from None
+    meta = checks.read_metadata(meta_path) if meta_path is not None else None
     return from_xml(text, name=p.stem, source=p, metadata=meta, metadata_source=meta_path)
 
 
@@ -152,10 +138,7 @@ def from_xml(
     metadata_source: object = None,
 ) -> Morphology:
     """Parse a UNIMAL robot from an XML string (see :func:`load`)."""
-    try:
-        root = etree.fromstring(text.encode() if isinstance(text, str) else text)
-    except etree.XMLSyntaxError as e:
-        raise RobotFileError(source, f"malformed XML: {e}") from None
+    root = checks.parse_xml(text.encode() if isinstance(text, str) else text, source)
     if root.tag != "mujoco":
         raise RobotFileError(source, f"root element is <{root.tag}>, expected <mujoco>")
     torso = root.find("./worldbody/body[@name='torso/0']")
@@ -165,19 +148,30 @@ def from_xml(
     gears: dict[str, float] = {}
     for motor in root.iterfind("./actuator/motor"):
         joint_name = motor.get("joint")
-        gears[str(joint_name)] = _floats(motor.get("gear", "1"), 1, source, f"motor {joint_name} gear")[0]
+        gears[str(joint_name)] = numbers(motor.get("gear", "1"), 1, source, f"motor {joint_name} gear", "gear")[0]
 
     torso_geom = torso.find("./geom[@name='torso/0']")
     if torso_geom is None:
         raise RobotFileError(source, "torso/0 has no geom named torso/0")
-    pos = _floats(torso.get("pos", "0 0 0"), 3, source, "torso/0 pos")
+    pos = numbers(torso.get("pos", "0 0 0"), 3, source, "body torso/0 pos", "position")
+    if pos[:2] != (0.0, 0.0):
+        raise RobotFileError(source, f"body torso/0 pos: x and y must be 0 (the environments place the robot): {pos}")
+    check_number(pos[2], source, "body torso/0 pos z", "height")
+    torso_size = numbers(torso_geom.get("size", str(TORSO_RADIUS)), 1, source, "geom torso/0 size", "radius")[0]
+    if torso_geom.get("type", "sphere") != "sphere" or torso_size != TORSO_RADIUS:
+        raise RobotFileError(
+            source,
+            f"geom torso/0: a UNIMAL torso is a sphere of size {TORSO_RADIUS}, got type "
+            f"{torso_geom.get('type', 'sphere')!r} size {torso_size:g}",
+        )
     morph = Morphology(
         name=name,
         torso_z=pos[2],
-        torso_density=float(torso_geom.get("density", "1000")),
+        torso_density=numbers(torso_geom.get("density", "1000"), 1, source, "geom torso/0 density", "density")[0],
         limb_density=float("nan"),
         torso_mode="vertical" if torso.find("./site[@name='torso/vertical/0']") is not None else "horizontal_y",
         angmom_sensor=root.find("./sensor/subtreeangmom") is not None,
+        source=str(source),
     )
     for child in torso.iterfind("./body"):
         morph.torso_children.append(_read_limb(child, -1, morph, gears, source))
@@ -186,22 +180,26 @@ def from_xml(
             source,
             f"too many limbs: {morph.num_limbs} (at most {MAX_DESIGN_LIMBS} limbs, {MAX_DESIGN_LIMBS + 1} bodies)",
         )
-    densities = {limb_density for limb_density in _limb_densities(torso)}
+    densities = set(_limb_densities(torso, source))
     if len(densities) > 1:
         raise RobotFileError(source, f"limbs have different densities {sorted(densities)}; UNIMAL uses one")
     morph.limb_density = densities.pop() if densities else morph.torso_density
     morph.next_index = max(morph.limbs, default=-1) + 1
 
     if metadata is not None:
-        morph.symmetric_pairs = _pairs_from_metadata(morph, metadata, metadata_source or source)
+        meta = checks.check_metadata(metadata, metadata_source or source)
+        morph.symmetric_pairs = _pairs_from_metadata(morph, meta, metadata_source or source)
     else:
         morph.symmetric_pairs = infer_symmetric_pairs(morph)
     morph.contact_pairs = allowed_contacts(morph)
     return morph
 
 
-def _limb_densities(torso: etree._Element) -> list[float]:
-    return [float(g.get("density", "1000")) for g in torso.iterfind(".//body/geom")]
+def _limb_densities(torso: etree._Element, source: object) -> list[float]:
+    return [
+        numbers(g.get("density", "1000"), 1, source, f"geom {g.get('name')} density", "density")[0]
+        for g in torso.iterfind(".//body/geom")
+    ]
 
 
 def _read_limb(body: etree._Element, parent: int, morph: Morphology, gears: dict[str, float], source: object) -> int:
@@ -212,15 +210,15 @@ def _read_limb(body: etree._Element, parent: int, morph: Morphology, gears: dict
     index = int(m.group(1))
     if index in morph.limbs:
         raise RobotFileError(source, f"body {name!r} appears twice")
-    pos = _floats(body.get("pos", "0 0 0"), 3, source, f"{name} pos")
+    pos = numbers(body.get("pos", "0 0 0"), 3, source, f"body {name} pos", "position")
     geom = body.find(f"./geom[@name='{name}']")
     if geom is None:
         raise RobotFileError(source, f"{name}: no capsule geom named {name}")
-    fromto = _floats(geom.get("fromto"), 6, source, f"geom {name} fromto")
+    fromto = numbers(geom.get("fromto"), 6, source, f"geom {name} fromto", "position")
     if any(fromto[:3]):
         raise RobotFileError(source, f"geom {name}: capsule must start at the body origin (fromto 0 0 0 …)")
     to = fromto[3:]
-    radius = _floats(geom.get("size", str(LIMB_RADIUS)), 1, source, f"geom {name} size")[0]
+    radius = numbers(geom.get("size", str(LIMB_RADIUS)), 1, source, f"geom {name} size", "radius")[0]
     rho = math.sqrt(sum(c * c for c in to))
     if rho == 0.0:
         raise RobotFileError(source, f"geom {name}: zero-length capsule")
@@ -243,12 +241,14 @@ def _read_limb(body: etree._Element, parent: int, morph: Morphology, gears: dict
             )
         if jname not in gears:
             raise RobotFileError(source, f"joint {jname} has no <motor> in <actuator>")
-        rng = _floats(j.get("range"), 2, source, f"joint {jname} range")
-        jpos = _floats(j.get("pos", "0 0 0"), 3, source, f"joint {jname} pos")
+        rng = numbers(j.get("range"), 2, source, f"joint {jname} range", "angle")
+        check_range(*rng, source, f"joint {jname} range")
+        jpos = numbers(j.get("pos", "0 0 0"), 3, source, f"joint {jname} pos", "position")
         joint_pos = jpos  # type: ignore[assignment]
-        vec = _floats(j.get("axis", "0 0 1"), 3, source, f"joint {jname} axis")
+        vec = numbers(j.get("axis", "0 0 1"), 3, source, f"joint {jname} axis", "axis")
+        check_axis(vec, source, f"joint {jname} axis")
         extra = {
-            key: _floats(j.get(key), 1, source, f"joint {jname} {key}")[0]
+            key: numbers(j.get(key), 1, source, f"joint {jname} {key}", key)[0]
             for key in ("damping", "armature")
             if j.get(key) is not None
         }
@@ -264,7 +264,7 @@ def _read_limb(body: etree._Element, parent: int, morph: Morphology, gears: dict
         s = sites.get(f"limb/{kind}/{index}")
         if s is None:
             raise RobotFileError(source, f"{name}: site limb/{kind}/{index} missing")
-        return _floats(s.get("pos", "0 0 0"), 3, source, f"site limb/{kind}/{index} pos")  # type: ignore[return-value]
+        return numbers(s.get("pos", "0 0 0"), 3, source, f"site limb/{kind}/{index} pos", "position")  # type: ignore[return-value]
 
     mid, btm, btm_pos = site_pos("mid"), site_pos("btm"), site_pos("btm_pos")
     mid_class = sites[f"limb/mid/{index}"].get("class", "growth_site")

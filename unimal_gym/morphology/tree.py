@@ -119,6 +119,8 @@ class Morphology:
     :param next_index: the next limb index ``grow_limb`` will use (never decremented, §3).
     :param contact_pairs: geom-name pairs allowed to touch at rest (parent/child and same-site
         pairs), as the mutator's state keeps them (docs/design_space.md §3).
+    :param source: the file it was read from (``""`` for a robot made in memory); error messages name
+        it. Not part of the robot: two robots that differ only in ``source`` are equal.
     """
 
     name: str
@@ -132,6 +134,7 @@ class Morphology:
     angmom_sensor: bool = True
     next_index: int = 0
     contact_pairs: set[tuple[str, str]] = field(default_factory=set)
+    source: str = field(default="", compare=False)
 
     # ------------------------------------------------------------------ structure
     @property
@@ -234,8 +237,10 @@ class Morphology:
             child.pos = add(self.site_position(child.site), sph2cart(limb.radius, child.theta, child.phi))
 
     def copy(self) -> Morphology:
-        """A deep copy (mutation operators never touch their input)."""
-        return copy.deepcopy(self)
+        """A deep copy (mutation operators never touch their input); it has no ``source``: it is a new robot."""
+        out = copy.deepcopy(self)
+        out.source = ""
+        return out
 
     # ------------------------------------------------------------------ head height
     def head_height(self) -> float:
