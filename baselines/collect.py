@@ -18,7 +18,6 @@ teacher, task or config is refused.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -31,19 +30,23 @@ import torch
 
 from unimal_gym.morphology import load, pd_robots, save
 
+from .common import interrupt
 from .common.agents import TeacherAgent
 from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, run_cli
 from .common.envs import make_robot_env, map_with_agent, robot_files
 from .common.expert_data import (
     DATA_FORMAT,
     NORMALIZER_FILE,
+    SHARD_META,
     DataError,
+    check_shard,
     complete_shards,
     read_manifest,
     write_manifest,
     write_shard,
 )
 from .common.files import atomic_write, file_sha256
+from .common.interrupt import resume_command
 from .common.lock import LOCK_FILE, holds_lock
 from .common.progress import Progress
 from .common.run_dir import resolve_checkpoint
@@ -300,12 +303,13 @@ def collect(
         eta = (len(jobs) - k) / rate / 60
         bar.advance(1)
         bar.write(f"[{len(done) + k}/{len(xmls)}] {r['robot']}: {line} | eta {eta:.1f} min")
+        if k < len(jobs):
+            interrupt.check(f"{len(done) + k} of {len(xmls)} robots collected in {out}")
     bar.close()
     counts = {}
     for name in manifest["robots"]:
-        meta = out / "shards" / name / "meta.json"
-        if meta.is_file():
-            counts[name] = json.loads(meta.read_text())["transitions"]
+        if (out / "shards" / name / SHARD_META).is_file():  # every shard's files checked against its checksums
+            counts[name] = int(check_shard(out / "shards" / name)["transitions"])
     manifest.update(counts=counts, errors=errors, transitions=sum(counts.values()), complete=True)
     write_manifest(out, manifest)
     return manifest
@@ -325,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{manifest['transitions']:,} transitions of {len(manifest['counts'])} robots in {args.out}")
         return 0
 
-    return run_cli(body)
+    return run_cli(body, resume=resume_command("python -m baselines.collect", argv))
 
 
 if __name__ == "__main__":

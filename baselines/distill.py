@@ -45,10 +45,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .common import interrupt
 from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, config_from_dict, run_cli
 from .common.envs import named_sets
 from .common.expert_data import ExpertData
 from .common.files import DISTILL_CHECKPOINT, CheckpointError, atomic_write, file_sha256, read_artifact, tensors
+from .common.interrupt import resume_command
 from .common.lock import holds_lock
 from .common.progress import Progress
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
@@ -407,7 +409,8 @@ def distill(
         # the row first: a crash before the checkpoint leaves a row that resume drops (truncate_logs), never a
         # checkpoint whose epoch has no row
         run.log("progress.csv", [row])
-        if evaluate_now or epoch == config.epochs or epoch == end or epoch % config.checkpoint_every == 0:
+        saved = evaluate_now or epoch == config.epochs or epoch == end or epoch % config.checkpoint_every == 0
+        if saved:
             path = save(epoch, final=epoch == config.epochs)
         evals = ""
         if evaluate_now:
@@ -418,6 +421,9 @@ def distill(
             f"[epoch {epoch}/{config.epochs}] loss {row['loss']:.4f} | {row['samples_per_s']:,.0f} samples/s"
             f"{evals} | eta {(end - epoch) * seconds / 60:.1f} min"
         )
+        if interrupt.requested() is not None and epoch < end:  # Ctrl-C / SIGTERM: keep this epoch, then stop
+            path = path if saved else save(epoch, final=False)
+            interrupt.check(f"checkpoint {path} (epoch {epoch} of {config.epochs})")
     bar.close()
     return path
 
@@ -445,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"checkpoint: {path}")
         return 0
 
-    return run_cli(body)
+    return run_cli(body, resume=resume_command("python -m baselines.distill", argv, "--resume"))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from unimal_gym.deploy import FORMAT, KIND, StudentPolicy
+from unimal_gym.deploy import DIGEST_KEY, FORMAT, KIND, StudentPolicy, arrays_digest
 from unimal_gym.layout import ACTION_DIM, PROPRIOCEPTIVE_DIM
 from unimal_gym.normalization import ObservationNormalizer
 
@@ -161,7 +161,7 @@ def export_student(
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
 
-    save_npz(path, **arrays)
+    save_npz(path, **arrays, **{DIGEST_KEY: np.array(arrays_digest(arrays))})
     written = [path]
     if onnx if onnx is not None else onnx_available():
         written.append(export_onnx(generated, arrays, path.with_suffix(".onnx")))

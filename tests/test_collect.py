@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -147,3 +148,93 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
     from baselines.collect import main
 
     assert main(["--teacher", str(tmp_path / "none.pt"), "--out", str(tmp_path / "d"), "--preset", "smoke"]) == 2
+
+
+def _damages(file: Path, rng: np.random.Generator) -> dict[str, bytes | None]:
+    """Ways a file can be damaged: truncated, one byte flipped, replaced by garbage, deleted (None)."""
+    data = file.read_bytes()
+    flipped = bytearray(data)
+    flipped[int(rng.integers(len(data)))] ^= 0x40
+    return {
+        "truncated": data[: int(rng.integers(len(data)))],
+        "flipped": bytes(flipped),
+        "garbage": bytes(rng.integers(0, 256, 64, dtype=np.uint8)),
+        "deleted": None,
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_damaged_shard_file_is_named(data: Path, tmp_path: Path, seed: int) -> None:
+    """Each file of a shard, damaged each way: the reader names that file (never a raw numpy or zip error),
+    and deleting the shard makes the next collection redo the robot."""
+    rng = np.random.default_rng(seed)
+    manifest = json.loads((data / "manifest.json").read_text())
+    name = manifest["robots"][int(rng.integers(len(manifest["robots"])))]
+    files = sorted(p.name for p in (data / "shards" / name).iterdir())
+    assert "meta.json" in files and json.loads((data / "shards" / name / "meta.json").read_text())["sha256"]
+    for file_name in files:
+        for how, content in _damages(data / "shards" / name / file_name, rng).items():
+            copy = tmp_path / f"{file_name}-{how}"
+            shutil.copytree(data, copy)
+            target = copy / "shards" / name / file_name
+            if content is None:
+                target.unlink()
+            else:
+                target.write_bytes(content)
+            with pytest.raises(DataError) as err:
+                ExpertData(copy, per_robot=8)
+            message = str(err.value)
+            assert "\n" not in message and str(copy / "shards" / name) in message, (file_name, how, message)
+            shutil.rmtree(copy)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[]", "format None"),
+        (b'"\xc3\x28"', "is broken: UnicodeDecodeError"),
+        (b"[" * 100_000, "is broken: RecursionError|is broken: JSONDecodeError"),
+        (b"{not json", "is broken: JSONDecodeError"),
+    ],
+)
+def test_broken_manifest_is_named(data: Path, tmp_path: Path, teacher: Path, content: bytes, message: str) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    (copy / "manifest.json").write_bytes(content)
+    for read in (lambda: ExpertData(copy, per_robot=8), lambda: collect(teacher, copy, SMOKE, progress=None)):
+        with pytest.raises(DataError, match=rf"{copy / 'manifest.json'}:? .*({message})"):
+            read()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("counts", {"x": "many"}, "'counts' must be an object of robot name: transitions"),
+        ("counts", [], "'counts' must be"),
+        ("task", "swim", "'task' must be one of ft, vt, obstacle"),
+        ("complete", "yes", "'complete' must be true or false"),
+        ("teacher", 3, "'teacher' must be an object"),
+    ],
+)
+def test_manifest_fields_of_the_wrong_type_are_named(data: Path, tmp_path: Path, key: str, value, message: str) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest[key] = value
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match=message):
+        ExpertData(copy, per_robot=8)
+
+
+def test_a_deleted_damaged_shard_is_collected_again(data: Path, teacher: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    name = json.loads((copy / "manifest.json").read_text())["robots"][0]
+    (copy / "shards" / name / "act_mean.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(DataError, match=rf"act_mean.npy: .*delete {copy / 'shards' / name} and run the same"):
+        collect(teacher, copy, SMOKE, progress=None)  # the end-of-collection check names it
+    shutil.rmtree(copy / "shards" / name)
+    collect(teacher, copy, SMOKE, progress=None)
+    assert np.array_equal(
+        np.load(copy / "shards" / name / "act_mean.npy"), np.load(data / "shards" / name / "act_mean.npy")
+    )

@@ -56,3 +56,39 @@ def test_corrupted_files_are_named_errors(task: str, tmp_path: Path) -> None:
         chopped[name] = data[name][:-1]  # one input fewer than the layer before provides
         with pytest.raises(StudentFileError, match=rf"bad\.npz: {stem} has width"):
             StudentPolicy(chopped, "bad.npz")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_damaged_files_are_refused_on_load_naming_the_file(seed: int, tmp_path: Path) -> None:
+    """An exported file truncated, with one byte flipped, replaced by garbage, or missing: one named error (the
+    content checksum catches damage that still parses); the sound file loads."""
+    exported("ft", tmp_path)
+    path = tmp_path / "ft.npz"
+    StudentPolicy.load(path)
+    raw = path.read_bytes()
+    rng = np.random.default_rng(seed)
+    flipped = bytearray(raw)
+    for _ in range(3):  # three single-byte flips, each checked
+        k = int(rng.integers(len(raw)))
+        flipped = bytearray(raw)
+        flipped[k] ^= 0x10
+        (tmp_path / "bad.npz").write_bytes(bytes(flipped))
+        with pytest.raises(StudentFileError, match=r"bad\.npz: "):
+            StudentPolicy.load(tmp_path / "bad.npz")
+    for content in (raw[: int(rng.integers(len(raw)))], bytes(rng.integers(0, 256, 100, dtype=np.uint8)), b""):
+        (tmp_path / "bad.npz").write_bytes(content)
+        with pytest.raises(StudentFileError, match=r"bad\.npz: cannot read an exported student"):
+            StudentPolicy.load(tmp_path / "bad.npz")
+    with pytest.raises(StudentFileError, match=r"missing\.npz: cannot read"):
+        StudentPolicy.load(tmp_path / "missing.npz")
+
+
+def test_an_edited_weight_is_caught_by_the_checksum(tmp_path: Path) -> None:
+    data, _ = exported("ft", tmp_path)
+    data["layer0_weight"] = data["layer0_weight"] * 1.01  # finite and well-formed: only the checksum can tell
+    np.savez(tmp_path / "edited.npz", **data)
+    with pytest.raises(StudentFileError, match=r"edited\.npz: its contents do not match their checksum"):
+        StudentPolicy.load(tmp_path / "edited.npz")
+    del data["content_sha256"]  # a file exported before checksums: loads
+    np.savez(tmp_path / "old.npz", **data)
+    StudentPolicy.load(tmp_path / "old.npz")

@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from baselines.collect import COLLECT_PRESETS, DataError, collect
+from baselines.common import expert_data
 from baselines.common.agents import StudentAgent
 from baselines.common.envs import robot_files
 from baselines.common.expert_data import ExpertData
-from baselines.common.files import DISTILL_CHECKPOINT, CheckpointError, read_artifact
+from baselines.common.files import DISTILL_CHECKPOINT, CheckpointError, file_sha256, read_artifact
 from baselines.distill import DISTILL_PRESETS, STUDENTS, distill, kl_loss
 from baselines.ppo import PRESETS, train
 
@@ -267,6 +268,14 @@ def test_non_finite_or_out_of_range_numbers_never_reach_training(
     values = np.load(file)
     values[3, 2] = {"nan_target": np.nan, "inf_state": np.inf, "huge_state": 3.4e38}[damage]
     np.save(file, values)
+    with pytest.raises(DataError, match=rf"{file}: its contents do not match the checksum"):
+        distill(broken, replace(SMOKE, epochs=1, memory_limit_gb=0.0), tmp_path / "run", progress=None)
+    # sealed again (as a collector with a bug would write it): the numbers check still refuses it
+    meta_file = file.parent / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta["sha256"][file.name] = file_sha256(file)
+    meta[expert_data.META_DIGEST] = expert_data._meta_digest(meta)
+    meta_file.write_text(json.dumps(meta))
     with pytest.raises(DataError, match=rf"shards \['{name}'\] hold NaN, infinite or out-of-range values"):
         distill(broken, replace(SMOKE, epochs=1, memory_limit_gb=0.0), tmp_path / "run", progress=None)
     assert not list((tmp_path / "run" / "checkpoints").glob("*.pt"))

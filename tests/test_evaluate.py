@@ -16,6 +16,7 @@ pytest.importorskip("stable_baselines3")
 
 from conftest import TRAIN_XML, needs_shared
 
+from baselines.common import agents
 from baselines.common.agents import TeacherAgent as CheckpointAgent
 from baselines.common.agents import load_agent
 from baselines.common.config import ConfigError
@@ -98,7 +99,7 @@ def test_reference_policies_and_returns_are_raw(tmp_path: Path) -> None:
     assert load_agent("zero").act({"act_padding_mask": np.zeros((3, 24), bool)}, False).shape == (3, 24)
 
 
-def test_bad_checkpoints_and_sets_fail_before_work(run_dir: Path, tmp_path: Path, capsys) -> None:
+def test_bad_checkpoints_and_sets_fail_before_work(run_dir: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"\x00garbage")
     assert main([str(broken), "--robots", "train", "--out", str(tmp_path / "o")]) == 2
@@ -118,8 +119,29 @@ def test_bad_checkpoints_and_sets_fail_before_work(run_dir: Path, tmp_path: Path
         CheckpointAgent(mismatched)
     state[CONTENT_KEY] = content_digest(state)  # sealed again: now the weights are what does not fit
     torch.save(state, mismatched)
-    with pytest.raises(CheckpointError, match="do not fit"):
+    with pytest.raises(CheckpointError, match=r"do not fit the network it names .* tensors differ: "):
         CheckpointAgent(mismatched)
+    # an edited size is refused before anything is allocated: bounded (2.9G parameters) or checked against the
+    # stored tensors (d_model=512: weights the file does not hold); the network is only ever built on the meta device
+    devices: list[torch.device] = []
+    real_build = agents.build_actor_critic
+
+    def spy(*args, **kwargs):
+        devices.append(torch.get_default_device())
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(agents, "build_actor_critic", spy)
+    for net, message in (
+        ("d_model=6000", "has 2,870,783,122 parameters; at most 200,000,000"),
+        ("d_model=512", "do not fit"),
+    ):
+        state["net"] = net
+        state[CONTENT_KEY] = content_digest(state)
+        torch.save(state, mismatched)
+        with pytest.raises(CheckpointError, match=message):
+            CheckpointAgent(mismatched)
+    assert len(devices) == 2 and all(d.type == "meta" for d in devices)
+    monkeypatch.undo()
 
     # a damaged weight (a flipped exponent: 3.4e38) is caught by the checksum, a NaN one even when re-sealed
     state = load_checkpoint(run_dir / "checkpoints" / "final.pt")

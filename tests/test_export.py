@@ -28,7 +28,7 @@ from nets_data import (
 import unimal_gym  # noqa: F401
 from baselines.export import export_student, student_arrays
 from baselines.nets import HyperDistill, to_torch
-from unimal_gym.deploy import RobotMismatchError, StudentFileError, StudentPolicy
+from unimal_gym.deploy import RobotMismatchError, StudentFileError, StudentPolicy, arrays_digest
 from unimal_gym.normalization import ObservationNormalizer
 
 pytestmark = needs_shared  # every test exports from the oracle's observations
@@ -71,6 +71,7 @@ def test_exported_file_round_trips(tmp_path: Path) -> None:
     robot_obs = {k: v[0] for k, v in raw.items()}
     generated = student.generate(*morphology(raw, 0))
     fresh = student_arrays(generated, robot_obs, norm, robot=robots("vt")[0])
+    assert str(stored.pop("content_sha256")) == arrays_digest(fresh)  # the checksum of everything else
     assert sorted(stored) == sorted(fresh)
     for key, value in fresh.items():
         np.testing.assert_array_equal(stored[key], value, err_msg=key)

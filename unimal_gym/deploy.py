@@ -36,6 +36,8 @@ key                        shape            meaning
 ``layer{i}_weight``        (in, out) f32    MLP layer i, ``h ← h @ W + b``, ReLU except the last
 ``layer{i}_bias``          (out,) f32
 ``terrain{j}_weight/bias``                  φ(hfield): ReLU MLP 1410 → 64 → 64 (VT, Obstacle)
+``content_sha256``         ()               SHA-256 of every other array (:func:`arrays_digest`);
+                                            :meth:`StudentPolicy.load` refuses a file that does not match
 =========================  ===============  ==================================================
 
 With terrain layers, φ(hfield) is concatenated to the first hidden activation (after its ReLU).
@@ -43,6 +45,9 @@ With terrain layers, φ(hfield) is concatenated to the first hidden activation (
 
 from __future__ import annotations
 
+import hashlib
+import zipfile
+import zlib
 from collections.abc import Mapping
 from os import PathLike
 
@@ -54,7 +59,20 @@ from .normalization import NormalizerError, ObservationNormalizer
 FORMAT = "unimal-gym-student-v1"
 KIND = "exported-student"  # the ``kind`` every artifact of the project names itself by
 
-__all__ = ["FORMAT", "RobotMismatchError", "StudentFileError", "StudentPolicy"]
+__all__ = ["FORMAT", "RobotMismatchError", "StudentFileError", "StudentPolicy", "arrays_digest"]
+
+
+DIGEST_KEY = "content_sha256"
+
+
+def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over named arrays: every name, dtype, shape and the bytes, in name order."""
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
 
 
 class StudentFileError(ValueError):
@@ -149,15 +167,21 @@ class StudentPolicy:
 
     @classmethod
     def load(cls, path: str | PathLike[str]) -> StudentPolicy:
-        """Load an exported ``.npz`` file.
+        """Load an exported ``.npz`` file, checking its content checksum (files exported before it: not).
 
         :param path: the file written by ``baselines.export.export_student``.
+        :raises StudentFileError: unreadable (missing, truncated, not an ``.npz``), damaged, or not a student.
         """
         try:
             with np.load(path, allow_pickle=False) as npz:
                 data = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as err:
-            raise StudentFileError(f"{path}: cannot read an exported student ({err})") from err
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+            raise StudentFileError(f"{path}: cannot read an exported student ({type(err).__name__}: {err})") from None
+        stored = data.pop(DIGEST_KEY, None)
+        if stored is not None and str(stored) != arrays_digest(data):
+            raise StudentFileError(
+                f"{path}: its contents do not match their checksum (a damaged file); export it again"
+            )
         return cls(data, source=str(path))
 
     @property

@@ -19,7 +19,7 @@ Every agent takes the raw observation dict (``proprioceptive`` unnormalised) and
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -102,14 +102,34 @@ def _normalizer(state: Mapping[str, Any], source: Path) -> ObservationNormalizer
         raise CheckpointError(f"{source}: broken observation statistics ({exc})") from None
 
 
-def _load_weights(module: nn.Module, weights: Mapping[str, torch.Tensor], source: Path) -> None:
+def _build_loaded(build: Callable[[], nn.Module], weights: Mapping[str, Any], source: Path) -> nn.Module:
+    """The network a checkpoint names, with its weights; the sizes are checked before anything is allocated.
+
+    The network is first built on torch's ``meta`` device (no memory; the registry also bounds its size), and its
+    parameter names and shapes must equal the stored tensors', so a checkpoint whose recorded size was edited
+    (``d_model=6000`` in a 220 KB file) is refused before it can allocate gigabytes.
+
+    :raises CheckpointError: a network that cannot be built, or weights that do not fit it.
+    """
     try:
-        module.load_state_dict(weights)
-    except RuntimeError as exc:
-        head = " ".join(str(exc).strip().splitlines()[:3])
+        with torch.device("meta"):
+            skeleton = build()
+    except (UnknownNetworkError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{source}: names a network that cannot be built ({exc})") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    stored = {k: tuple(v.shape) for k, v in weights.items() if isinstance(v, torch.Tensor)}
+    if expected != stored or len(stored) != len(weights):
+        wrong = sorted(set(expected) ^ set(weights)) or [k for k in expected if expected[k] != stored.get(k)]
+        detail = ", ".join(
+            f"{k}: stored {stored.get(k, 'none')}, expected {expected.get(k, 'none')}" for k in wrong[:3]
+        )
         raise CheckpointError(
-            f"{source}: weights do not fit its network (another architecture or size): {head}"
-        ) from None
+            f"{source}: weights do not fit the network it names (another architecture or size; {len(wrong)} "
+            f"tensors differ: {detail})"
+        )
+    module = build()
+    module.load_state_dict(weights)
+    return module
 
 
 class TeacherAgent(AgentBase):
@@ -131,10 +151,14 @@ class TeacherAgent(AgentBase):
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.path}: no valid training robots recorded ({exc!r})") from None
         try:
-            self.ac = build_actor_critic(self.arch, self.task, self.net, action_std=float(state["action_std"]))
-        except (UnknownNetworkError, ValueError) as exc:
-            raise CheckpointError(f"{self.path}: names a network that cannot be built ({exc})") from None
-        _load_weights(self.ac, {k.removeprefix("ac."): v for k, v in state["policy"].items()}, self.path)
+            action_std = float(state["action_std"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{self.path}: no valid action_std recorded ({exc!r})") from None
+        self.ac = _build_loaded(
+            lambda: build_actor_critic(self.arch, self.task, self.net, action_std=action_std),
+            {k.removeprefix("ac."): v for k, v in state["policy"].items()},
+            self.path,
+        )
         self.ac.eval()
         self.normalizer = _normalizer(state, self.path)
         self.generator = torch.Generator().manual_seed(0)
@@ -173,11 +197,12 @@ class StudentAgent(AgentBase):
         self.task, self.arch, self.net, self.iteration = _header(state, "epoch", self.path)
         self.data_path = str(state.get("data", {}).get("path", ""))
         """The expert-data folder the student was distilled from (its robots are in ``robots/xml``)."""
-        try:
-            self.student = build_network(self.arch, self.task, self.net, **state["overrides"])
-        except (UnknownNetworkError, ValueError, TypeError) as exc:
-            raise CheckpointError(f"{self.path}: names a network that cannot be built ({exc})") from None
-        _load_weights(self.student, state["student"], self.path)
+        overrides = state["overrides"]
+        if not isinstance(overrides, dict):
+            raise CheckpointError(f"{self.path}: overrides must be a dict, got {type(overrides).__name__}")
+        self.student = _build_loaded(
+            lambda: build_network(self.arch, self.task, self.net, **overrides), state["student"], self.path
+        )
         self.student.eval()
         self.normalizer = _normalizer(state, self.path)
         self.rng = np.random.default_rng(0)

@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from . import interrupt
+
 
 class ConfigError(ValueError):
     """A configuration value a user gave is not allowed (unknown name, wrong type, inconsistent sizes)."""
@@ -195,17 +197,39 @@ def config_from_args(args: argparse.Namespace, cls: type, presets: Mapping[str, 
     return replace(base, **overrides).validate()
 
 
-def run_cli(main: Callable[[], int | None], errors: tuple[type[BaseException], ...] = ()) -> int:
+def run_cli(
+    main: Callable[[], int | None], errors: tuple[type[BaseException], ...] = (), resume: str | None = None
+) -> int:
     """Run a command's body; a :class:`UserError`, :class:`ConfigError` or one of ``errors`` becomes
-    ``error: MESSAGE`` on stderr and exit code 2.
+    ``error: MESSAGE`` on stderr and exit code 2. Ctrl-C and SIGTERM (:mod:`baselines.common.interrupt`) end
+    in one line saying what was saved and how to resume, and exit code 130.
 
+    :param resume: the command that continues the work after an interrupt (default: "run the same command
+        again").
     :return: the body's exit code (0 when it returns None).
     """
+    hint = f"resume: {resume}" if resume else "run the same command again to continue"
     try:
-        return main() or 0
+        with interrupt.stop_on_signals():
+            try:
+                return main() or 0
+            except (EOFError, BrokenPipeError, ConnectionResetError):
+                if interrupt.requested() is None:
+                    raise
+                raise interrupt.Interrupted(  # the signal reached the workers too: the step in hand is lost
+                    "the signal stopped the worker processes before the step in hand finished; the last "
+                    "checkpoint stands",
+                    interrupt.requested() or "a signal",
+                ) from None
     except (UserError, ConfigError, *errors) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except interrupt.Interrupted as exc:
+        print(f"interrupted by {exc.signal_name}: {exc}; {hint}", file=sys.stderr)
+        return interrupt.EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print(f"interrupted: stopped at once (files written so far are whole); {hint}", file=sys.stderr)
+        return interrupt.EXIT_INTERRUPTED
 
 
 __all__ = [

@@ -25,6 +25,7 @@ from unimal_gym.envs.robots import BUNDLED_SETS, folder_robot_files, resolve_rob
 from unimal_gym.layout import ENV_IDS
 from unimal_gym.morphology import MorphologyError
 
+from . import interrupt
 from .config import ConfigError
 
 NETWORK_KEYS = ("proprioceptive", "context", "obs_padding_mask", "act_padding_mask")
@@ -34,15 +35,19 @@ Job = TypeVar("Job")
 Result = TypeVar("Result")
 
 
-def robot_files(spec: str | os.PathLike[str], limit: int = 0, option: str = "--robots") -> list[Path]:
+def robot_files(
+    spec: str | os.PathLike[str], limit: int = 0, option: str = "--robots", check: bool = True
+) -> list[Path]:
     """The XML files of a robot set, sorted by name.
 
     :param spec: a bundled set name (``train``, ``test``) or a folder (of XML files, or a set folder
         holding ``xml/``).
     :param limit: keep the first ``limit`` files; 0 = all.
     :param option: how the message names the option the set came from.
-    :raises ConfigError: no such set or folder, no robot file in it, or a robot the environments refuse
-        (every file is read and checked as the environments will, before any worker starts).
+    :param check: read and check every file as the environments will, before any worker starts (evaluation
+        passes False: it reports a robot that cannot become an env in its results and scores the others).
+    :raises ConfigError: no such set or folder, no robot file in it, or (``check``) a robot the environments
+        refuse.
     """
     try:
         path = robot_set_folder(spec)
@@ -54,7 +59,7 @@ def robot_files(spec: str | os.PathLike[str], limit: int = 0, option: str = "--r
     if not files:
         raise ConfigError(f"{option} {str(spec)!r}: folder {path} holds no .xml robot files (nor an xml/ subfolder)")
     files = files[:limit] if limit else files
-    for f in files:
+    for f in files if check else ():
         try:
             resolve_robot(f)
         except MorphologyError as e:
@@ -75,7 +80,7 @@ def named_sets(items: Iterable[str], option: str = "--test-robots") -> list[tupl
             name, spec = Path(item).name, item
         if not name or not spec:
             raise ConfigError(f"{option} {item!r}: expected NAME=SET_OR_DIR (e.g. far=test)")
-        robot_files(spec, option=f"{option} {name}")
+        robot_files(spec, option=f"{option} {name}", check=False)  # evaluation sets: unusable robots are reported
         pairs.append((name, spec))
     names = [n for n, _ in pairs]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -110,6 +115,7 @@ _WORKER_AGENT: Any = None
 
 def _init_worker(load: Callable[..., Any], args: tuple[Any, ...]) -> None:
     global _WORKER_AGENT
+    interrupt.ignore_in_worker(sigterm=False)  # Ctrl-C reaches the whole group; Pool.terminate needs SIGTERM
     torch.set_num_threads(1)
     _WORKER_AGENT = load(*args)
 

@@ -18,7 +18,9 @@ Layout of ``DATA``::
                              ``features=full`` proprioceptive_static (624,): the normalised observation's
                              other 35 features per limb, which are properties of the robot and the same
                              in every row (checked when the shard is written)
-        meta.json            robot, id, transitions, episodes and returns of the rollouts
+        meta.json            robot, id, transitions, episodes and returns of the rollouts, and the SHA-256 of
+                             every other file of the shard (checked by every reader: a damaged file is named,
+                             and deleting its shard folder makes the next collection run redo that robot)
 
 **Size.** A row of the 624-wide observation is rebuilt exactly as ``proprioceptive_static`` with the 204
 stored columns written into it, and an hfield row is decompressed; the student sees the same float32
@@ -34,8 +36,10 @@ memory-maps the files and never loads more than the rows it uses.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -44,12 +48,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from unimal_gym.layout import HFIELD_DIM, LIMB_OBS_DIM, MAX_LIMBS
+from unimal_gym.layout import ACTION_DIM, CONTEXT_DIM, HFIELD_DIM, LIMB_OBS_DIM, MAX_LIMBS, TASKS
 from unimal_gym.normalization import NormalizerError, ObservationNormalizer
 
 from ..nets.obs import STATE_DIM, student_state_index
 from .config import UserError
-from .files import safe_name, write_json
+from .files import file_sha256, safe_name, write_json
 from .legacy import EXPERT_DATA_FORMAT_1, normalizer_arrays, upgrade_manifest
 
 DATA_FORMAT = "unimal-expert-data-3"
@@ -59,6 +63,19 @@ READABLE_FORMATS = (DATA_FORMAT, DATA_FORMAT_2, EXPERT_DATA_FORMAT_1)
 STATIC_KEY = "proprioceptive_static"
 HFIELD_BYTES, HFIELD_OFFSETS = "hfield.zlib", "hfield_offsets.npy"
 HFIELD_LEVEL = 6  # zlib level: VT rows shrink ~20× (flat ground is long runs); decompression ~µs per row
+SHARD_META = "meta.json"
+ARRAY_WIDTHS = {
+    "proprioceptive": (MAX_LIMBS * STATE_DIM, MAX_LIMBS * LIMB_OBS_DIM),  # the stored columns, or dense rows (format 2)
+    "act_mean": ACTION_DIM,
+    "act": ACTION_DIM,
+    "hfield": HFIELD_DIM,  # dense rows (format 2)
+}
+ROBOT_SHAPES = {
+    "context": (MAX_LIMBS * CONTEXT_DIM,),
+    "obs_padding_mask": (MAX_LIMBS,),
+    "act_padding_mask": (ACTION_DIM,),
+    STATIC_KEY: (MAX_LIMBS * LIMB_OBS_DIM,),
+}
 NORMALIZER_FILE = "obs_norm.npz"
 LEGACY_NORMALIZER_FILE = "obs_rms.npz"  # format-1 folders (mean, var, clip)
 
@@ -72,15 +89,36 @@ def features_needed(arch: str) -> int:
     return STATE_DIM if arch == "hyperdistill" else LIMB_OBS_DIM
 
 
+def _is_count(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+_MANIFEST_FIELDS = (
+    ("task", f"one of {', '.join(TASKS)}", lambda v: v in TASKS),
+    ("features", "a string", lambda v: isinstance(v, str)),
+    ("complete", "true or false", lambda v: isinstance(v, bool)),
+    (
+        "counts",
+        "an object of robot name: transitions",
+        lambda v: isinstance(v, dict) and all(map(_is_count, v.values())),
+    ),
+    ("errors", "an object of robot name: message", lambda v: isinstance(v, dict)),
+    ("transitions", "a count", _is_count),
+    ("teacher", "an object", lambda v: isinstance(v, dict)),
+    ("config", "an object", lambda v: isinstance(v, dict)),
+)
+"""Known manifest keys: what each must hold where present (older formats lack some)."""
+
+
 def read_manifest(root: Path) -> dict[str, Any]:
     """:raises DataError: no, a broken, or a foreign ``manifest.json``."""
     path = root / "manifest.json"
     if not path.is_file():
         raise DataError(f"{root} is not an expert-data folder (no manifest.json)")
     try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path} is broken: {exc}") from None
+        manifest = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:  # unreadable, not JSON, not UTF-8, nested too deeply
+        raise DataError(f"{path} is broken: {type(exc).__name__}: {str(exc)[:200]}") from None
     if isinstance(manifest, dict):
         manifest = upgrade_manifest(manifest)
     if not isinstance(manifest, dict) or manifest.get("format") not in (
@@ -93,6 +131,11 @@ def read_manifest(root: Path) -> dict[str, Any]:
     robots = manifest.get("robots")
     if not isinstance(robots, list):
         raise DataError(f"{path}: 'robots' is not a list of robot names")
+    for key, kind, ok in _MANIFEST_FIELDS:
+        if key in manifest and not ok(manifest[key]):
+            raise DataError(f"{path}: {key!r} must be {kind}, got {json.dumps(manifest[key])[:80]}")
+    if "task" not in manifest:
+        raise DataError(f"{path}: no 'task'")
     try:  # names become paths (shards/NAME, robots/xml/NAME.xml): none may leave the folder
         for name in robots:
             safe_name(name, f"{path}: robots")
@@ -181,7 +224,10 @@ def write_shard(
         np.save(tmp / f"{key}.npy", array)
     np.savez(tmp / "robot.npz", **robot)
     n = len(arrays["act_mean"])
-    (tmp / "meta.json").write_text(json.dumps({"robot": name, "id": robot_id, "transitions": n, **stats}))
+    digests = {f.name: file_sha256(f) for f in sorted(tmp.iterdir())}
+    meta = {"robot": name, "id": robot_id, "transitions": n, **stats, "sha256": digests}
+    meta[META_DIGEST] = _meta_digest(meta)
+    (tmp / SHARD_META).write_text(json.dumps(meta))
     final = shards / name
     tmp.rename(final)
     return final
@@ -192,7 +238,84 @@ def complete_shards(root: Path) -> set[str]:
     shards = root / "shards"
     for tmp in shards.glob(".tmp-*"):  # half-written by an interrupted run
         shutil.rmtree(tmp)
-    return {p.name for p in shards.iterdir() if (p / "meta.json").is_file()} if shards.is_dir() else set()
+    return {p.name for p in shards.iterdir() if (p / SHARD_META).is_file()} if shards.is_dir() else set()
+
+
+META_DIGEST = "meta_sha256"
+"""The key of a shard's ``meta.json`` holding the SHA-256 of the rest of it."""
+
+
+def _meta_digest(meta: dict[str, Any]) -> str:
+    rest = {k: v for k, v in meta.items() if k != META_DIGEST}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
+
+
+def check_shard(shard: Path) -> dict[str, Any]:
+    """A shard's ``meta.json``, with every file it lists checked against its SHA-256 (shards written before
+    checksums were recorded list none, and pass).
+
+    :raises DataError: a broken ``meta.json``, or a missing or damaged file, naming it and how to redo the robot.
+    """
+    meta_file = shard / SHARD_META
+    redo = f"delete {shard} and run the same collection again to redo this robot"
+    try:
+        meta = json.loads(meta_file.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise DataError(f"{meta_file} is broken ({type(exc).__name__}: {str(exc)[:120]}); {redo}") from None
+    if not isinstance(meta, dict) or ("sha256" in meta) != (META_DIGEST in meta):
+        raise DataError(f"{meta_file}: expected an object with 'sha256' and {META_DIGEST!r} (or neither); {redo}")
+    if META_DIGEST in meta and meta[META_DIGEST] != _meta_digest(meta):
+        raise DataError(f"{meta_file}: its contents do not match their checksum (a damaged file); {redo}")
+    digests = meta.get("sha256", {})
+    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
+        raise DataError(f"{meta_file}: expected an object with 'sha256': {{file: digest}}; {redo}")
+    for name, digest in digests.items():
+        file = shard / safe_name(name, f"{meta_file}: sha256")
+        if not file.is_file():
+            raise DataError(f"{file} is missing; {redo}")
+        if file_sha256(file) != digest:
+            raise DataError(f"{file}: its contents do not match the checksum in {meta_file} (a damaged file); {redo}")
+    return meta
+
+
+def load_array(file: Path, width: int | tuple[int, ...] | None = None, mmap: bool = True) -> np.ndarray:
+    """A stored ``.npy`` array (memory-mapped), checked: 2-D float32 ``(N, width)``, or 1-D int64 when ``width``
+    is None (row offsets).
+
+    :raises DataError: unreadable (truncated, not numpy, pickled objects), or another shape or type; names the file.
+    """
+    try:
+        array = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{file} cannot be read as a numpy array ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if width is None:
+        ok, expected = array.ndim == 1 and array.dtype == np.int64, "(N,) int64"
+    else:
+        widths = (width,) if isinstance(width, int) else width
+        ok = array.ndim == 2 and array.shape[1] in widths and array.dtype == np.float32
+        expected = f"(N, {' or '.join(map(str, widths))}) float32"
+    if not ok:
+        raise DataError(f"{file}: holds {array.dtype} {array.shape}, expected {expected}")
+    return array
+
+
+def load_robot_arrays(file: Path) -> dict[str, np.ndarray]:
+    """A shard's ``robot.npz``: context (636,), obs_padding_mask (12,), act_padding_mask (24,) [and
+    proprioceptive_static (624,)].
+
+    :raises DataError: missing, unreadable, a key missing or of another shape; names the file.
+    """
+    if not file.is_file():
+        raise DataError(f"shard file {file} is missing")
+    try:
+        with np.load(file, allow_pickle=False) as r:
+            out = {key: np.asarray(r[key]) for key in (*ROBOT_KEYS, STATIC_KEY) if key in r.files or key in ROBOT_KEYS}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{file} cannot be read ({type(exc).__name__}: {str(exc)[:120]})") from None
+    for key, shape in ROBOT_SHAPES.items():
+        if key in out and out[key].shape != shape:
+            raise DataError(f"{file}: {key} has shape {out[key].shape}, expected {shape}")
+    return out
 
 
 class CompressedRows:
@@ -256,6 +379,7 @@ class ExpertData:
         robot: dict[str, list[np.ndarray]] = {k: [] for k in (*ROBOT_KEYS, STATIC_KEY)}
         for name in self.names:
             shard = self.root / "shards" / name
+            check_shard(shard)
             for key in keys:
                 array = self._open(shard, key)
                 if len(array) != self.manifest["counts"][name]:
@@ -263,14 +387,10 @@ class ExpertData:
                         f"{shard / key}: {len(array)} rows, the manifest says {self.manifest['counts'][name]}"
                     )
                 maps[key].append(array)
-            robot_file = shard / "robot.npz"
-            if not robot_file.is_file():
-                raise DataError(f"{self.root}: shard file {robot_file.relative_to(self.root)} is missing")
-            with np.load(robot_file) as r:
-                for key in ROBOT_KEYS:
-                    robot[key].append(r[key])
-                if STATIC_KEY in r:
-                    robot[STATIC_KEY].append(r[STATIC_KEY])
+            arrays = load_robot_arrays(shard / "robot.npz")
+            for key in (*ROBOT_KEYS, STATIC_KEY):
+                if key in arrays:
+                    robot[key].append(arrays[key])
         widths = {m.shape[1] for m in maps["proprioceptive"]}
         if len(widths) != 1 or len(robot[STATIC_KEY]) not in (0, len(self.names)):
             raise DataError(f"{self.root}: the shards store different observation widths; collect into one folder once")
@@ -299,11 +419,11 @@ class ExpertData:
             if not data_file.is_file():
                 raise DataError(f"{self.root}: shard file {data_file.relative_to(self.root)} is missing")
             data = np.memmap(data_file, dtype=np.uint8, mode="r") if data_file.stat().st_size else np.zeros(0, np.uint8)
-            offsets = np.load(shard / HFIELD_OFFSETS)
+            offsets = load_array(shard / HFIELD_OFFSETS, None, mmap=False)
             return CompressedRows(data, offsets, HFIELD_DIM, data_file)
         if not file.is_file():
             raise DataError(f"{self.root}: shard file {file.relative_to(self.root)} is missing")
-        return np.load(file, mmap_mode="r")
+        return load_array(file, ARRAY_WIDTHS[key])
 
     def __len__(self) -> int:
         return len(self.names) * self.per_robot

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -139,12 +140,18 @@ def read_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
 def save_artifact(path: str | os.PathLike[str], kind: str, payload: Mapping[str, Any]) -> None:
     """``torch.save`` a dict that names its ``kind`` and ``format``, atomically.
 
+    The bytes depend on the contents only: torch names the records inside its zip after the file it writes,
+    so the archive is made in memory (torch's fixed name) and then written, and identical runs write identical
+    files (the pipeline keys stages by file contents).
+
     :param kind: one of the torch kinds of :data:`FORMATS`.
     :param payload: tensors, numbers, strings and containers of them (what ``weights_only`` loading reads).
     """
     state = {"kind": kind, "format": FORMATS[kind], **payload}
     state[CONTENT_KEY] = content_digest(state)
-    atomic_write(path, lambda p: torch.save(state, p))
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, lambda p: p.write_bytes(buffer.getbuffer()))
 
 
 CONTENT_KEY = "content_sha256"

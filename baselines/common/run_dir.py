@@ -121,13 +121,21 @@ class RunDir:
         files = sorted(self.checkpoints.glob(f"{self.layout.prefix}_*.pt"))
         return files[-1] if files else None
 
-    def save_checkpoint(self, payload: Mapping[str, Any], step: int, final: bool) -> Path:
-        """Write the step's checkpoint (and ``final.pt``) atomically. :return: the file written last."""
+    def save_checkpoint(self, payload: Mapping[str, Any], step: int, final: bool, keep: int = 0) -> Path:
+        """Write the step's checkpoint (and ``final.pt``) atomically, then prune old step checkpoints.
+
+        :param keep: keep only the newest ``keep`` step checkpoints (0: keep all); ``final.pt`` is never pruned,
+            and a checkpoint is deleted only after a newer one is safely on disk.
+        :return: the file written last.
+        """
         path = self.checkpoint_path(step)
         save_artifact(path, self.layout.kind, payload)
         if final:
             path = self.checkpoints / "final.pt"
             save_artifact(path, self.layout.kind, payload)
+        if keep > 0:
+            for old in sorted(self.checkpoints.glob(f"{self.layout.prefix}_*.pt"))[:-keep]:
+                old.unlink(missing_ok=True)
         return path
 
     # ------------------------------------------------------------------ logs

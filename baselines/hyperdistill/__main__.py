@@ -16,6 +16,7 @@ from dataclasses import replace
 from ..common.agents import TeacherAgent
 from ..common.config import ConfigError, run_cli
 from ..common.envs import named_sets
+from ..common.interrupt import resume_command
 from ..common.run_dir import resolve_checkpoint
 from .pipeline import pipeline_preset, run_pipeline
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report.read_text())
         return 0
 
-    return run_cli(body)
+    return run_cli(body, resume=resume_command("python -m baselines.hyperdistill", argv))
 
 
 if __name__ == "__main__":

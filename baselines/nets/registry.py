@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from .hyperdistill import HyperDistill, hyperdistill
@@ -151,14 +152,36 @@ def build_network(arch: str, task: str, net: str = "", *, out_per_limb: int = 2,
     :param net: size (see :func:`network_config`).
     :param out_per_limb: 2 for an actor (24 action means), 1 for a critic (12 per-limb values).
     :param overrides: configuration fields set after the size (e.g. ``embedding_dropout``).
-    :raises UnknownNetworkError: unknown name or size, or a size whose parts do not fit together.
+    :raises UnknownNetworkError: unknown name or size, a size whose parts do not fit together, or a network of
+        more than :data:`MAX_NETWORK_NUMBERS` parameters and buffers (measured on torch's ``meta`` device, where
+        nothing is allocated, before the network is built).
     """
     config = dataclasses.replace(network_config(arch, task, net), **overrides)
+    cls = architecture(arch).network
     try:
-        return architecture(arch).network(config, out_per_limb)  # type: ignore[call-arg]
+        with torch.device("meta"):
+            numbers = count_numbers(cls(config, out_per_limb))  # type: ignore[call-arg]
+        if numbers > MAX_NETWORK_NUMBERS:
+            raise UnknownNetworkError(
+                f"{arch} at size {net or 'paper'!r} has {numbers:,} parameters; at most {MAX_NETWORK_NUMBERS:,} are "
+                "allowed (the paper's largest network, HyperDistill on VT, has 20.3M)"
+            )
+        return cls(config, out_per_limb)  # type: ignore[call-arg]
     except (AssertionError, ValueError, RuntimeError) as exc:  # sizes that do not fit together, e.g. heads
+        if isinstance(exc, UnknownNetworkError):
+            raise
         detail = str(exc) or type(exc).__name__
         raise UnknownNetworkError(f"{arch} at size {net or 'paper'!r} cannot be built: {detail}") from None
+
+
+MAX_NETWORK_NUMBERS = 200_000_000
+"""The most parameters and buffers one network may have (800 MB in float32; the paper's largest has 20.3M), so a
+size typed by mistake or read from an untrusted checkpoint (``d_model=6000``: 5.7G) is refused, not allocated."""
+
+
+def count_numbers(module: nn.Module) -> int:
+    """Parameters and buffers of a module (it may live on the ``meta`` device)."""
+    return sum(t.numel() for t in module.parameters()) + sum(t.numel() for t in module.buffers())
 
 
 def build_actor_critic(arch: str, task: str, net: str = "", *, action_std: float = ACTION_STD) -> ActorCritic:
@@ -169,11 +192,13 @@ def build_actor_critic(arch: str, task: str, net: str = "", *, action_std: float
 
 __all__ = [
     "ARCHITECTURES",
+    "MAX_NETWORK_NUMBERS",
     "SIZES",
     "Architecture",
     "UnknownNetworkError",
     "architecture",
     "build_actor_critic",
     "build_network",
+    "count_numbers",
     "network_config",
 ]

@@ -32,9 +32,11 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
@@ -47,6 +49,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 
 from unimal_gym.normalization import DEFAULT_EPSILON, NormalizerError, ObservationNormalizer
 
+from ..common import interrupt
+from ..common.config import ConfigError
 from ..common.envs import make_env, robot_files
 from ..common.files import PPO_CHECKPOINT, CheckpointError, arrays, atomic_write, read_artifact, tensors
 from ..common.lock import holds_lock
@@ -93,10 +97,18 @@ def run_dir(root: str | os.PathLike[str]) -> RunDir:
     return RunDir(root, LAYOUT)
 
 
+def _worker_env(task: str, robots: list[Path]) -> gym.Env:
+    """The training env, made inside an env subprocess that leaves Ctrl-C and SIGTERM to the main process."""
+    interrupt.ignore_in_worker()
+    return make_env(task, robots)
+
+
 def make_vec_env(config: PPOConfig, robots: list[Path]) -> VecNormalize:
     """``n_envs`` parallel envs wrapped in the training VecNormalize (docs/networks.md §7, docs/environment.md §3.7)."""
-    fns = [lambda: make_env(config.task, robots) for _ in range(config.n_envs)]
-    venv: VecEnv = SubprocVecEnv(fns) if config.vec_env == "subproc" and config.n_envs > 1 else DummyVecEnv(fns)
+    if config.vec_env == "subproc" and config.n_envs > 1:
+        venv: VecEnv = SubprocVecEnv([partial(_worker_env, config.task, robots)] * config.n_envs)
+    else:
+        venv = DummyVecEnv([partial(make_env, config.task, robots)] * config.n_envs)
     return VecNormalize(
         venv,
         norm_obs=True,
@@ -406,18 +418,42 @@ def robot_rows(it: int, episodes: list[tuple[str, float, int]], names: list[str]
     return rows
 
 
+CHECKPOINT_MINUTES = 10.0
+"""Default wall-clock interval between checkpoints (on top of ``checkpoint_every`` iterations)."""
+KEEP_CHECKPOINTS = 3
+"""Default number of step checkpoints kept (older ones are pruned; ``final.pt`` always stays)."""
+
+
 @holds_lock("out", "PPO run")
-def train(config: PPOConfig, out: str | os.PathLike[str], resume: bool = False, quiet: bool = False) -> Path:
+def train(
+    config: PPOConfig,
+    out: str | os.PathLike[str],
+    resume: bool = False,
+    quiet: bool = False,
+    checkpoint_minutes: float = CHECKPOINT_MINUTES,
+    keep_checkpoints: int = KEEP_CHECKPOINTS,
+) -> Path:
     """Run (or resume) PPO; every input is checked before anything is written or started.
+
+    A checkpoint is written every ``config.checkpoint_every`` iterations, at least every ``checkpoint_minutes``
+    of wall-clock time, at the end, and when Ctrl-C or SIGTERM asks the run to stop (after the iteration in
+    hand; it then raises :class:`~baselines.common.interrupt.Interrupted`). None of this changes the result.
 
     :param config: the run's configuration.
     :param out: run directory.
     :param resume: continue from the latest checkpoint in ``out``.
     :param quiet: no progress lines.
+    :param checkpoint_minutes: wall-clock minutes between checkpoints (> 0).
+    :param keep_checkpoints: step checkpoints kept, the newest (0 = all).
     :return: the final checkpoint's path.
     :raises ConfigError: bad configuration or robot set.
     :raises CheckpointError: run directory or checkpoint problems.
     """
+    if not (checkpoint_minutes > 0 and math.isfinite(checkpoint_minutes)) or keep_checkpoints < 0:
+        raise ConfigError(
+            f"checkpoint_minutes={checkpoint_minutes} and keep_checkpoints={keep_checkpoints}: "
+            "minutes must be > 0 and finite, kept checkpoints >= 0 (0 = all)"
+        )
     config.validate()
     files = robot_files(config.robots, config.robot_limit)
     run = run_dir(out)
@@ -430,6 +466,8 @@ def train(config: PPOConfig, out: str | os.PathLike[str], resume: bool = False, 
         raise CheckpointError(f"{out}: the robot set changed since the checkpoint")
     if resume:
         run.truncate_logs(start)  # rows an interrupted run wrote after its last checkpoint
+        if not quiet:
+            print_line(f"resuming from iteration {start} ({latest})" if latest else f"{out}: no checkpoint yet, from 0")
 
     seed_everything(config.seed + start)
     if config.torch_threads:
@@ -446,7 +484,8 @@ def train(config: PPOConfig, out: str | os.PathLike[str], resume: bool = False, 
         timesteps = model.num_timesteps
         _, callback = model._setup_learn(config.total_timesteps, recorder, reset_num_timesteps=state is None)
         model.num_timesteps = timesteps
-        path = _loop(config, run, model, venv, sampler, recorder, callback, start, quiet)
+        saving = (checkpoint_minutes * 60.0, keep_checkpoints)
+        path = _loop(config, run, model, venv, sampler, recorder, callback, start, quiet, saving)
     finally:
         venv.close()
         run.close()
@@ -516,9 +555,11 @@ def _loop(
     callback: BaseCallback,
     start: int,
     quiet: bool,
+    saving: tuple[float, int],
 ) -> Path:
     path = run.checkpoints / "final.pt"
-    t_run = time.perf_counter()
+    t_run = t_saved = time.perf_counter()
+    save_seconds, keep = saving
     bar = Progress(config.iterations, f"PPO {config.arch} {config.task}", "it", start, None if quiet else print_line)
     for it in range(start, config.iterations):
         t0 = time.perf_counter()
@@ -552,10 +593,15 @@ def _loop(
         scalars.update({f"rollout/ep_rew_mean/{r['robot']}": r["return_mean"] for r in robots if r["episodes"]})
         run.log_scalars({k: v for k, v in scalars.items() if isinstance(v, (int, float))}, model.num_timesteps)
         done = it + 1 == config.iterations
-        if (it + 1) % config.checkpoint_every == 0 or done:
-            path = run.save_checkpoint(checkpoint_state(model, venv, sampler, config, it + 1), it + 1, final=done)
+        due = (it + 1) % config.checkpoint_every == 0 or time.perf_counter() - t_saved >= save_seconds
+        if due or done or interrupt.requested():
+            state = checkpoint_state(model, venv, sampler, config, it + 1)
+            path = run.save_checkpoint(state, it + 1, final=done, keep=keep)
+            t_saved = time.perf_counter()
             if done:  # the same teacher in stable-baselines3's format (PPO.load, RL Zoo)
                 save_sb3(model, venv, run.root / SB3_FOLDER)
+            else:
+                interrupt.check(f"checkpoint {path} (iteration {it + 1} of {config.iterations})")
         ret = f"{progress['return_mean']:.1f}" if episodes else "-"
         bar.advance(1, f"return {ret}")
         if (it + 1) % config.log_every == 0 or done or it == start:

@@ -425,8 +425,9 @@ class UnimalEnv(gym.Env):
             w = np.asarray(weights, dtype=float).reshape(-1)
             if len(w) != len(self._robots):
                 raise ValueError(f"robot_weights has {len(w)} entries; expected {len(self._robots)} (one per robot)")
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
             raise ValueError(f"robot_weights must be finite, non-negative and not all zero; got {w.tolist()}")
+        w = w / w.max()  # a sum of huge weights would overflow to inf
         self._weights = w / w.sum()
 
     # ------------------------------------------------------------------ gymnasium API

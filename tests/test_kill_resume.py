@@ -1,0 +1,126 @@
+"""Runs killed at random points (SIGKILL, several seeds) resume to the same result.
+
+The smoke pipeline on a fixed teacher (expert data, two students distilled, every evaluation, the report) is
+killed at a random moment, run again with the same command, killed again, … until it completes; its
+``results.json`` must equal an uninterrupted run's (timings aside). SIGKILL gives the process no chance to clean
+up: locks, half-written files and log rows past the last checkpoint are all left behind.
+
+A PPO run killed at random points and resumed logs every iteration exactly once with the right step counts; its
+continuation draws fresh episodes after each resume, so it is another sample of the same training, not a bitwise
+replay (the environments' mid-episode states are not checkpointed); README "What is checked" says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baselines.ppo import PRESETS, train
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+TIMING_KEYS = ("distill_samples_per_s", "latency_s", "timings_s")
+
+
+def _run_killed(cmd: list[str], rng: np.random.Generator, longest: float, attempts: int = 12) -> int:
+    """Run ``cmd`` again and again, each time SIGKILLed (its whole process group) after a random delay in
+    [0.2, ``longest``] s, until a run completes. :return: how many runs were killed."""
+    killed = 0
+    for _ in range(attempts):
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        try:
+            _, err = proc.communicate(timeout=float(rng.uniform(0.2, longest)))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            killed += 1
+            continue
+        assert proc.returncode == 0, err.decode()
+        return killed
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)  # the last, uninterrupted
+    assert proc.returncode == 0, proc.stderr
+    return killed
+
+
+def _without_timings(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in TIMING_KEYS}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("teacher") / "run"
+    train(PRESETS["smoke"], out, quiet=True)
+    return out / "checkpoints" / "final.pt"
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, float]:
+    out = tmp_path_factory.mktemp("whole") / "run"
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "baselines.hyperdistill", "--preset", "smoke", "--teacher", str(teacher)]
+    subprocess.run([*cmd, "--out", str(out)], cwd=ROOT, check=True, capture_output=True, timeout=600)
+    return _results(out), time.perf_counter() - t0
+
+
+def _results(out: Path) -> dict:
+    """A run's results.json with its own folder written as OUT (a near-unseen set lives inside it)."""
+    return json.loads((out / "report" / "results.json").read_text().replace(str(out), "OUT"))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_pipeline_killed_at_random_points_resumes_to_the_same_result(
+    seed: int, teacher: Path, uninterrupted: tuple[dict, float], tmp_path: Path
+) -> None:
+    expected, seconds = uninterrupted
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "baselines.hyperdistill", "--preset", "smoke", "--teacher", str(teacher)]
+    killed = _run_killed([*cmd, "--out", str(out)], np.random.default_rng(seed), longest=seconds)
+    assert killed >= 1, "every run finished before its kill: the test tested nothing"
+    assert _without_timings(_results(out)) == _without_timings(expected)
+    assert not list(out.rglob(".*.tmp")) and not list(out.rglob(".tmp-*"))  # no litter left once complete
+
+
+@pytest.mark.parametrize("seed", [3])
+def test_a_ppo_run_killed_at_random_points_logs_every_iteration_once(seed: int, tmp_path: Path) -> None:
+    out, iterations = tmp_path / "run", 40
+    args = ["--preset", "smoke", "--quiet", "--total-timesteps", str(iterations * 128), "--n-steps", "64"]
+    args += ["--vec-env", "dummy", "--checkpoint-every", "3"]
+    first = [sys.executable, "-m", "baselines.ppo", *args, "--out", str(out)]
+    rng = np.random.default_rng(seed)
+    killed = 0
+    for _ in range(12):
+        cmd = [*first, "--resume"] if (out / "config.json").is_file() else first
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        try:
+            _, err = proc.communicate(timeout=float(rng.uniform(1.0, 8.0)))
+            assert proc.returncode == 0, err.decode()
+            break
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            killed += 1
+    else:
+        subprocess.run([*first, "--resume"], cwd=ROOT, check=True, timeout=600)
+    assert killed >= 1
+    with (out / "progress.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["iteration"]) for r in rows] == list(range(1, iterations + 1))
+    assert [int(r["timesteps"]) for r in rows] == [128 * i for i in range(1, iterations + 1)]
+    assert (out / "checkpoints" / "final.pt").is_file() and not list(out.rglob(".*.tmp"))
