@@ -74,3 +74,22 @@ def test_gpu_probe_runs_on_the_cpu_at_tiny_sizes(capsys: pytest.CaptureFixture[s
     assert float(ratios["hyperdistill"]) > 1.2 and float(ratios["mlp"]) == 1.0
     contexts = probe.robot_contexts(110)  # the 100 bundled training robots and 10 of their mutants, all distinct
     assert len({c.tobytes() for c in contexts["context"]}) == 110
+
+
+@pytest.mark.slow
+def test_data_checks_runs_on_a_smoke_collection(
+    tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    from baselines.collect import COLLECT_PRESETS, collect
+    from baselines.ppo import PRESETS, train
+
+    train(replace(PRESETS["smoke"], vec_env="dummy"), tmp_path / "teacher", quiet=True)
+    collect(tmp_path / "teacher", tmp_path / "data", replace(COLLECT_PRESETS["smoke"], steps=24), progress=None)
+    monkeypatch.setattr(
+        sys, "argv", ["data_checks.py", "--data", str(tmp_path / "data"), "--batch", "16", "--repeats", "1"]
+    )
+    load_script("data_checks").main()
+    out = capsys.readouterr().out
+    assert "open with checksums" in out and "the check adds" in out
