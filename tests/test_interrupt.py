@@ -32,6 +32,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SMOKE = replace(PRESETS["smoke"], vec_env="dummy")
 
 
+@pytest.fixture(autouse=True)
+def default_sigint():
+    """Python's own SIGINT handler for the test, as in a foreground terminal: a run started in the background
+    (CI may be one) inherits SIGINT ignored, and an ignored signal is left ignored by design."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def _sigint_default_in_child() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # undo an inherited SIG_IGN before the child's Python starts
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
@@ -55,6 +68,7 @@ def test_a_signalled_ppo_run_saves_its_iteration_and_says_how_to_resume(to_group
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_sigint_default_in_child,
     )
     deadline = time.time() + 120
     while time.time() < deadline and len(_rows(out / "progress.csv") if (out / "progress.csv").is_file() else []) < 3:
@@ -165,6 +179,14 @@ def test_a_second_signal_stops_at_once(capsys: pytest.CaptureFixture[str]) -> No
         "interrupted: stopped at once (files written so far are whole); resume: X --resume\n"
     )
     assert interrupt.requested() is None
+
+
+def test_an_ignored_signal_stays_ignored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with interrupt.stop_on_signals():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # SIGTERM is still caught
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_resume_command_quotes_and_adds_the_flag() -> None:

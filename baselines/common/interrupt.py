@@ -70,15 +70,16 @@ def _handler(signum: int, frame: FrameType | None) -> None:
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Install the first-signal-sets-a-flag handlers for SIGINT and SIGTERM (main thread only; elsewhere, and
-    in nested use, a no-op), restoring the previous handlers afterwards."""
+    in nested use, a no-op), restoring the previous handlers afterwards. A signal the process was told to ignore
+    (a job started in the background ignores SIGINT, ``nohup`` SIGHUP) stays ignored."""
     if threading.current_thread() is not threading.main_thread() or any(
         signal.getsignal(s) is _handler for s in _SIGNALS
     ):
         yield
         return
-    previous = {s: signal.getsignal(s) for s in _SIGNALS}
+    previous = {s: signal.getsignal(s) for s in _SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     _requested.clear()
-    for s in _SIGNALS:
+    for s in previous:
         signal.signal(s, _handler)
     try:
         yield
