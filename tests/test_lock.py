@@ -65,3 +65,17 @@ def test_bad_output_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert ppo_main(["--out", str(tmp_path / "never"), "--resume", "--preset", "smoke"]) == 2
     capsys.readouterr()
     assert not (tmp_path / "never").exists()
+
+
+def test_an_output_folder_that_cannot_be_created_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A read-only place (here a file's would-be subfolder, and sysfs, read-only even for root) is one line."""
+    (tmp_path / "a-file").write_text("x")
+    assert ppo_main(["--preset", "smoke", "--out", str(tmp_path / "a-file" / "run")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: cannot create the folder {tmp_path / 'a-file' / 'run'}: ")
+    if Path("/sys/kernel").is_dir():  # Linux
+        code = ppo_main(["--preset", "smoke", "--out", "/sys/unimal-gym-test-run"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: cannot create the folder /sys/unimal-gym-test-run: "), err
+        assert err.count("\n") == 1
