@@ -56,7 +56,7 @@ from .common.progress import Progress
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
 from .common.run_dir import RunDir, RunLayout
 from .nets import ARCHITECTURES, build_network
-from .nets.registry import UnknownNetworkError
+from .nets.registry import UnknownNetworkError, check_network
 
 STUDENTS = tuple(a for a in ARCHITECTURES if a != "hn-rl")
 """The architectures a teacher can be distilled into: every one of :data:`baselines.nets.ARCHITECTURES` but
@@ -152,18 +152,11 @@ class DistillConfig:
         if self.student not in STUDENTS:
             raise ConfigError(f"student={self.student!r} is not allowed; choose one of {', '.join(STUDENTS)}")
         try:
-            build_network(self.student, "ft", self.net, **self.network_overrides)
+            check_network(self.student, "ft", self.net, **self.network_overrides)
         except UnknownNetworkError as exc:
             raise ConfigError(f"net={self.net!r}: {exc}") from None
-        for name in ("epochs", "batch_size", "per_robot_samples", "checkpoint_every", "eval_episodes", "eval_workers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
         if self.device not in ("cpu", "cuda", "auto"):
             raise ConfigError(f"device={self.device!r} is not allowed; choose cpu, cuda or auto")
-        if min(self.eval_every, self.eval_limit, self.eval_train_limit + 1) < 0 or not 0 <= self.embedding_dropout < 1:
-            raise ConfigError(
-                "eval_every and eval_limit must be ≥ 0, eval_train_limit ≥ −1 and embedding_dropout in [0, 1)"
-            )
         return self
 
     def to_dict(self) -> dict[str, Any]:

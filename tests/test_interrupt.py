@@ -109,7 +109,7 @@ def test_checkpoints_come_by_time_too_and_old_ones_are_pruned(tmp_path: Path) ->
         "final.pt",
         "iter_000006.pt",
     ]
-    with pytest.raises(ConfigError, match="minutes must be > 0"):
+    with pytest.raises(ConfigError, match=r"checkpoint_minutes=0.0 is not allowed: 0 < checkpoint_minutes"):
         train(config, tmp_path / "bad", checkpoint_minutes=0.0)
     assert not (tmp_path / "bad").exists()
 

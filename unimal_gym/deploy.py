@@ -59,7 +59,7 @@ from .normalization import NormalizerError, ObservationNormalizer
 FORMAT = "unimal-gym-student-v1"
 KIND = "exported-student"  # the ``kind`` every artifact of the project names itself by
 
-__all__ = ["FORMAT", "RobotMismatchError", "StudentFileError", "StudentPolicy", "arrays_digest"]
+__all__ = ["DIGEST_KEY", "FORMAT", "RobotMismatchError", "StudentFileError", "StudentPolicy", "arrays_digest"]
 
 
 DIGEST_KEY = "content_sha256"

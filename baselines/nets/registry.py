@@ -158,25 +158,37 @@ def build_network(arch: str, task: str, net: str = "", *, out_per_limb: int = 2,
     """
     config = dataclasses.replace(network_config(arch, task, net), **overrides)
     cls = architecture(arch).network
+    with torch.device("meta"):
+        numbers = count_numbers(_construct(cls, config, out_per_limb, f"{arch} at size {net or 'paper'!r}"))
+    if numbers > MAX_NETWORK_NUMBERS:
+        raise UnknownNetworkError(
+            f"{arch} at size {net or 'paper'!r} has {numbers:,} parameters; at most {MAX_NETWORK_NUMBERS:,} are "
+            "allowed (the paper's largest network, HyperDistill on VT, has 20.3M)"
+        )
+    return _construct(cls, config, out_per_limb, f"{arch} at size {net or 'paper'!r}")
+
+
+def check_network(arch: str, task: str, net: str = "", **overrides: Any) -> None:
+    """Check that :func:`build_network` would build this network, building it on torch's ``meta`` device only
+    (no memory, no random numbers drawn): what a configuration's ``validate`` calls.
+
+    :raises UnknownNetworkError: see :func:`build_network`.
+    """
+    with torch.device("meta"):
+        build_network(arch, task, net, **overrides)
+
+
+def _construct(cls: type[nn.Module], config: Any, out_per_limb: int, what: str) -> nn.Module:
     try:
-        with torch.device("meta"):
-            numbers = count_numbers(cls(config, out_per_limb))  # type: ignore[call-arg]
-        if numbers > MAX_NETWORK_NUMBERS:
-            raise UnknownNetworkError(
-                f"{arch} at size {net or 'paper'!r} has {numbers:,} parameters; at most {MAX_NETWORK_NUMBERS:,} are "
-                "allowed (the paper's largest network, HyperDistill on VT, has 20.3M)"
-            )
         return cls(config, out_per_limb)  # type: ignore[call-arg]
     except (AssertionError, ValueError, RuntimeError) as exc:  # sizes that do not fit together, e.g. heads
-        if isinstance(exc, UnknownNetworkError):
-            raise
-        detail = str(exc) or type(exc).__name__
-        raise UnknownNetworkError(f"{arch} at size {net or 'paper'!r} cannot be built: {detail}") from None
+        raise UnknownNetworkError(f"{what} cannot be built: {str(exc) or type(exc).__name__}") from None
 
 
 MAX_NETWORK_NUMBERS = 200_000_000
 """The most parameters and buffers one network may have (800 MB in float32; the paper's largest has 20.3M), so a
-size typed by mistake or read from an untrusted checkpoint (``d_model=6000``: 5.7G) is refused, not allocated."""
+size typed by mistake or read from an untrusted checkpoint (ModuMorph with ``d_model=6000``: 2.9G per network) is
+refused, not allocated."""
 
 
 def count_numbers(module: nn.Module) -> int:
@@ -199,6 +211,7 @@ __all__ = [
     "architecture",
     "build_actor_critic",
     "build_network",
+    "check_network",
     "count_numbers",
     "network_config",
 ]

@@ -42,9 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"final checkpoint: {path}")
         return 0
 
-    return run_cli(
-        body, resume=resume_command("python -m baselines.ppo", sys.argv[1:] if argv is None else argv, "--resume")
-    )
+    return run_cli(body, resume=resume_command("python -m baselines.ppo", argv, "--resume"))
 
 
 if __name__ == "__main__":

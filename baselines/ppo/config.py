@@ -14,7 +14,7 @@ from unimal_gym.layout import TASKS
 
 from ..common.config import ConfigError, check_fields, config_from_dict
 from ..common.legacy import rename_fields
-from ..nets import ARCHITECTURES, UnknownNetworkError, build_network
+from ..nets.registry import ARCHITECTURES, UnknownNetworkError, check_network
 
 ARCHS = tuple(a for a in ARCHITECTURES if a != "hyperdistill")
 """Networks PPO trains: every architecture but the distilled student (HN-RL is its PPO-trained form)."""
@@ -158,18 +158,13 @@ class PPOConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not allowed; choose one of {', '.join(allowed)}")
-        for name in ("n_envs", "n_steps", "n_epochs", "batch_size", "total_timesteps", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
         if self.batch_size > self.steps_per_iteration:
             raise ConfigError(
                 f"batch_size={self.batch_size} exceeds the {self.steps_per_iteration} transitions of an iteration "
                 f"(n_envs={self.n_envs} × n_steps={self.n_steps}); no minibatch would be complete"
             )
-        if self.robot_limit < 0 or self.action_std <= 0 or self.log_every < 1:
-            raise ConfigError("robot_limit must be ≥ 0, action_std > 0 and log_every ≥ 1")
         try:
-            build_network(self.arch, self.task, self.net)
+            check_network(self.arch, self.task, self.net)
         except UnknownNetworkError as exc:
             raise ConfigError(f"net={self.net!r}: {exc}") from None
         return self

@@ -449,11 +449,10 @@ def train(
     :raises ConfigError: bad configuration or robot set.
     :raises CheckpointError: run directory or checkpoint problems.
     """
-    if not (checkpoint_minutes > 0 and math.isfinite(checkpoint_minutes)) or keep_checkpoints < 0:
-        raise ConfigError(
-            f"checkpoint_minutes={checkpoint_minutes} and keep_checkpoints={keep_checkpoints}: "
-            "minutes must be > 0 and finite, kept checkpoints >= 0 (0 = all)"
-        )
+    if not (checkpoint_minutes > 0 and math.isfinite(checkpoint_minutes)):
+        raise ConfigError(f"checkpoint_minutes={checkpoint_minutes} is not allowed: 0 < checkpoint_minutes (finite)")
+    if keep_checkpoints < 0:
+        raise ConfigError(f"keep_checkpoints={keep_checkpoints} is not allowed: 0 ≤ keep_checkpoints (0 = all)")
     config.validate()
     files = robot_files(config.robots, config.robot_limit)
     run = run_dir(out)
