@@ -33,7 +33,7 @@ from unimal_gym.morphology import load, pd_robots, save
 from .common import interrupt
 from .common.agents import TeacherAgent
 from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, run_cli
-from .common.envs import make_robot_env, map_with_agent, robot_files
+from .common.envs import make_robot_envs, map_with_agent, obs_keys, robot_files
 from .common.expert_data import (
     DATA_FORMAT,
     NORMALIZER_FILE,
@@ -144,15 +144,15 @@ def rollout(teacher: TeacherAgent, xml: Path, robot_id: int, config: CollectConf
         [``hfield`` (N, 1410)], ``robot`` (context and masks of the robot), and rollout statistics.
     """
     task, n = teacher.task, config.num_envs
-    envs = [make_robot_env(task, xml) for _ in range(n)]
-    base = config.seed + ENV_SEED_STRIDE * robot_id
-    obs = [env.reset(seed=base + e)[0] for e, env in enumerate(envs)]
+    envs = make_robot_envs(task, xml, n, autoreset="same_step")  # an ended env starts its next episode at once
+    keys = obs_keys(task)
+    obs, _ = envs.reset(seed=config.seed + ENV_SEED_STRIDE * robot_id)  # env e seeded base + e
     noise = np.random.default_rng([config.seed, robot_id])
     keep = student_state_index() if config.features == "student" else slice(None)
     rows: dict[str, list[np.ndarray]] = {k: [] for k in (*ARRAYS, *(("hfield",) if task != "ft" else ()))}
     returns, episode_returns = np.zeros(n), []
     for _ in range(config.steps):
-        batch = {k: np.stack([o[k] for o in obs]) for k in obs[0]}
+        batch = {k: obs[k] for k in keys}  # the envs' buffers, overwritten by the next step
         normalised = teacher.normalizer.normalise_obs(batch)
         with torch.no_grad():
             mean = teacher.actor(to_torch(normalised)).numpy()  # (n, 24), padded slots 0
@@ -163,21 +163,17 @@ def rollout(teacher: TeacherAgent, xml: Path, robot_id: int, config: CollectConf
         rows["act"].append(action.astype(np.float32))
         if "hfield" in rows:
             rows["hfield"].append(batch["hfield"].astype(np.float32))
-        for e, env in enumerate(envs):
-            obs[e], reward, terminated, truncated, _ = env.step(np.clip(action[e], -1.0, 1.0))
-            returns[e] += reward
-            if terminated or truncated:
-                episode_returns.append(float(returns[e]))
-                returns[e] = 0.0
-                obs[e] = env.reset()[0]
-    for env in envs:
-        env.close()
-    first = obs[0]
+        envs.step_all(np.clip(action, -1.0, 1.0))
+        returns += envs.rewards
+        for e in np.flatnonzero(envs.terminations | envs.truncations):
+            episode_returns.append(float(returns[e]))
+            returns[e] = 0.0
     robot = {
-        "context": first["context"].astype(np.float32),
-        "obs_padding_mask": first["obs_padding_mask"].astype(bool),
-        "act_padding_mask": first["act_padding_mask"].astype(bool),
+        "context": obs["context"][0].astype(np.float32),
+        "obs_padding_mask": obs["obs_padding_mask"][0].astype(bool),
+        "act_padding_mask": obs["act_padding_mask"][0].astype(bool),
     }
+    envs.close()
     arrays = {k: np.concatenate(v) for k, v in rows.items()}  # time-major: row = t·n + e
     stats = {
         "episodes": len(episode_returns),

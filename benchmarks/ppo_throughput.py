@@ -1,16 +1,19 @@
-"""PPO throughput (env steps/s including learning) against the bare environments on the same machine.
+"""PPO throughput (env steps/s including learning) against the bare environments, per way of running the envs.
 
-``python benchmarks/ppo_throughput.py --preset laptop --iterations 3 [--arch modumorph] [--net small]
-[--set n_epochs=2 --set batch_size=1024 ...]``
+``python benchmarks/ppo_throughput.py --preset laptop --iterations 3 [--arch mlp] [--net small]
+[--vec-env native dummy subproc] [--rounds 2] [--set n_epochs=2 --set batch_size=1024 ...]``
 
-Measures, one after the other on the same robots:
+Measures on the same robots, for every ``--vec-env`` in turn within a round (the order rotates between
+rounds):
 
-1. one env in this process, random actions (the environment alone);
-2. the preset's ``n_envs`` envs in its VecEnv (SubprocVecEnv or DummyVecEnv) + VecNormalize, random
-   actions — the collection machinery without a policy;
+1. one env in this process, random actions (the environment alone; once per round);
+2. the preset's ``n_envs`` envs in that VecEnv + VecNormalize, random actions: the collection machinery
+   without a policy;
 3. PPO with the preset for a few iterations (rollouts + updates; the first iteration is skipped as warm-up).
 
-Prints a table and the ratios PPO / bare (target ≥ 0.5 on CPU, issue 5).
+Prints a table (median over rounds, min–max) and the ratios PPO / bare and between the ways
+(``native``: :class:`baselines.common.vec_env.NativeVecEnv`, threads; ``dummy``: SB3's DummyVecEnv, one
+after another; ``subproc``: SB3's SubprocVecEnv, a process per env). All three train the same weights.
 """
 
 from __future__ import annotations
@@ -72,9 +75,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="laptop")
     parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--arch", default=None)
     parser.add_argument("--net", default=None)
-    parser.add_argument("--vec-env", default=None, help="subproc or dummy (default: the preset's)")
+    parser.add_argument("--vec-env", nargs="+", default=None, help="native, dummy, subproc (default: the preset's)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a config field")
     args = parser.parse_args()
     config = PRESETS[args.preset]
@@ -89,23 +93,46 @@ def main() -> None:
         config = replace(config, arch=args.arch)
     if args.net is not None:
         config = replace(config, net=args.net)
-    if args.vec_env:
-        config = replace(config, vec_env=args.vec_env)
+    ways = args.vec_env or [config.vec_env]
     robots = robot_files(config.robots, config.robot_limit)
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
-    single = bare_single(robots, 5000)
-    vec = bare_vec(config, robots, 1000)
-    learn = ppo(config)
-    print(f"robots: {len(robots)} of '{config.robots}', arch {config.arch} '{config.net}', n_envs {config.n_envs}")
+    single: list[float] = []
+    vec: dict[str, list[float]] = {w: [] for w in ways}
+    learn: dict[str, list[float]] = {w: [] for w in ways}
+    for r in range(args.rounds):
+        single.append(bare_single(robots, 5000))
+        for way in ways[r % len(ways) :] + ways[: r % len(ways)]:
+            cfg = replace(config, vec_env=way)
+            vec[way].append(bare_vec(cfg, robots, 1000))
+            learn[way].append(ppo(cfg))
+
+    def cell(values: list[float]) -> str:
+        return f"{np.median(values):,.0f} ({min(values):,.0f}–{max(values):,.0f})"
+
+    print(
+        f"robots: {len(robots)} of '{config.robots}', arch {config.arch} '{config.net}', n_envs {config.n_envs}, "
+        f"{args.rounds} round(s)"
+    )
     if args.set:
         print(f"overrides: {', '.join(args.set)}")
-    print("| measurement | env steps/s |")
+    print("| measurement | env steps/s, median (min–max) |")
     print("|---|---|")
-    print(f"| one env, this process, random actions | {single:,.0f} |")
-    print(f"| {config.n_envs} envs ({config.vec_env} VecEnv) + VecNormalize, random actions | {vec:,.0f} |")
-    print(f"| PPO ({config.arch}, rollout + {config.n_epochs} epochs of updates) | {learn:,.0f} |")
-    print(f"ratio PPO / the same VecEnv: {learn / vec:.3f}; PPO / one env: {learn / single:.3f}")
+    print(f"| one env, this process, random actions | {cell(single)} |")
+    for way in ways:
+        print(f"| {config.n_envs} envs ({way} VecEnv) + VecNormalize, random actions | {cell(vec[way])} |")
+        print(f"| PPO on {way} ({config.arch}, rollout + {config.n_epochs} epochs of updates) | {cell(learn[way])} |")
+    for way in ways:
+        print(
+            f"ratio PPO / the same VecEnv ({way}): {np.median(learn[way]) / np.median(vec[way]):.3f}; "
+            f"PPO / one env: {np.median(learn[way]) / np.median(single):.3f}"
+        )
+    for way in ways[1:]:
+        ratio = np.array(learn[ways[0]]) / np.array(learn[way])
+        print(
+            f"ratio PPO on {ways[0]} / PPO on {way}: {np.median(ratio):.2f} "
+            f"(rounds {ratio.min():.2f}–{ratio.max():.2f})"
+        )
 
 
 if __name__ == "__main__":

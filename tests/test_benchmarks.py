@@ -93,3 +93,15 @@ def test_data_checks_runs_on_a_smoke_collection(
     load_script("data_checks").main()
     out = capsys.readouterr().out
     assert "open with checksums" in out and "the check adds" in out
+
+
+def test_vector_env_benchmark_runs_every_way(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The side-by-side benchmark of the native vector env runs each way and prints its ratios (no timing judged)."""
+    vector_env = load_script("vector_env")
+    argv = ["vector_env.py", "--envs", "2", "--robots", "2", "--steps", "3", "--rounds", "1", "--skip", "sb3 subproc"]
+    monkeypatch.setattr(sys, "argv", argv)
+    vector_env.main()
+    out = capsys.readouterr().out
+    for way in ("one env", "native", "native 1 thread", "gymnasium sync", "sb3 native", "sb3 dummy"):
+        assert re.search(rf"^{way} +[\d,]+ ", out, re.MULTILINE), way
+    assert "ratio native / one env:" in out and "sb3 subproc" not in out

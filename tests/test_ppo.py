@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,12 @@ import torch
 
 pytest.importorskip("stable_baselines3")
 
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from baselines.common.envs import make_env, robot_files
 from baselines.common.files import PPO_CHECKPOINT, CheckpointError, read_artifact
+from baselines.common.vec_env import NativeVecEnv
 from baselines.nets import UnknownNetworkError, network_config
 from baselines.ppo import PRESETS, PPOConfig, RobotSampler, UnimalPolicy, learning_rate, make_vec_env, run_dir, train
 from baselines.ppo.__main__ import main
@@ -130,6 +133,44 @@ def test_time_limit_truncation_reaches_sb3_for_bootstrapping() -> None:
     venv.close()
 
 
+@pytest.mark.parametrize("task", ["ft", "obstacle"])
+def test_native_vec_env_returns_what_dummy_vec_env_of_make_env_returns(task: str) -> None:
+    """Observations, float32 rewards, dones and infos (time limit, terminal observation, Monitor's episode but
+    its wall time) bitwise as SB3's DummyVecEnv of the training envs, through autoresets."""
+    robots = robot_files("train", 3)
+    native = NativeVecEnv(task, robots, 3, num_threads=2, max_episode_steps=30)
+    dummy = DummyVecEnv([partial(make_env, task, robots, max_episode_steps=30)] * 3)
+    native.seed(4)
+    dummy.seed(4)
+    got, want = native.reset(), dummy.reset()
+    assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in want)
+    assert native.reset_infos == dummy.reset_infos
+    rng = np.random.default_rng(0)
+    episodes = 0
+    for _ in range(70):
+        actions = rng.uniform(-1, 1, (3, 24)).astype(np.float32)
+        (obs, rewards, dones, infos), (obs_d, rewards_d, dones_d, infos_d) = native.step(actions), dummy.step(actions)
+        assert all(np.array_equal(obs[k], obs_d[k]) for k in obs_d)
+        assert rewards.dtype == rewards_d.dtype == np.float32 and np.array_equal(rewards, rewards_d)
+        assert np.array_equal(dones, dones_d)
+        for info, info_d in zip(infos, infos_d, strict=True):
+            assert info.keys() == info_d.keys()
+            for key, value in info_d.items():
+                if key == "terminal_observation":
+                    assert all(np.array_equal(info[key][k], value[k]) for k in value)
+                elif key == "episode":
+                    episodes += 1
+                    assert {**info[key], "t": 0} == {**value, "t": 0}
+                else:
+                    assert np.array_equal(info[key], value), key
+    assert episodes >= 6 and native.env_is_wrapped(Monitor) == [False] * 3
+    native.env_method("set_robot_weights", [0.0, 0.0, 1.0])
+    native.reset()
+    assert native.get_attr("robot_name") == ["unimal-train-002"] * 3
+    native.close()
+    dummy.close()
+
+
 @pytest.mark.slow
 def test_sampling_weights_reach_subprocesses() -> None:
     cfg = replace(SMOKE, n_envs=2, vec_env="subproc")
@@ -167,9 +208,14 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 @pytest.mark.slow
 def test_smoke_run_is_reproducible_and_writes_the_run_directory(tmp_path: Path) -> None:
+    """Two runs of one config train the same weights, whichever way the envs run (native threads, one after
+    another, subprocesses): ``vec_env`` is how, not what."""
+    assert SMOKE.vec_env == "native"
     final_a = train(SMOKE, tmp_path / "a", quiet=True)
-    final_b = train(SMOKE, tmp_path / "b", quiet=True)
+    final_b = train(replace(SMOKE, vec_env="dummy"), tmp_path / "b", quiet=True)
     a, b = _params(final_a), _params(final_b)
+    c = _params(train(replace(SMOKE, vec_env="subproc"), tmp_path / "c", quiet=True))
+    assert a.keys() == c.keys() and all(torch.equal(a[k], c[k]) for k in a)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
     run = tmp_path / "a"
@@ -250,3 +296,14 @@ def test_bad_input_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureF
     assert "cannot be read" in capsys.readouterr().err
     with pytest.raises(CheckpointError):
         load_checkpoint(ckpt)
+
+
+def test_a_resume_may_change_how_envs_run_but_not_what_the_run_is(tmp_path: Path) -> None:
+    """``vec_env`` is an execution field (every backend trains the same weights): a resume may switch it; any
+    other difference is refused, naming the field."""
+    run = run_dir(tmp_path / "run")
+    run.start(replace(SMOKE, vec_env="dummy"), resume=False)
+    assert run.start(replace(SMOKE, vec_env="subproc"), resume=True) is None  # no checkpoint yet: from 0
+    assert SMOKE.identity() == replace(SMOKE, vec_env="dummy").identity() and "vec_env" not in SMOKE.identity()
+    with pytest.raises(CheckpointError, match=r"differs from .*config.json \(saved, given\): \{'gamma': \(0.99, 0.9\)"):
+        run.start(replace(SMOKE, gamma=0.9), resume=True)

@@ -2,8 +2,8 @@
 
 * :func:`robot_files` expands a robot set (a bundled name such as ``train`` or a folder) into XML files;
 * :func:`make_env` makes the training env (many robots, a new one per reset, monitored), and
-  :func:`make_robot_env` one robot's env as evaluation and collection use it; both keep only the
-  observation keys the networks read (:func:`obs_keys`);
+  :func:`make_robot_env` one robot's env; both keep only the observation keys the networks read
+  (:func:`obs_keys`); :func:`make_robot_envs` steps N of one robot's envs on threads (evaluation, collection);
 * :func:`map_with_agent` runs a function over jobs in worker processes that each load one agent
   (or in this process with ``workers=1``).
 """
@@ -19,9 +19,11 @@ from typing import Any, TypeVar
 import gymnasium as gym
 import torch
 
-import unimal_gym  # noqa: F401  (registers the environments)
+import unimal_gym  # registers the environments
+from unimal_gym.envs import UnimalVectorEnv
 from unimal_gym.envs.errors import UnknownRobotError
 from unimal_gym.envs.robots import BUNDLED_SETS, folder_robot_files, resolve_robot, robot_set_folder
+from unimal_gym.envs.vector import available_cpus
 from unimal_gym.layout import ENV_IDS
 from unimal_gym.morphology import MorphologyError
 
@@ -109,14 +111,41 @@ def make_robot_env(task: str, robot: str | os.PathLike[str]) -> gym.Env:
     return gym.wrappers.FilterObservation(gym.make(ENV_IDS[task], robot=str(robot)), obs_keys(task))
 
 
+def make_robot_envs(task: str, robot: str | os.PathLike[str], n: int, autoreset: str) -> UnimalVectorEnv:
+    """``n`` envs of one robot as evaluation and collection step them: :func:`make_robot_env`'s envs (same
+    seeds, same results, bit for bit) in one :class:`~unimal_gym.envs.UnimalVectorEnv` on :func:`env_threads`
+    threads; read the network keys (:func:`obs_keys`) from its observations.
+
+    :param autoreset: ``"same_step"`` (collection: an ended env starts its next episode at once) or
+        ``"disabled"`` (evaluation: one episode per env).
+    """
+    return UnimalVectorEnv(
+        n,
+        robot=str(robot),
+        task=task,
+        max_episode_steps=unimal_gym.MAX_EPISODE_STEPS,
+        autoreset_mode=autoreset,
+        num_threads=env_threads(),
+        copy=False,
+    )
+
+
+def env_threads() -> int:
+    """Threads for a vector env in this process: the CPUs it may use shared among the pool's workers
+    (:func:`map_with_agent` sets the worker count; all CPUs outside a pool)."""
+    return max(1, available_cpus() // _POOL_WORKERS)
+
+
 # ---------------------------------------------------------------------------------------------- pools
 _WORKER_AGENT: Any = None
+_POOL_WORKERS = 1  # processes sharing this machine's CPUs (set in each worker of map_with_agent)
 
 
-def _init_worker(load: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    global _WORKER_AGENT
+def _init_worker(load: Callable[..., Any], args: tuple[Any, ...], workers: int) -> None:
+    global _WORKER_AGENT, _POOL_WORKERS
     interrupt.ignore_in_worker(sigterm=False)  # Ctrl-C reaches the whole group; Pool.terminate needs SIGTERM
     torch.set_num_threads(1)
+    _POOL_WORKERS = workers
     _WORKER_AGENT = load(*args)
 
 
@@ -154,9 +183,20 @@ def map_with_agent(
             torch.set_num_threads(threads)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker, initargs=(load, load_args)) as pool:
+    processes = min(workers, len(jobs))
+    with ctx.Pool(processes, initializer=_init_worker, initargs=(load, load_args, processes)) as pool:
         mapper = pool.imap if ordered else pool.imap_unordered
         yield from mapper(_call, [(fn, job) for job in jobs])
 
 
-__all__ = ["NETWORK_KEYS", "make_env", "make_robot_env", "map_with_agent", "named_sets", "obs_keys", "robot_files"]
+__all__ = [
+    "NETWORK_KEYS",
+    "env_threads",
+    "make_env",
+    "make_robot_env",
+    "make_robot_envs",
+    "map_with_agent",
+    "named_sets",
+    "obs_keys",
+    "robot_files",
+]

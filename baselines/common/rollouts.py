@@ -2,7 +2,7 @@
 
 For every robot: ``episodes`` envs of that robot (env i seeded ``seed + i``, the agent's action noise
 reseeded with ``seed``), one episode each (up to the 1000-step limit, fall termination on), stepped
-together with one batched ``act`` call per step;
+together on threads (:func:`~.envs.make_robot_envs`) with one batched ``act`` call per step;
 the agent's observation statistics are frozen and rewards are raw. A robot's score is its mean
 undiscounted return; a set's score is the mean over its robots with the standard error over robots.
 """
@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from unimal_gym.deploy import RobotMismatchError
+from unimal_gym.layout import ACTION_DIM
 
 from .agents import Agent, load_agent
-from .envs import make_robot_env, map_with_agent, robot_files
+from .envs import make_robot_envs, map_with_agent, obs_keys, robot_files
 
 
 @dataclass(frozen=True)
@@ -42,30 +43,29 @@ def run_robot(agent: Agent, job: RobotJob) -> dict[str, Any]:
     """
     name = Path(job.robot).stem
     try:
-        envs = [make_robot_env(agent.task, job.robot) for _ in range(job.episodes)]
+        envs = make_robot_envs(agent.task, job.robot, job.episodes, autoreset="disabled")
     except Exception as exc:  # any reason a robot file cannot become an env is reported, not raised
         return {"set": job.set, "robot": name, "error": f"{type(exc).__name__}: {exc}"}
-    obs = [env.reset(seed=job.seed + i)[0] for i, env in enumerate(envs)]
+    keys = obs_keys(agent.task)
+    obs, _ = envs.reset(seed=job.seed)  # env i seeded seed + i
     try:
-        agent.check_robot({k: np.stack([o[k] for o in obs]) for k in obs[0]})
+        agent.check_robot({k: obs[k] for k in keys})
     except RobotMismatchError as exc:  # an exported student evaluated on another robot: reported, not raised
+        envs.close()
         return {"set": job.set, "robot": name, "error": f"{type(exc).__name__}: {exc}"}
     agent.reseed(job.seed)  # a robot's result depends on the seed only, not on the worker or the order
     returns, lengths = np.zeros(job.episodes), np.zeros(job.episodes, dtype=int)
-    active = list(range(job.episodes))
-    while active:
-        batch = {k: np.stack([obs[i][k] for i in active]) for k in obs[active[0]]}
-        actions = agent.act(batch, job.deterministic)
-        still = []
-        for i, action in zip(active, actions, strict=True):
-            obs[i], reward, terminated, truncated, _ = envs[i].step(np.clip(action, -1.0, 1.0))
-            returns[i] += reward
-            lengths[i] += 1
-            if not (terminated or truncated):
-                still.append(i)
-        active = still
-    for env in envs:
-        env.close()
+    active = np.ones(job.episodes, dtype=bool)
+    actions = np.zeros((job.episodes, ACTION_DIM))
+    while active.any():
+        index = np.flatnonzero(active)
+        batch = {k: obs[k][index] for k in keys}  # the envs still running, in env order
+        actions[index] = np.clip(agent.act(batch, job.deterministic), -1.0, 1.0)
+        envs.step_all(actions, active)
+        returns[index] += envs.rewards[index]
+        lengths[index] += 1
+        active[index] = ~(envs.terminations[index] | envs.truncations[index])
+    envs.close()
     se = float(returns.std(ddof=1) / np.sqrt(len(returns))) if len(returns) > 1 else float("nan")
     return {
         "set": job.set,

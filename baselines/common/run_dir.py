@@ -93,9 +93,11 @@ class RunDir:
             return None
         saved = self.read_config(type(config))
         self.remove_stale_temporaries()
-        if saved != config:
-            new = config.to_dict()
-            diff = {k: (v, new[k]) for k, v in saved.to_dict().items() if new[k] != v}
+        # a config with ``identity()`` may change its execution-only fields (how the envs run) on a resume
+        new, old = (config.identity(), saved.identity()) if hasattr(config, "identity") else (config, saved)
+        if new != old:
+            new, old = config.to_dict(), saved.to_dict()
+            diff = {k: (v, new[k]) for k, v in old.items() if new[k] != v}
             raise CheckpointError(f"--resume with a config that differs from {self.config_path} (saved, given): {diff}")
         return self.latest_checkpoint()
 

@@ -157,7 +157,6 @@ def pipeline_preset(name: str, task: str = "ft") -> PipelineConfig:
         teacher = replace(teacher, total_timesteps=LAPTOP_TERRAIN_STEPS)
     distill_cfg = DISTILL_PRESETS[name]
     if name == "smoke":
-        teacher = replace(teacher, vec_env="dummy")
         distill_cfg = replace(distill_cfg, evaluate=False, eval_limit=1, eval_episodes=1, eval_workers=1)
     if name == "smoke":
         distill_cfg = replace(distill_cfg, eval_limit=teacher.robot_limit)
@@ -266,7 +265,7 @@ def run_pipeline(
         teacher_ckpt = given.path
         log(f"== teacher: given, {teacher_ckpt}")
     else:
-        folder = out / f"teacher-{stage_key(config.teacher.to_dict())}"
+        folder = out / f"teacher-{stage_key(config.teacher.identity())}"
         if not _done(folder):
             log(f"== teacher: PPO ({config.teacher.arch}, {config.teacher.total_timesteps:,} steps) in {folder}")
             train(config.teacher, folder, resume=(folder / "config.json").is_file())
@@ -281,7 +280,7 @@ def run_pipeline(
     if config.hn_rl:
         t0 = time.perf_counter()
         hn = replace(config.teacher, arch=HN_RL)
-        folder = out / f"{HN_RL}-{stage_key(hn.to_dict())}"
+        folder = out / f"{HN_RL}-{stage_key(hn.identity())}"
         if not _done(folder):
             log(f"== HN-RL: PPO ({hn.total_timesteps:,} steps) in {folder}")
             train(hn, folder, resume=(folder / "config.json").is_file())

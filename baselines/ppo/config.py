@@ -86,8 +86,10 @@ class PPOConfig:
     """Seed of Python, numpy, torch and env i (seed + i)."""
     checkpoint_every: int = 100
     """Save a checkpoint every N iterations (and always at the end)."""
-    vec_env: str = "subproc"
-    """Environment parallelism: subproc (one process per env) or dummy (all in this process)."""
+    vec_env: str = "native"
+    """How the envs run: native (threads in this process, :class:`~baselines.common.vec_env.NativeVecEnv`),
+    subproc (one process per env) or dummy (one after another in this process); all three give bitwise
+    the same run (``tests/test_ppo.py``), so this is not part of the run's identity (:meth:`identity`)."""
     device: str = "auto"
     """Torch device: auto (cuda when available), cpu or cuda."""
     torch_threads: int = 0
@@ -152,7 +154,7 @@ class PPOConfig:
             "arch": ARCHS,
             "sampling": ("balanced", "uniform"),
             "lr_schedule": ("cos", "lin", "constant"),
-            "vec_env": ("subproc", "dummy"),
+            "vec_env": ("native", "subproc", "dummy"),
             "device": ("auto", "cpu", "cuda"),
         }
         for name, allowed in choices.items():
@@ -173,6 +175,11 @@ class PPOConfig:
         """Plain JSON-able dict of every field."""
         return dataclasses.asdict(self)
 
+    def identity(self) -> dict[str, Any]:
+        """:meth:`to_dict` without :data:`EXECUTION_FIELDS`: what decides the run's results. A resume compares
+        it, and the pipeline names a teacher's folder by it."""
+        return {k: v for k, v in self.to_dict().items() if k not in EXECUTION_FIELDS}
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PPOConfig:
         """Inverse of :meth:`to_dict` (also of configs saved with the old names ``env``/``model``).
@@ -180,6 +187,10 @@ class PPOConfig:
         :raises ConfigError: unknown fields.
         """
         return config_from_dict(cls, rename_fields(data), "config")
+
+
+EXECUTION_FIELDS = ("vec_env",)
+"""Fields that change how a run is computed, not its results (each tested bitwise); see :meth:`PPOConfig.identity`."""
 
 
 PRESETS: dict[str, PPOConfig] = {
@@ -197,7 +208,7 @@ PRESETS: dict[str, PPOConfig] = {
         gamma=0.998,  # γ = 0.99 (a ~100-step horizon) learns to lunge forward and fall, not to walk
         action_std=0.5,
         checkpoint_every=20,
-        vec_env="dummy",  # 16 envs in this process: on 2 cores faster than 8 subprocesses
+        vec_env="native",  # 16 envs on threads in this process: on 2 cores faster than 8 subprocesses
         torch_threads=2,
         rollout_threads=1,
         log_every=5,
@@ -222,4 +233,4 @@ PRESETS: dict[str, PPOConfig] = {
 (seconds, for tests)."""
 
 
-__all__ = ["KL_TARGET_COEF", "PRESETS", "PPOConfig"]
+__all__ = ["EXECUTION_FIELDS", "KL_TARGET_COEF", "PRESETS", "PPOConfig"]

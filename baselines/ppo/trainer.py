@@ -3,14 +3,15 @@
 ``python -m baselines.ppo --task ft --arch modumorph --robots train --preset laptop --out runs/ft``
 
 stable-baselines3 provides the PPO object, the rollout buffer (GAE; time-limit truncations are
-bootstrapped with V(terminal observation) through SB3's ``TimeLimit.truncated``), the subprocess
-VecEnvs and VecNormalize (``proprioceptive`` only, return-based reward scaling, both clipped at ±10).
+bootstrapped with V(terminal observation) through SB3's ``TimeLimit.truncated``), the VecEnv interface
+(stepped by :class:`~baselines.common.vec_env.NativeVecEnv`: threads, no pipes) and VecNormalize
+(``proprioceptive`` only, return-based reward scaling, both clipped at ±10).
 Our networks plug in as :class:`baselines.ppo.policy.UnimalPolicy`. :meth:`UnimalPPO.train` is the
 update of docs/networks.md §7 written out, because SB3's differs from the original in four places: SB3 clips
 the value loss without the max(), normalises advantages per minibatch, keeps incomplete minibatches,
 and stops on a different KL estimator at 1.5 × target. The trainer's loop (:func:`train`) sets the
 cosine learning rate with warm-up once per iteration and the robots' sampling weights (uniform, then
-∝ 1/EMA episode length) in every subprocess before each rollout.
+∝ 1/EMA episode length) in every env before each rollout.
 
 The run directory (:class:`baselines.common.run_dir.RunDir`)::
 
@@ -45,7 +46,7 @@ from stable_baselines3.common.buffers import DictRolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.utils import explained_variance
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecEnvWrapper, VecNormalize
 
 from unimal_gym.normalization import DEFAULT_EPSILON, NormalizerError, ObservationNormalizer
 
@@ -56,6 +57,7 @@ from ..common.files import PPO_CHECKPOINT, CheckpointError, arrays, atomic_write
 from ..common.lock import holds_lock
 from ..common.progress import Progress, print_line
 from ..common.run_dir import RunDir, RunLayout
+from ..common.vec_env import NativeVecEnv
 from .config import PPOConfig
 from .policy import UnimalPolicy
 
@@ -103,10 +105,28 @@ def _worker_env(task: str, robots: list[Path]) -> gym.Env:
     return make_env(task, robots)
 
 
+class Float32Rewards(VecEnvWrapper):
+    """Rewards as float32, as ``DummyVecEnv`` and :class:`NativeVecEnv` return them (``SubprocVecEnv`` stacks
+    Python floats into float64; VecNormalize's return accumulator would then differ in the last bits)."""
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_wait(self) -> Any:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        return obs, rewards.astype(np.float32), dones, infos
+
+
 def make_vec_env(config: PPOConfig, robots: list[Path]) -> VecNormalize:
-    """``n_envs`` parallel envs wrapped in the training VecNormalize (docs/networks.md §7, docs/environment.md §3.7)."""
-    if config.vec_env == "subproc" and config.n_envs > 1:
-        venv: VecEnv = SubprocVecEnv([partial(_worker_env, config.task, robots)] * config.n_envs)
+    """``n_envs`` parallel envs wrapped in the training VecNormalize (docs/networks.md §7, docs/environment.md §3.7).
+
+    ``vec_env`` picks how they run: ``native`` (:class:`NativeVecEnv`, threads), ``subproc`` or ``dummy``;
+    each steps the same envs with the same seeds and returns the same arrays.
+    """
+    if config.vec_env == "native":
+        venv: VecEnv = NativeVecEnv(config.task, robots, config.n_envs)
+    elif config.vec_env == "subproc" and config.n_envs > 1:
+        venv = Float32Rewards(SubprocVecEnv([partial(_worker_env, config.task, robots)] * config.n_envs))
     else:
         venv = DummyVecEnv([partial(make_env, config.task, robots)] * config.n_envs)
     return VecNormalize(

@@ -1,9 +1,11 @@
-"""Gymnasium environments of the UNIMAL benchmark: :class:`UnimalEnv` (FT, VT, Obstacle)."""
+"""Gymnasium environments of the UNIMAL benchmark: :class:`UnimalEnv` (FT, VT, Obstacle) and
+:class:`UnimalVectorEnv` (N of them stepped on threads)."""
 
 from .. import gl  # noqa: F401  (first: sets MUJOCO_GL on a headless machine before MuJoCo is imported)
 from .errors import InvalidActionError, InvalidStateError, RobotTooLargeError, UnknownRobotError
 from .kernels import ACCELERATED
 from .unimal_env import UnimalEnv
+from .vector import UnimalVectorEnv
 
 __all__ = [
     "ACCELERATED",
@@ -11,5 +13,6 @@ __all__ = [
     "InvalidStateError",
     "RobotTooLargeError",
     "UnimalEnv",
+    "UnimalVectorEnv",
     "UnknownRobotError",
 ]

@@ -330,7 +330,10 @@ static PyObject *HfieldSampler_call(HfieldSampler *self, PyObject *args, PyObjec
     const Py_ssize_t col0 = clip(self->col_origin + floor_index(self->cells_per_metre * x), cols - 1);
     if (get_doubles(out_obj, &out_view, m, 1, "out") != 0) return NULL;
     const double *h = self->heights.buf, *dc = self->grid.buf;
+    /* the buffers stay held, and one sampler belongs to one env: other threads may run meanwhile */
+    Py_BEGIN_ALLOW_THREADS
     sample(out_view.buf, self->index, h, dc, dc + m, m, rows, cols, row0, col0, c, s);
+    Py_END_ALLOW_THREADS
     PyBuffer_Release(&out_view);
     return PyFloat_FromDouble(h[row0 * cols + col0]);
 }

@@ -199,14 +199,18 @@ class AgentObservation:
         self._velocities(model, data)
         return self._w_linear.reshape(-1, 3).copy(), self._w_angular.reshape(-1, 3).copy()
 
-    def proprioceptive(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+    def proprioceptive(self, model: mujoco.MjModel, data: mujoco.MjData, velocities: bool = True) -> np.ndarray:
         """The (624,) float64 ``proprioceptive`` vector from the state in ``data`` (docs/environment.md §3.3).
 
         Calls ``mj_comVel`` (see :meth:`body_velocities`); no other simulator state changes.
+
+        :param velocities: False: the caller has just called ``mj_comVel`` on this state (the env's step
+            does it right after ``mj_step``, outside the GIL), so it is not repeated.
         """
         if data is not self._data:
             self._bind(data)
-        mujoco.mj_comVel(model, data)
+        if velocities:
+            mujoco.mj_comVel(model, data)
         if self._kernel is not None:
             out = self._static.copy()
             self._kernel(out)

@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import mujoco
@@ -48,6 +48,17 @@ class _Robot:
     data: mujoco.MjData | None = None
     layout_version: int = -1
     views: _DataViews | None = None
+
+
+class _Before(NamedTuple):
+    """What a step keeps from before its physics: the torso's xy (2,), qpos (nq,), qvel (nv,), time and the
+    warning counters (to restore the state after a physics error, and for the reward and ``info``)."""
+
+    xy: np.ndarray
+    qpos: np.ndarray
+    qvel: np.ndarray
+    time: float
+    warnings: list[int]
 
 
 def _torso_height(z: float, ground: float) -> float:
@@ -461,7 +472,7 @@ class UnimalEnv(gym.Env):
         x, y, z = self._current.views.torso_pos.tolist()
         obs, ground = self._observation(self.rotate_reset_hfield, x, y)
         self._last_obs = obs
-        return obs, {"name": self.robot_name, "torso_height": _torso_height(z, ground)}
+        return self._with_morphology(obs), {"name": self.robot_name, "torso_height": _torso_height(z, ground)}
 
     def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Set the simulator's positions (nq,) and velocities (nv,), then ``mj_forward``.
@@ -488,16 +499,57 @@ class UnimalEnv(gym.Env):
 
         :returns: ``(observation, reward, terminated, truncated, info)`` (see the class docstring).
         """
+        obs, reward, terminated, truncated, info = self._step(action)
+        return self._with_morphology(obs), reward, terminated, truncated, info
+
+    def _step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """:meth:`step` with only the keys that change within an episode in the observation: ``proprioceptive``
+        (and ``hfield``), new arrays (the vector env writes the constant keys at reset only).
+
+        A step is three parts, which :class:`~unimal_gym.envs.UnimalVectorEnv` runs for all its envs part by
+        part (the physics of many envs on threads): :meth:`_prepare_step` (action → ``ctrl``, the state
+        kept for a physics error), :meth:`_physics` (MuJoCo alone) and :meth:`_finish_step` (everything
+        read from the new state).
+        """
+        before = self._prepare_step(action)
+        self._physics()
+        return self._finish_step(before)
+
+    def _prepare_step(self, action: np.ndarray) -> _Before:
+        """Check ``action`` (24,), write its actuated slots into ``ctrl`` and keep what :meth:`_finish_step` needs.
+
+        :raises InvalidActionError: a wrong shape, NaN or inf (nothing is changed then).
+        """
         robot = self._current
-        model, data, views = robot.model, robot.data, robot.views
+        data, views = robot.data, robot.views
         if views.set_ctrl is None or views.set_ctrl(action):  # not a finite float vector of 24: numpy
             action = self._check_action(action)  # raises for a wrong shape, NaN or inf
             action.take(robot.observation.actuated, out=views.ctrl)
+        before = _Before(
+            views.torso_xy.copy(), views.qpos.copy(), views.qvel.copy(), data.time, views.warning_counts.tolist()
+        )
+        data.maxuse_con = data.maxuse_efc = 0
+        return before
+
+    def _physics(self) -> None:
+        """``frame_skip`` substeps in one ``mj_step`` call, then ``mj_comVel`` for the observation's velocities
+        (:meth:`AgentObservation.proprioceptive`); MuJoCo releases the GIL in both.
+
+        After a physics error :meth:`_finish_step` restores the state and runs ``mj_forward``, which
+        recomputes what ``mj_comVel`` wrote, so calling it unconditionally here changes nothing.
+        """
+        robot = self._current
+        mujoco.mj_step(robot.model, robot.data, self.frame_skip)
+        mujoco.mj_comVel(robot.model, robot.data)
+
+    def _finish_step(self, before: _Before) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """The step's results from the state :meth:`_physics` left (see :meth:`_step`)."""
+        robot = self._current
+        model, data, views = robot.model, robot.data, robot.views
         ctrl = views.ctrl  # the actuated slots, in actuator order
         torso_pos = views.torso_pos
-        xy_before = views.torso_xy.copy()
-        x_before = torso_pos.item(0)
-        error = self._simulate(robot)
+        xy_before = before.xy
+        error = self._physics_error(robot, before)
         if error:  # the state is back to before the step: report it with that step's reward terms, reward 0
             mujoco.mj_forward(model, data)
             obs = {key: value.copy() for key, value in self._last_obs.items()}
@@ -509,9 +561,9 @@ class UnimalEnv(gym.Env):
             return obs, 0.0, False, True, info
 
         x, y, z = torso_pos.tolist()
-        obs, ground = self._observation(True, x, y)
+        obs, ground = self._observation(True, x, y, velocities=False)
         self._last_obs = obs
-        x_vel = (x - x_before) / (views.opt.timestep * self.frame_skip)
+        x_vel = (x - xy_before.item(0)) / (views.opt.timestep * self.frame_skip)
         torso_height = _torso_height(z, ground)
         reward, forward, ctrl_cost, stand = self._reward(robot, x_vel, ctrl, torso_height)
         info = self._info(robot, xy_before, views.torso_xy.copy(), x_vel, torso_height, forward, ctrl_cost, stand)
@@ -535,30 +587,27 @@ class UnimalEnv(gym.Env):
             raise InvalidActionError(f"action for robot {self.robot_name!r} has NaN or inf at slots {bad}")
         return a
 
-    def _simulate(self, robot: _Robot) -> str:
-        """Run ``frame_skip`` substeps; on a physics error restore the pre-step state and name it.
+    def _physics_error(self, robot: _Robot, before: _Before) -> str:
+        """After :meth:`_physics`: on a physics error restore the pre-step state and name the error ("" if none).
 
         The buffer limits are checked on MuJoCo's high-water marks ``maxuse_con``/``maxuse_efc``
-        (zeroed here), which are the largest ``ncon``/``nefc`` of any substep, so one ``mj_step`` call
-        runs all substeps. Warning counters only grow: one look afterwards sees a warning raised in any.
+        (zeroed by :meth:`_prepare_step`), which are the largest ``ncon``/``nefc`` of any substep, so one
+        ``mj_step`` call runs all substeps. Warning counters only grow: one look afterwards sees a warning
+        raised in any.
         """
-        model, data, views = robot.model, robot.data, robot.views
-        qpos, qvel, time = views.qpos.copy(), views.qvel.copy(), data.time
-        warnings_before = views.warning_counts.tolist()
-        data.maxuse_con = data.maxuse_efc = 0
-        mujoco.mj_step(model, data, self.frame_skip)
+        data, views = robot.data, robot.views
         problem = ""
         if data.maxuse_con > self.max_contacts:
             problem = f"{data.maxuse_con} contacts > max_contacts={self.max_contacts}"
         elif data.maxuse_efc > self.max_constraint_rows:
             problem = f"{data.maxuse_efc} constraint rows > max_constraint_rows={self.max_constraint_rows}"
         warnings_after = views.warning_counts.tolist()
-        if warnings_after != warnings_before:
-            raised = [w.name for w in PHYSICS_WARNINGS if warnings_after[w] > warnings_before[w]]
+        if warnings_after != before.warnings:
+            raised = [w.name for w in PHYSICS_WARNINGS if warnings_after[w] > before.warnings[w]]
             problem = ", ".join(raised) or problem
         if problem:
-            views.qpos[:], views.qvel[:], data.time = qpos, qvel, time
-            return f"physics error at t={time:.3f} for robot {self.robot_name!r}: {problem}"
+            views.qpos[:], views.qvel[:], data.time = before.qpos, before.qvel, before.time
+            return f"physics error at t={before.time:.3f} for robot {self.robot_name!r}: {problem}"
         return ""
 
     def _reward(
@@ -613,28 +662,38 @@ class UnimalEnv(gym.Env):
             "__reward__energy": int(abs_sum(robot.views.joint_forces)),
         }
 
-    def _observation(self, rotate_hfield: bool, x: float, y: float) -> tuple[dict[str, np.ndarray], float]:
-        """The observation of the current state and the ground height under the torso.
+    def _observation(
+        self, rotate_hfield: bool, x: float, y: float, velocities: bool = True
+    ) -> tuple[dict[str, np.ndarray], float]:
+        """The keys of the observation that change within an episode, and the ground height under the torso.
 
         :param rotate_hfield: rotate the hfield grid by the torso's yaw (steps) or not (reset, quirk 4).
         :param x: the torso's x (the hfield's centre).
         :param y: the torso's y.
-        :returns: ``(obs, ground)``: obs the observation dict (keys and shapes in the class docstring),
-            new arrays; ground the terrain height under (x, y) that ``torso_height`` is measured from,
-            on VT and Obstacle the clipped centre cell of this very hfield sample.
+        :param velocities: run ``mj_comVel`` first (False: :meth:`_physics` just did).
+        :returns: ``(obs, ground)``: obs ``{"proprioceptive": (624,)}`` plus ``"hfield": (1410,)`` on VT and
+            Obstacle, new arrays (:meth:`_with_morphology` adds the constant keys); ground the terrain height
+            under (x, y) that ``torso_height`` is measured from, on VT and Obstacle the clipped centre cell of
+            this very hfield sample.
         """
         robot = self._current
-        builder, data = robot.observation, robot.data
-        obs = {"proprioceptive": builder.proprioceptive(robot.model, data)}
-        # constant per model; copied because Gymnasium's checker requires new arrays on every call
-        for key, value in builder.morphology.items():
-            obs[key] = value.copy()
+        obs = {"proprioceptive": robot.observation.proprioceptive(robot.model, robot.data, velocities)}
         if self._arena.has_hfield_observation:
             heading = robot.views.torso_heading if rotate_hfield else None
             obs["hfield"], ground = self._arena.hfield_observation(x, y, heading)
         else:
             ground = self._arena.ground_height(x, y)
         return obs, ground
+
+    def _with_morphology(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The whole observation (keys in the class docstring's order) from :meth:`_observation`'s keys and the
+        current robot's constant ones, copied because Gymnasium's checker requires new arrays on every call."""
+        full = {"proprioceptive": obs["proprioceptive"]}
+        for key, value in self._current.observation.morphology.items():
+            full[key] = value.copy()
+        if "hfield" in obs:
+            full["hfield"] = obs["hfield"]
+        return full
 
     # ------------------------------------------------------------------ rendering
     def render(self) -> np.ndarray | None:

@@ -1,0 +1,178 @@
+"""Steps/s of N envs: the native vector env against one env, Gymnasium's and SB3's vector envs, side by side.
+
+``python benchmarks/vector_env.py --task ft --envs 16 --steps 200 --rounds 5``
+
+Every way of running envs steps the same ``--envs`` environments of the same robots (the first ``--robots``
+of the bundled training set; each env draws one at every reset) with uniform random actions, fall
+termination and the 1000-step limit on; every robot's model is compiled before timing. The ways, measured
+in turn within each round (the order rotates between rounds; the first round is a warm-up and is not
+reported):
+
+* ``one env``: one ``gym.make`` env stepped ``envs × steps`` times (resets included): the reference;
+* ``native``: ``gym.make_vec(..., vectorization_mode="vector_entry_point")`` (threads: one per CPU);
+* ``native 1 thread``: the same on one thread (what the leaner step path alone gives);
+* ``gymnasium sync``: Gymnasium's ``SyncVectorEnv`` of ``gym.make`` envs;
+* ``sb3 native``: :class:`baselines.common.vec_env.NativeVecEnv` (SB3's VecEnv API, network keys only);
+* ``sb3 subproc``: SB3's ``SubprocVecEnv`` of the training envs (``baselines.common.envs.make_env``);
+* ``sb3 dummy``: SB3's ``DummyVecEnv`` of the same.
+
+Prints steps/s per way (median over rounds, with min–max) and the per-round ratios of ``native`` to
+``one env`` and ``sb3 native`` to ``sb3 subproc`` (median, min–max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import unimal_gym
+from unimal_gym.envs.vector import available_cpus
+from unimal_gym.layout import ENV_IDS
+
+Stepper = Callable[[int], float]  # steps → seconds
+
+
+def one_env(task: str, robots: list[str], seed: int) -> tuple[Stepper, Callable[[], None]]:
+    env = gym.make(ENV_IDS[task], robots=robots)
+    for path in robots:  # compile every robot's model before timing
+        env.reset(options={"robot": Path(path).stem})
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+
+    def run(steps: int) -> float:
+        actions = rng.uniform(-1, 1, (steps, 24)).astype(np.float32)
+        t0 = time.perf_counter()
+        for a in actions:
+            _, _, terminated, truncated, _ = env.step(a)
+            if terminated or truncated:
+                env.reset()
+        return time.perf_counter() - t0
+
+    return run, env.close
+
+
+def gym_vector(
+    task: str, robots: list[str], n: int, seed: int, mode: str, **kwargs: Any
+) -> tuple[Stepper, Callable[[], None]]:
+    envs = gym.make_vec(ENV_IDS[task], n, vectorization_mode=mode, robots=robots, **kwargs)
+    for path in robots:
+        envs.reset(options={"robot": Path(path).stem})
+    envs.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+
+    def run(steps: int) -> float:
+        actions = rng.uniform(-1, 1, (steps, n, 24)).astype(np.float32)
+        t0 = time.perf_counter()
+        for a in actions:
+            envs.step(a)
+        return time.perf_counter() - t0
+
+    return run, envs.close
+
+
+def sb3_vector(task: str, robots: list[str], n: int, seed: int, kind: str) -> tuple[Stepper, Callable[[], None]]:
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    from baselines.common.envs import make_env
+    from baselines.common.vec_env import NativeVecEnv
+
+    if kind == "native":
+        venv: Any = NativeVecEnv(task, robots, n)
+    elif kind == "subproc":
+        venv = SubprocVecEnv([partial(make_env, task, robots)] * n)
+    else:
+        venv = DummyVecEnv([partial(make_env, task, robots)] * n)
+    for path in robots:
+        venv.set_options({"robot": Path(path).stem})
+        venv.reset()
+    venv.seed(seed)
+    venv.reset()
+    rng = np.random.default_rng(seed)
+
+    def run(steps: int) -> float:
+        actions = rng.uniform(-1, 1, (steps, n, 24)).astype(np.float32)
+        t0 = time.perf_counter()
+        for a in actions:
+            venv.step(a)
+        return time.perf_counter() - t0
+
+    return run, venv.close
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="ft", choices=sorted(ENV_IDS))
+    parser.add_argument("--envs", type=int, default=16)
+    parser.add_argument("--robots", type=int, default=16, help="the first N robots of the bundled train set")
+    parser.add_argument("--steps", type=int, default=200, help="vector steps per round (one env: envs × steps)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (after one warm-up round)")
+    parser.add_argument("--skip", action="append", default=[], help="leave a way out (e.g. 'sb3 dummy')")
+    args = parser.parse_args()
+    if min(args.envs, args.robots, args.steps, args.rounds) < 1:
+        parser.error("--envs, --robots, --steps and --rounds must be at least 1")
+
+    from unimal_gym.envs.robots import bundled_robot_dirs, folder_robot_files
+
+    train = next(d for d in bundled_robot_dirs() if d.name == "train")
+    robots = [str(p) for p in folder_robot_files(train)[: args.robots]]
+    n, task = args.envs, args.task
+    makers: dict[str, Callable[[], tuple[Stepper, Callable[[], None]]]] = {
+        "one env": partial(one_env, task, robots, 0),
+        "native": partial(gym_vector, task, robots, n, 0, "vector_entry_point"),
+        "native 1 thread": partial(gym_vector, task, robots, n, 0, "vector_entry_point", num_threads=1),
+        "gymnasium sync": partial(gym_vector, task, robots, n, 0, "sync"),
+        "sb3 native": partial(sb3_vector, task, robots, n, 0, "native"),
+        "sb3 subproc": partial(sb3_vector, task, robots, n, 0, "subproc"),
+        "sb3 dummy": partial(sb3_vector, task, robots, n, 0, "dummy"),
+    }
+    for name in args.skip:
+        makers.pop(name, None)
+    ways = {name: make() for name, make in makers.items()}
+    rates: dict[str, list[float]] = {name: [] for name in ways}
+    names = list(ways)
+    try:
+        for r in range(args.rounds + 1):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                run, _ = ways[name]
+                steps = n * args.steps if name == "one env" else args.steps
+                seconds = run(steps)
+                if r > 0:
+                    rates[name].append(n * args.steps / seconds)
+            print(f"round {r}{' (warm-up)' if r == 0 else ''} done", flush=True)
+    finally:
+        for _, close in ways.values():
+            close()
+
+    print(
+        f"# benchmarks/vector_env.py --task {task} --envs {n} --robots {args.robots} --steps {args.steps} "
+        f"--rounds {args.rounds}; {available_cpus()} CPUs ({os.cpu_count()} in the machine), "
+        f"{platform.processor() or platform.machine()}, unimal_gym {unimal_gym.__version__}, "
+        f"compiled kernels {unimal_gym.envs.ACCELERATED}"
+    )
+    print(f"{'way':<18} {'steps/s (median)':>17} {'min':>8} {'max':>8}")
+    for name, values in rates.items():
+        print(f"{name:<18} {np.median(values):>17,.0f} {min(values):>8,.0f} {max(values):>8,.0f}")
+    for a, b in (
+        ("native", "one env"),
+        ("native", "sb3 subproc"),
+        ("sb3 native", "sb3 subproc"),
+        ("sb3 native", "sb3 dummy"),
+        ("native", "native 1 thread"),
+    ):
+        if a in rates and b in rates:
+            ratio = np.array(rates[a]) / np.array(rates[b])
+            print(f"ratio {a} / {b}: {np.median(ratio):.2f} (rounds {ratio.min():.2f}–{ratio.max():.2f})")
+
+
+if __name__ == "__main__":
+    main()
