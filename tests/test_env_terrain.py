@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 import pytest
 from conftest import ORACLE, TRAIN_XML, needs_shared, oracle_robots
@@ -10,7 +11,11 @@ from test_env_ft import replay
 from unimal_gym.envs import UnimalEnv
 from unimal_gym.envs.hfield import HeightMap
 from unimal_gym.envs.terrain import (
+    Capacity,
+    ObstacleConfig,
+    ObstacleCourse,
     TerrainConfig,
+    TerrainCorridor,
     TerrainLayout,
     _profile,
     generate_corridor,
@@ -142,7 +147,8 @@ def test_recorded_profiles_are_the_generators(vt_oracle: np.lib.npyio.NpzFile) -
         rise = seg.profile - 1.0
         if seg.half_length in (12.0, 16.0):
             kinds.add("steps")
-            np.testing.assert_allclose(rise, _profile("steps", rows, ncol, config, np.random.default_rng()), atol=1e-9)
+            profile, _ = _profile("steps", rows, ncol, config, np.random.default_rng())
+            np.testing.assert_allclose(rise, profile - 1.0, atol=1e-9)
         elif np.all(rise == rise[0]):
             kinds.add("curve_slope")
             peak = round(rise.max() / np.sin(np.linspace(0, np.pi, ncol)).max(), 1)
@@ -213,8 +219,9 @@ def test_unmirrored_rubble_option() -> None:
     mirrored.reset(seed=4)
     fixed.reset(seed=4)
     a, b = mirrored.model, fixed.model
-    assert a.nhfield == b.nhfield > 0
-    for k in range(a.nhfield):
+    used = a.geom_dataid[a.geom_type == mujoco.mjtGeom.mjGEOM_HFIELD]  # the heightfields the ground geoms use
+    assert np.array_equal(used, b.geom_dataid[b.geom_type == mujoco.mjtGeom.mjGEOM_HFIELD]) and len(used) > 0
+    for k in used:
         adr, n = a.hfield_adr[k], a.hfield_nrow[k] * a.hfield_ncol[k]
         rows = a.hfield_data[adr : adr + n].reshape(a.hfield_nrow[k], -1)
         np.testing.assert_array_equal(rows[::-1], b.hfield_data[adr : adr + n].reshape(rows.shape))
@@ -233,3 +240,139 @@ def test_generated_heights_are_rounded_profiles() -> None:
             block = layout.heights[:, start : start + cells(2 * seg.half_length)]
             expected = 1.0 if seg.profile is None else np.round(seg.profile, 3)
             np.testing.assert_array_equal(block, np.broadcast_to(expected, block.shape))
+
+
+# ---------------------------------------------------------------------------------------------- in-place corridors
+def _compiled_vt_env(robot: str, **kwargs: object) -> UnimalEnv:
+    """A VT env whose arena compiles every corridor into a model of its own (the reference of the in-place one)."""
+    env = UnimalEnv(robot=robot, task="vt", **kwargs)
+    env._arena = TerrainCorridor(env._arena.config, in_place=False)
+    return env
+
+
+def _same_reset(a: tuple, b: tuple, where: str) -> None:
+    (obs_a, info_a), (obs_b, info_b) = a, b
+    for key in obs_a:
+        np.testing.assert_array_equal(obs_a[key], obs_b[key], err_msg=f"{where}: {key}")
+    assert info_a == info_b, where
+
+
+def _same_step(a: tuple, b: tuple, where: str) -> None:
+    (obs_a, *rest_a), (obs_b, *rest_b) = a, b
+    for key in obs_a:
+        np.testing.assert_array_equal(obs_a[key], obs_b[key], err_msg=f"{where}: {key}")
+    info_a, info_b = rest_a[-1], rest_b[-1]
+    assert rest_a[:-1] == rest_b[:-1], where
+    assert info_a.keys() == info_b.keys(), where
+    for key in info_a:
+        assert np.array_equal(info_a[key], info_b[key]), f"{where}: info {key}"
+
+
+@pytest.mark.parametrize("robot", ["unimal-train-000", "unimal-train-007"])
+def test_in_place_corridors_step_bitwise_like_compiled_ones(robot: str) -> None:
+    """A corridor written into the robot's one model steps exactly as the model compiled for it: the robot is
+    dropped over every segment of three corridors (boxes, hills, steps, rubble) and driven by random actions."""
+    in_place, compiled = UnimalEnv(robot=robot, task="vt"), _compiled_vt_env(robot)
+    assert in_place._arena.in_place and not compiled._arena.in_place
+    rng = np.random.default_rng(0)
+    kinds = set()
+    for seed in range(3):
+        _same_reset(in_place.reset(seed=seed), compiled.reset(seed=seed), f"seed {seed}")
+        layout = in_place._arena.layout
+        qpos0 = in_place.data.qpos.copy()
+        for seg in layout.segments:
+            kinds.add("box" if seg.profile is None else float(seg.profile.max()))
+            qpos = qpos0.copy()
+            qpos[0], qpos[2] = seg.x, qpos0[2] + 1.0
+            options = {"terrain": layout, "qpos": qpos}
+            _same_reset(in_place.reset(options=options), compiled.reset(options=options), f"x {seg.x}")
+            for t in range(40):
+                action = rng.uniform(-1, 1, 24)
+                _same_step(in_place.step(action), compiled.step(action), f"seed {seed}, x {seg.x}, step {t}")
+    assert len(kinds) >= 4  # boxes and heightfields of several heights were stood on
+
+
+def test_in_place_slots_hold_what_the_compiler_derives() -> None:
+    """Every number the slot model holds for the corridor's ground equals what MuJoCo compiles from its XML."""
+    in_place, compiled = UnimalEnv(robot="unimal-train-003", task="vt"), _compiled_vt_env("unimal-train-003")
+    for seed in range(4):
+        in_place.reset(seed=seed)
+        compiled.reset(seed=seed)
+        a, b = in_place.model, compiled.model
+        segments = in_place._arena.layout.segments
+        for k, seg in enumerate(segments):
+            ref, slot = b.geom(f"floor/{k}").id, a.geom(f"floor/{k}").id
+            if seg.profile is not None:
+                h_a, h_b = a.geom_dataid[slot], b.geom_dataid[ref]
+                np.testing.assert_array_equal(a.hfield_size[h_a], b.hfield_size[h_b])
+                assert (a.hfield_nrow[h_a], a.hfield_ncol[h_a]) == (b.hfield_nrow[h_b], b.hfield_ncol[h_b])
+                n = a.hfield_nrow[h_a] * a.hfield_ncol[h_a]
+                data_a = a.hfield_data[a.hfield_adr[h_a] : a.hfield_adr[h_a] + n]
+                np.testing.assert_array_equal(data_a, b.hfield_data[b.hfield_adr[h_b] : b.hfield_adr[h_b] + n])
+            for field in (
+                "geom_pos",
+                "geom_size",
+                "geom_rbound",
+                "geom_aabb",
+                "geom_type",
+                "geom_matid",
+                "geom_bodyid",
+            ):
+                np.testing.assert_array_equal(getattr(a, field)[slot], getattr(b, field)[ref], err_msg=field)
+        for k in range(len(segments), in_place._arena.capacity.slots):  # the rest are parked far below
+            assert a.geom_pos[a.geom(f"floor/{k}").id][2] == -100.0
+
+
+def test_corridor_capacity_holds_every_generated_corridor_and_grows_for_replays() -> None:
+    config = TerrainConfig()
+    capacity = Capacity.of(config)
+    assert (capacity.boxes, capacity.hfields) == (30, 10)  # 1 + 10 + ⌈(320 + 60) / 20⌉; 10 = ⌊1040 / 100⌋
+    most = 0
+    for seed in range(300):
+        layout = generate_corridor(config, np.random.default_rng(seed))
+        assert capacity.holds(layout)
+        most = max(most, len(layout.segments))
+    assert most <= 20  # drawn: at most 20 segments in 5000 seeds
+    # a replayed H with a 2-column bump every 5 columns: 200 heightfields, more than the generator ever draws
+    heights = np.ones((config.rows, config.cols))
+    heights[:, 60::5] = heights[:, 61::5] = 1.2
+    padded = pad_heights(heights, config)
+    env, reference = UnimalEnv(robot="unimal-train-000", task="vt"), _compiled_vt_env("unimal-train-000")
+    env.reset(seed=0)
+    version = env._arena.layout_version
+    qpos = env.data.qpos.copy()
+    qpos[0] = 20.0
+    options = {"terrain_hfield": padded, "qpos": qpos}
+    _same_reset(env.reset(options=options), reference.reset(options=options), "reset")
+    assert env._arena.layout_version == version + 1 and env._arena.capacity.hfields > 100  # recompiled, once
+    # the robot stands on several 0.2-0.3 m ground pieces at once: their contacts come in another order than
+    # the XML path's (its world body's BVH order, here slot order), so the solver's sums differ in the last bits
+    rng = np.random.default_rng(1)
+    for t in range(30):
+        action = rng.uniform(-1, 1, 24)
+        (obs, reward, *flags, _), (obs_ref, reward_ref, *flags_ref, _) = env.step(action), reference.step(action)
+        np.testing.assert_allclose(obs["proprioceptive"], obs_ref["proprioceptive"], rtol=0, atol=1e-9, err_msg=f"{t}")
+        assert abs(reward - reward_ref) < 1e-9 and flags == flags_ref
+
+
+def test_seeds_draw_the_corridors_and_courses_they_always_drew() -> None:
+    """A seed's VT corridor (H) and Obstacle course (H with boxes, and the boxes) are the v0 generator's: these
+    digests were written by the code before the in-place rewrite (a corridor compiled per episode), and a reset
+    of an arena that already held another course rewrites it to the same numbers."""
+    import hashlib
+
+    def digest(a: np.ndarray) -> str:
+        return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+
+    corridors = {0: "ab850a6581a79004", 1: "5713d8a23d128397", 2: "a3e03499740d71a4"}
+    for seed, expected in corridors.items():
+        assert digest(generate_corridor(TerrainConfig(), np.random.default_rng(seed)).heights) == expected
+    courses = {
+        0: ("25dfa6f3a1d5f36a", "3e127f39b5849997"),
+        1: ("6df62f5e5fec9e53", "6f78b9885e258bb9"),
+        2: ("29756526ee20c2b9", "fb5aa883c1d64ad7"),
+    }
+    arena = ObstacleCourse(ObstacleConfig())
+    for seed in (2, 0, 1, 2):  # each course written over the previous one
+        arena.new_episode(np.random.default_rng(seed), {})
+        assert (digest(arena.map.heights), digest(arena.obstacles)) == courses[seed]

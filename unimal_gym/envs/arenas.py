@@ -21,12 +21,14 @@ class Arena:
     """Interface of a task's ground (FT, VT, Obstacle).
 
     ``layout_version`` increases whenever :meth:`new_episode` changes the geometry in a way the
-    current model cannot represent, which makes the environment recompile the scene.
+    current model cannot represent, which makes the environment recompile the scene; otherwise the
+    environment calls :meth:`update_model` on the robot's model at every reset.
     """
 
     camera: str = "side"
     has_hfield_observation: bool = False
     layout_version: int = 0
+    rewrites_hfields: bool = False  # update_model writes heightfield data (a renderer must upload it again)
 
     def add_ground(self, root: etree._Element) -> None:
         """Insert the ground's geoms, bodies and assets into a scene tree (before compiling)."""

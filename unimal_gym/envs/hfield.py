@@ -54,8 +54,8 @@ def cell_index(x: float, y: float, shape: tuple[int, int], col_origin: int) -> t
 class HeightMap:
     """A padded terrain height array with the world ↔ cell mapping of docs/environment.md §2.3.
 
-    :param heights: (rows, cols) padded H, complete: the numpy sampler reads a copy of it made here
-        (the kernel reads the array itself), so later writes would reach only the kernel.
+    :param heights: (rows, cols) padded H, complete, C-contiguous float64: the kernel reads the array itself,
+        the numpy sampler a copy made here; after writing into it call :meth:`refresh`.
     :param col_origin: column of world x = 0 (``10 · (start_flat + padding [+ 1 with walls])``).
     :param obs_size: [behind, front, right, left] of the observation grid (m).
     :param compiled: sample the grid with the compiled kernel (True; an error if it is not
@@ -100,6 +100,12 @@ class HeightMap:
         self._unrotated = (self._flat_weights @ self._grid).astype(np.intp)
         self._rotated = np.empty_like(self._grid)
         self._work = np.empty_like(self._grid)
+
+    def refresh(self) -> None:
+        """Take up writes made to ``heights`` since construction (the kernel reads the array itself; the numpy
+        sampler re-pads its copy)."""
+        if self._sampler is None:
+            self._padded = np.pad(self.heights, self._pad, mode="edge").reshape(-1)
 
     def index(self, x: float, y: float) -> tuple[int, int]:
         """(row, col) of the cell under world (x, y), clipped to the array (:func:`cell_index`)."""

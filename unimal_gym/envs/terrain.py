@@ -10,6 +10,16 @@ writes the profile with row 0 meant as y = +w. Only rubble (``rugged_square``) d
 physical rubble at (x, y) equals H at (x, −y). ``TerrainConfig(mirror_rugged=False)`` flips the rows
 before writing them so that physics and observation agree.
 
+**One model per robot, rewritten in place.** A corridor's ground is compiled once per robot as *slots*: as
+many world geoms as any corridor the config can draw has segments (:class:`Capacity`), each a box or a
+heightfield as its segment needs, all heightfields drawing their data from one pool. A new corridor puts
+segment k into slot k (type, position, size; a heightfield points at its stretch of the pool through
+``hfield_adr`` / ``hfield_ncol`` and gets its data), parks the other slots 100 m below the ground, and
+refits the world body's bounding-volume tree (:meth:`TerrainCorridor.update_model`): no recompiling. The
+model differs from one compiled for that corridor alone only in its parked slots and the shape of that tree
+(``tests/test_env_terrain.py`` steps both side by side). ``TerrainCorridor(config, in_place=False)``
+compiles each corridor instead.
+
 **Replaying a recorded terrain.** ``reset(options={"terrain": layout})`` with a
 :class:`TerrainLayout` (for example :meth:`TerrainLayout.from_mjcf` on a recorded model XML and its
 ``terrain_hfield``), or ``options={"terrain_hfield": H}`` alone, in which case the segments are the
@@ -222,18 +232,18 @@ def generate_corridor(config: TerrainConfig, rng: np.random.Generator) -> Terrai
     segments = [Segment(0.0, config.start_flat)]
     end = first  # columns used so far
 
-    def add(half: float, profile: np.ndarray | None) -> None:
+    def add(half: float, profile: np.ndarray | None, rounded: np.ndarray | None = None) -> None:
         nonlocal end
         prev = segments[-1]
         segments.append(Segment(round(prev.x + prev.half_length + half, 2), half, profile))
         ncol = cells(2 * half)
         # H is rounded to 3 decimals; only profiles need it (TERRAIN_THICKNESS = 1.0 and 0 are exact)
-        heights[:, end : end + ncol] = TERRAIN_THICKNESS if profile is None else np.round(profile, 3)
+        heights[:, end : end + ncol] = TERRAIN_THICKNESS if profile is None else rounded
         end += ncol
 
     while end < total:
         kind = config.types[rng.integers(len(config.types))]
-        half = float(rng.choice(range_values(config.flat_length_range)))
+        half = float(_pick(rng, range_values(config.flat_length_range)))
         if end + cells(2 * half) > total:
             half = (total - end) / (2 * CELLS_PER_METRE)
         if half > 0:
@@ -241,36 +251,57 @@ def generate_corridor(config: TerrainConfig, rng: np.random.Generator) -> Terrai
         if kind == "flat":
             continue
         lengths = config.step_length_range if kind == "steps" else config.hfield_length_range
-        half = float(rng.choice(range_values(lengths)))
+        half = float(_pick(rng, range_values(lengths)))
         if end + cells(2 * half) > total:
             continue
-        add(half, TERRAIN_THICKNESS + _profile(kind, rows, cells(2 * half), config, rng))
+        profile, rounded = _profile(kind, rows, cells(2 * half), config, rng)
+        add(half, profile, rounded)
     return TerrainLayout(segments, heights)
 
 
-def _profile(kind: str, rows: int, ncol: int, config: TerrainConfig, rng: np.random.Generator) -> np.ndarray:
-    """Heights above the base (rows, ncol) of one obstacle segment (docs/environment.md §2.3 step 6)."""
+def _profile(
+    kind: str, rows: int, ncol: int, config: TerrainConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One obstacle segment's absolute surface heights (rows, ncol) (docs/environment.md §2.3 step 6) and the same
+    rounded to 3 decimals (H's values). Hills and steps repeat one row, rubble one row per band: each distinct row
+    is computed and rounded once (the same numbers as rounding the whole array)."""
     if kind == "curve_slope":
-        peak = float(rng.choice(range_values(config.curve_height_range)))
-        return np.tile(peak * np.sin(np.linspace(0, np.pi, ncol)), (rows, 1))
+        peak = float(_pick(rng, range_values(config.curve_height_range)))
+        return _repeat_row(TERRAIN_THICKNESS + peak * np.sin(np.linspace(0, np.pi, ncol)), rows)
     if kind == "steps":
         up = config.num_steps // 2
         levels = config.step_height * np.r_[np.arange(up), np.arange(up - 1, -1, -1)]
-        return np.tile(np.repeat(levels, ncol // config.num_steps), (rows, 1))
+        return _repeat_row(TERRAIN_THICKNESS + np.repeat(levels, ncol // config.num_steps), rows)
     if kind == "rugged_square":
-        out = np.zeros((rows, ncol))
+        out, rounded = np.empty((rows, ncol)), np.empty((rows, ncol))
         waves: dict[float, np.ndarray] = {}  # triangle_wave + 1 along the segment, per frequency
+        bands: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}  # a band's row, raw and rounded
+        frequencies = np.asarray(config.rugged_frequencies, dtype=float)
         row = 0
         while row < rows:
             width = int(rng.integers(*config.rugged_band_rows))
-            freq = float(rng.choice(config.rugged_frequencies))
-            clip = float(rng.choice(range_values(config.rugged_clip_range)))
-            if freq not in waves:
-                waves[freq] = triangle_wave(np.linspace(0, freq * np.pi, ncol)) + 1
-            out[row : row + width] = np.minimum(waves[freq], clip)
+            freq = float(_pick(rng, frequencies))
+            clip = float(_pick(rng, range_values(config.rugged_clip_range)))
+            if (freq, clip) not in bands:
+                if freq not in waves:
+                    waves[freq] = triangle_wave(np.linspace(0, freq * np.pi, ncol)) + 1
+                band = np.minimum(waves[freq], clip) + TERRAIN_THICKNESS
+                bands[freq, clip] = band, np.round(band, 3)
+            out[row : row + width], rounded[row : row + width] = bands[freq, clip]
             row += width
-        return out
+        return out, rounded
     raise ValueError(f"terrain type {kind!r}; allowed: curve_slope, steps, rugged_square, flat")
+
+
+def _pick(rng: np.random.Generator, values: np.ndarray) -> float:
+    """One of ``values`` (1-D), uniformly: the same draw as ``rng.choice(values)`` (one ``integers`` call)
+    without its per-call overhead, which dominated a corridor's generation."""
+    return values[rng.integers(len(values))]
+
+
+def _repeat_row(row: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` copies of ``row`` (a read-only view) and of the row rounded to 3 decimals."""
+    return np.broadcast_to(row, (rows, len(row))), np.broadcast_to(np.round(row, 3), (rows, len(row)))
 
 
 def pad_heights(heights: np.ndarray, config: TerrainConfig) -> np.ndarray:
@@ -285,16 +316,120 @@ def pad_heights(heights: np.ndarray, config: TerrainConfig) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class Capacity:
+    """How much ground an in-place corridor model holds: box slots, heightfield slots, pool columns."""
+
+    boxes: int
+    hfields: int
+    columns: int
+
+    @property
+    def slots(self) -> int:
+        """Ground slots of a model: one per segment, box or heightfield."""
+        return self.boxes + self.hfields
+
+    @classmethod
+    def of(cls, config: TerrainConfig) -> Capacity:
+        """Enough for every corridor :func:`generate_corridor` can draw with ``config``.
+
+        After the first box of ``start_flat``, every pass adds one flat box (at least the shortest flat length F,
+        or the rest of the corridor, which ends it) and then an obstacle segment if the one drawn fits. Passes
+        with an obstacle take at least F + the shortest obstacle each; a pass without one (its obstacle did not
+        fit) leaves less than the longest obstacle after its box, so all of those lie in the corridor's last
+        (longest obstacle + longest flat) columns, F or more each (with ``"flat"`` among the types any pass
+        may be one: at most rest / F).
+        """
+        rest = config.cols - cells(2 * config.start_flat)
+        flats = [cells(2 * v) for v in range_values(config.flat_length_range)]
+        shortest, longest = max(min(flats), 1), max(flats)
+        lengths = {"curve_slope": config.hfield_length_range, "rugged_square": config.hfield_length_range}
+        lengths["steps"] = config.step_length_range
+        obstacles = [cells(2 * v) for kind in config.types if kind in lengths for v in range_values(lengths[kind])]
+        with_obstacle = rest // (shortest + min(obstacles)) if obstacles else 0
+        without = math.ceil((max(obstacles, default=0) + longest) / shortest)
+        if "flat" in config.types or not obstacles:
+            without = math.ceil(rest / shortest)
+        boxes = 1 + min(with_obstacle + without, math.ceil(rest / shortest))
+        return cls(boxes, max(with_obstacle, 1), config.cols)
+
+    def holds(self, layout: TerrainLayout) -> bool:
+        """Whether ``layout`` fits."""
+        profiles = [s.profile for s in layout.segments if s.profile is not None]
+        boxes = len(layout.segments) - len(profiles)
+        columns = sum(p.shape[1] for p in profiles)
+        return boxes <= self.boxes and len(profiles) <= self.hfields and columns <= self.columns
+
+    def grown(self, layout: TerrainLayout) -> Capacity:
+        """A capacity holding both this one and ``layout``."""
+        profiles = [s.profile for s in layout.segments if s.profile is not None]
+        return Capacity(
+            max(self.boxes, len(layout.segments) - len(profiles)),
+            max(self.hfields, len(profiles)),
+            max(self.columns, sum(p.shape[1] for p in profiles)),
+        )
+
+
+PARK_DEPTH = -100.0  # z of unused ground slots (m): far below anything a robot touches
+
+
+def _park_x(k: int) -> float:
+    """x of parked slot k: in slot order, beyond any corridor (the world body's tree keeps that order)."""
+    return 1000.0 + 10.0 * k
+
+
+def refit_world_tree(model: mujoco.MjModel) -> None:
+    """Refit the world body's bounding-volume tree (midphase collision) around its geoms where they are now.
+
+    The compiler builds the tree once, from where the geoms were; its shape stays (children after parents,
+    leaves in slot order) and every node's box is recomputed, leaves from their geom (axis-aligned: ``geom_pos``
+    + ``geom_aabb``), inner nodes as the union of their two children, from the last node up.
+    """
+    start, count = int(model.body_bvhadr[0]), int(model.body_bvhnum[0])
+    nodes = model.bvh_aabb[start : start + count]
+    children, leaves = model.bvh_child[start : start + count], model.bvh_nodeid[start : start + count]
+    for i in range(count - 1, -1, -1):
+        g = leaves[i]
+        if g >= 0:
+            nodes[i, :3] = model.geom_pos[g] + model.geom_aabb[g, :3]
+            nodes[i, 3:] = model.geom_aabb[g, 3:]
+            continue
+        a, b = nodes[children[i, 0]], nodes[children[i, 1]]
+        lo = np.minimum(a[:3] - a[3:], b[:3] - b[3:])
+        hi = np.maximum(a[:3] + a[3:], b[:3] + b[3:])
+        nodes[i, :3], nodes[i, 3:] = 0.5 * (hi + lo), 0.5 * (hi - lo)
+
+
+def _mjcf_number(value: float) -> float:
+    """``value`` as the XML path writes it (``%g``) and MuJoCo reads it back: in-place values are the same bits."""
+    return float(f"{value:g}")
+
+
 class TerrainCorridor(Arena):
-    """VT's ground: a new corridor every episode; the model is recompiled when the layout changes."""
+    """VT's ground: a new corridor every episode, written into each robot's model in place (module docstring).
+
+    :param config: the generator's settings.
+    :param in_place: False compiles every corridor into a model of its own (the reference the in-place models
+        are tested against; 12 ms a reset instead of about 1).
+    """
 
     camera = "vt_view"
     has_hfield_observation = True
 
-    def __init__(self, config: TerrainConfig) -> None:
+    def __init__(self, config: TerrainConfig, in_place: bool = True) -> None:
         self.config = config
+        self.in_place = in_place
         self.layout: TerrainLayout | None = None
         self.map: HeightMap | None = None
+        self.capacity = Capacity.of(config)
+        self._padded: np.ndarray | None = None  # the observation's padded H, rewritten in place
+        self._interior: np.ndarray | None = None
+        self._home: tuple | None = None  # the heightfield slots as compiled (capacity, adr, ncol, sizes, bounds)
+
+    @property
+    def rewrites_hfields(self) -> bool:  # type: ignore[override]
+        """In place, every reset writes new heightfield data into the model."""
+        return self.in_place
 
     def _col_origin(self) -> int:
         walls = 2 * self.config.wall_length if self.config.boundary_walls else 0.0
@@ -302,17 +437,49 @@ class TerrainCorridor(Arena):
 
     def new_episode(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
         if "terrain" in options:
-            self.layout = options["terrain"]
+            layout = options["terrain"]
         elif "terrain_hfield" in options:
-            self.layout = TerrainLayout.from_heights(np.asarray(options["terrain_hfield"], float), self.config)
+            layout = TerrainLayout.from_heights(np.asarray(options["terrain_hfield"], float), self.config)
         else:
-            self.layout = generate_corridor(self.config, rng)
-        self.map = HeightMap(pad_heights(self.layout.heights, self.config), self._col_origin(), self.config.obs_size)
-        self.layout_version += 1
+            layout = generate_corridor(self.config, rng)
+        self._show(layout)
+        if not self.in_place:
+            self.layout_version += 1
+        elif not self.capacity.holds(layout):  # a replayed layout beyond the generator's: bigger slots, recompile
+            self.capacity = self.capacity.grown(layout)
+            self.layout_version += 1
+
+    def _show(self, layout: TerrainLayout) -> None:
+        """Make ``layout`` current and write its heights into the observation's padded H (allocated once)."""
+        self.layout = layout
+        if self._padded is None or self._interior.shape != layout.heights.shape:
+            self._padded = pad_heights(layout.heights, self.config)
+            gap = cells(self.config.padding)
+            wall = cells(2 * self.config.wall_length) if self.config.boundary_walls else 0
+            rows, cols = layout.heights.shape
+            self._interior = self._padded[gap + wall : gap + wall + rows, gap + wall : gap + wall + cols]
+            self.map = HeightMap(self._padded, self._col_origin(), self.config.obs_size)
+        else:
+            np.copyto(self._interior, layout.heights)
+            self.map.refresh()
 
     def add_ground(self, root: etree._Element) -> None:
         if self.layout is None:
             self.new_episode(np.random.default_rng(), {})
+        if self.in_place:
+            self._add_slots(root)
+        else:
+            self._add_segments(root)
+        if self.config.boundary_walls:
+            world = root.find("worldbody")
+            self._add_walls(world, 1 + self._ground_count())
+
+    def _ground_count(self) -> int:
+        """Ground elements :meth:`add_ground` inserts at worldbody index 1 before the walls."""
+        return self.capacity.slots if self.in_place else len(self.layout.segments)
+
+    def _add_segments(self, root: etree._Element) -> None:
+        """One world geom per segment of the current layout (a model for this corridor only)."""
         world = root.find("worldbody")
         assets = ground_asset(root)
         w, thickness = self.config.size[1], self.config.size[2]
@@ -329,8 +496,24 @@ class TerrainCorridor(Arena):
                 assets.append(etree.Element("hfield", name=name, nrow=str(nrow), ncol=str(ncol), size=size))
                 geom = etree.Element("geom", name=name, type="hfield", hfield=name, material="hfield", pos=pos)
             world.insert(1 + k, geom)
-        if self.config.boundary_walls:
-            self._add_walls(world, 1 + len(self.layout.segments))
+
+    def _add_slots(self, root: etree._Element) -> None:
+        """The slots of :class:`Capacity`: world geoms ``floor/{k}`` at worldbody index 1 (where the XML path puts
+        its ground), parked in a row at x = k; segment k of a corridor goes into slot k as a box or a heightfield,
+        so the ground keeps the corridor's order. Slot k owns heightfield asset ``floor/{k}``; the first holds the
+        whole pool (rows × capacity columns) that every heightfield slot reads its stretch of, the others 2
+        columns of their own."""
+        world = root.find("worldbody")
+        assets = ground_asset(root)
+        w, thickness = self.config.size[1], self.config.size[2]
+        rows, cap = self.config.rows, self.capacity
+        for k in range(cap.slots):
+            name = f"floor/{k}"
+            ncol = cap.columns if k == 0 else 2
+            assets.append(etree.Element("hfield", name=name, nrow=str(rows), ncol=str(ncol), size=f"1 {w:g} 1 0.1"))
+            geom = etree.Element("geom", name=name, type="box", material="grid", size=f"1 {w:g} {thickness:g}")
+            geom.set("pos", f"{_park_x(k):g} 0 {PARK_DEPTH:g}")  # not at the body's origin: geom_pos stays live
+            world.insert(1 + k, geom)
 
     def _add_walls(self, world: etree._Element, at: int) -> None:
         """Four boxes around the corridor (docs/environment.md §2.4 table)."""
@@ -350,14 +533,81 @@ class TerrainCorridor(Arena):
             world.insert(at + k, wall)
 
     def after_compile(self, model: mujoco.MjModel) -> None:
-        """Write the normalised heightfield data (the original writes it after compiling)."""
+        """Write the normalised heightfield data (the original writes it after compiling), or the whole layout
+        into the slots."""
+        if self.in_place:
+            self.update_model(model)
+            return
         hfields = [s.profile for s in self.layout.segments if s.profile is not None]
         for k, profile in enumerate(hfields):
-            data = profile / profile.max()
-            if not self.config.mirror_rugged:
-                data = data[::-1]
             adr, n = model.hfield_adr[k], model.hfield_nrow[k] * model.hfield_ncol[k]
-            model.hfield_data[adr : adr + n] = data.reshape(-1)
+            model.hfield_data[adr : adr + n] = self._hfield_data(profile).reshape(-1)
+
+    def _hfield_data(self, profile: np.ndarray) -> np.ndarray:
+        """A profile as MuJoCo's heightfield data: divided by its maximum, rows flipped unless mirrored (quirk).
+
+        A profile that repeats one row (hills, steps: a broadcast view) is computed on that row and broadcast
+        back: the same numbers, without touching every cell twice.
+        """
+        if profile.strides[0] == 0:
+            row = profile[0]
+            return np.broadcast_to(row / row.max(), profile.shape)  # the same in either row order
+        data = profile / profile.max()
+        return data if self.config.mirror_rugged else data[::-1]
+
+    def update_model(self, model: mujoco.MjModel) -> None:
+        """Write the current layout into a slot model (in place): segment k into slot k, a box or a heightfield
+        (type, position, size, data; the numbers the XML path compiles, positions and sizes through ``%g``),
+        the other slots parked, then the world body's bounding-volume tree refitted around them."""
+        if not self.in_place:
+            return
+        cap, segments = self.capacity, self.layout.segments
+        geom0 = model.geom("floor/0").id
+        geoms = slice(geom0, geom0 + cap.slots)
+        if self._home is None or self._home[0] != cap:  # a model as compiled: what a parked slot goes back to
+            self._home = (
+                cap,
+                model.hfield_adr[: cap.slots].copy(),
+                model.hfield_ncol[: cap.slots].copy(),
+                model.hfield_size[: cap.slots].copy(),
+                model.geom_pos[geoms].copy(),
+                model.geom_size[geoms].copy(),
+                model.geom_rbound[geoms].copy(),
+                model.geom_aabb[geoms].copy(),
+            )
+        _, model.hfield_adr[: cap.slots], model.hfield_ncol[: cap.slots], model.hfield_size[: cap.slots] = self._home[
+            :4
+        ]
+        model.geom_pos[geoms], model.geom_size[geoms], model.geom_rbound[geoms], model.geom_aabb[geoms] = self._home[4:]
+        model.geom_type[geoms] = mujoco.mjtGeom.mjGEOM_BOX
+        model.geom_dataid[geoms] = -1
+        model.geom_matid[geoms] = model.material("grid").id
+        hfield_material = model.material("hfield").id
+        w, thickness = _mjcf_number(self.config.size[1]), _mjcf_number(self.config.size[2])
+        nrow, adr = self.config.rows, int(model.hfield_adr[0])  # the pool
+        for k, seg in enumerate(segments):
+            geom = geom0 + k
+            hx = _mjcf_number(seg.half_length)
+            model.geom_pos[geom] = (_mjcf_number(seg.x), 0.0, 0.0)
+            if seg.profile is None:
+                model.geom_size[geom] = (hx, w, thickness)
+                model.geom_rbound[geom] = math.sqrt(hx * hx + w * w + thickness * thickness)
+                model.geom_aabb[geom] = (0.0, 0.0, 0.0, hx, w, thickness)
+                continue
+            ncol = seg.profile.shape[1]
+            top, base = _mjcf_number(round(float(seg.profile.max()), 2)), 0.1
+            model.hfield_size[k] = (hx, w, top, base)
+            model.hfield_nrow[k], model.hfield_ncol[k], model.hfield_adr[k] = nrow, ncol, adr
+            model.hfield_data[adr : adr + nrow * ncol].reshape(nrow, ncol)[:] = self._hfield_data(seg.profile)
+            adr += nrow * ncol
+            model.geom_type[geom] = mujoco.mjtGeom.mjGEOM_HFIELD
+            model.geom_dataid[geom] = k
+            model.geom_matid[geom] = hfield_material
+            # what MuJoCo's compiler derives for a heightfield geom (checked against it: tests/test_env_terrain.py)
+            model.geom_size[geom] = (hx, w, 0.25 * top + 0.5 * base)
+            model.geom_rbound[geom] = math.sqrt(hx * hx + w * w + top * top)
+            model.geom_aabb[geom] = (0.0, 0.0, 0.5 * (top - base), hx, w, 0.5 * (top + base))
+        refit_world_tree(model)
 
     def ground_height(self, x: float, y: float) -> float:
         """The H cell under (x, y), clipped at ≥ 0 (quirk: a gap reads 0, not −10)."""
@@ -382,19 +632,25 @@ class ObstacleCourse(TerrainCorridor):
     camera = "obstacle_view"
 
     def __init__(self, config: ObstacleConfig) -> None:
-        super().__init__(config.terrain)
+        super().__init__(config.terrain, in_place=False)  # the corridor itself never changes: compiled once
         self.obstacle_config = config
         self.layout = generate_corridor(config.terrain, np.random.default_rng(0))  # deterministic: "flat" only
         self.obstacles = np.zeros((0, 4))
+        self._base = pad_heights(self.layout.heights, self.config)  # H without boxes
+        self._written: list[tuple[slice, slice]] = []  # the blocks of H the current boxes overwrote
 
     def new_episode(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
         if "obstacles" in options:
             self.obstacles = np.asarray(options["obstacles"], dtype=float).reshape(-1, 4)
         else:
             self.obstacles = self._place(rng)
-        heights = pad_heights(self.layout.heights, self.config)
+        if self.map is None:  # H with the boxes in it, rewritten in place from now on
+            self.map = HeightMap(self._base.copy(), self._col_origin(), self.config.obs_size)
+        heights = self.map.heights
+        for rows, cols in self._written:  # back to the bare corridor where the last boxes were
+            heights[rows, cols] = self._base[rows, cols]
         self._z = self._write_obstacles(heights)
-        self.map = HeightMap(heights, self._col_origin(), self.config.obs_size)  # H with the boxes in it
+        self.map.refresh()
 
     def _place(self, rng: np.random.Generator) -> np.ndarray:
         """Rows (x, y, half_length, half_width) of the placed boxes (docs/environment.md §2.4 steps 1–4)."""
@@ -405,7 +661,8 @@ class ObstacleCourse(TerrainCorridor):
         placed = []
         lengths, widths = range_values(c.length_range), range_values(c.width_range)
         for _ in range(c.num_obstacles):
-            bl, bw = float(rng.choice(lengths)), float(rng.choice(widths))
+            # values[rng.integers(n)] draws exactly what rng.choice(values) draws, without its overhead
+            bl, bw = float(lengths[rng.integers(len(lengths))]), float(widths[rng.integers(len(widths))])
             sx, sy = cells(bl), cells(bw)
             for _ in range(c.placement_tries):
                 row = int(rng.integers(sy, rows - sy))
@@ -427,12 +684,15 @@ class ObstacleCourse(TerrainCorridor):
         c = self.obstacle_config
         z = np.zeros(len(self.obstacles))
         col_origin = self._col_origin()
+        self._written = []
         for k, (x, y, bl, bw) in enumerate(self.obstacles):
             row, col = cell_index(x, y, heights.shape, col_origin)
             sx, sy = cells(bl), cells(bw)
-            block = heights[row - sy : row + sy, col - sx : col + sx]
+            rows, cols = slice(row - sy, row + sy), slice(col - sx, col + sx)
+            block = heights[rows, cols]
             z[k] = c.half_height + block.max() + c.float_gap
             block[:] = c.obs_height
+            self._written.append((rows, cols))
         return z
 
     def add_ground(self, root: etree._Element) -> None:

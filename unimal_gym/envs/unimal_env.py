@@ -110,9 +110,9 @@ class UnimalEnv(gym.Env):
     or a robot name) or ``robots=[...]`` (several; one is drawn at every reset, uniformly or by
     :meth:`set_robot_weights`; a set's name such as ``"train"`` or a folder expands to its robots). With
     neither, the env uses the bundled ``"train"`` set (:data:`DEFAULT_ROBOTS`), so ``gym.make("Unimal-FT-v0")``
-    works as tools that make envs by id expect. One model is compiled per robot and reused across resets: FT never
-    recompiles, Obstacle moves and resizes its 50 boxes in place, VT recompiles the scene for each
-    new corridor (about 12 ms on a slow 2-core VM; the robot part of the XML is built once per robot).
+    works as tools that make envs by id expect. One model is compiled per robot and reused across resets: FT's
+    ground never changes, Obstacle moves and resizes its 50 boxes in place, VT writes each new corridor into
+    ground slots of the robot's model (:mod:`unimal_gym.envs.terrain`; about 2 ms a reset on a slow 2-core VM).
     A step is one ``mj_step(model, data, nstep=frame_skip)`` call plus small compiled kernels
     (``unimal_gym/envs/_kernels.c``: action check, proprioceptive columns, hfield sample, energy sum)
     when they were built at install (``unimal_gym.envs.ACCELERATED``), numpy otherwise; both paths
@@ -387,14 +387,16 @@ class UnimalEnv(gym.Env):
             robot.model = compile_scene(robot.scene, self._arena, robot.morphology)
             robot.data = mujoco.MjData(robot.model)
             robot.layout_version = self._arena.layout_version
-            if robot.observation is None:
-                robot.observation = AgentObservation(robot.model)
+            robot.observation = AgentObservation(robot.model)  # body ids move with the ground's slot count
             robot.views = _DataViews(robot.model, robot.data, robot.observation)
             if self._renderer is not None and robot is self._current:
                 self._renderer.close()
                 self._renderer = None
         else:
             self._arena.update_model(robot.model)
+            if self._arena.rewrites_hfields and self._renderer is not None:  # its GPU copy of the terrain is stale
+                self._renderer.close()
+                self._renderer = None
         if robot is not self._current and self._renderer is not None:
             self._renderer.close()
             self._renderer = None
