@@ -34,6 +34,7 @@ from .common import interrupt
 from .common.agents import TeacherAgent
 from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, run_cli
 from .common.envs import make_robot_envs, map_with_agent, obs_keys, robot_files
+from .common.executor import check_executor
 from .common.expert_data import (
     DATA_FORMAT,
     NORMALIZER_FILE,
@@ -82,6 +83,10 @@ class CollectConfig:
     """Seed of the PD mutations, the env seeds and the action noise."""
     workers: int = 2
     """Parallel processes, one robot at a time each (1 = in this process)."""
+    executor: str = "local"
+    """Where the robots run: local (worker processes) or ray (Ray tasks; the same data)."""
+    ray_address: str = ""
+    """With executor=ray: the cluster's address ('' = a new local Ray instance)."""
 
     @property
     def transitions_per_robot(self) -> int:
@@ -106,12 +111,15 @@ class CollectConfig:
             raise ConfigError(f"features={self.features!r} is not allowed; choose full or student")
         if not self.include_parents and self.pd_per_robot == 0:
             raise ConfigError("include_parents=false with pd_per_robot=0 leaves no robot to collect on")
+        check_executor(self.executor, self.ray_address)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (the ``workers`` count does not change the data and is left out)."""
+        """Plain JSON-able dict (``workers``, ``executor`` and ``ray_address`` do not change the data and are
+        left out)."""
         data = asdict(self)
-        data.pop("workers")
+        for name in ("workers", "executor", "ray_address"):
+            data.pop(name)
         return data
 
 
@@ -281,7 +289,16 @@ def collect(
     errors: dict[str, str] = dict(manifest.get("errors", {}))
     t0 = time.perf_counter()
     bar = Progress(len(xmls), "expert data", "robot", len(done), progress)
-    results = map_with_agent(collect_robot, jobs, TeacherAgent, (info["path"],), config.workers, ordered=False)
+    results = map_with_agent(
+        collect_robot,
+        jobs,
+        TeacherAgent,
+        (info["path"],),
+        config.workers,
+        ordered=False,
+        executor=config.executor,
+        address=config.ray_address,
+    )
     for k, r in enumerate(results, 1):
         if "error" in r:
             errors[r["robot"]] = r["error"]

@@ -35,6 +35,7 @@ from unimal_gym.layout import TASKS
 from .common.agents import REFERENCE_POLICIES, load_agent
 from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, config_from_dict, run_cli
 from .common.envs import named_sets
+from .common.executor import check_executor
 from .common.progress import Progress
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
 from .common.run_dir import resolve_checkpoint
@@ -56,6 +57,10 @@ class EvalConfig:
     """Parallel processes (1 = in this process)."""
     task: str = ""
     """Task of a reference policy or an exported student: ft, vt or obstacle ('' = ft; checkpoints carry theirs)."""
+    executor: str = "local"
+    """Where the robots run: local (worker processes) or ray (Ray tasks; the same results)."""
+    ray_address: str = ""
+    """With executor=ray: the cluster's address ('' = a new local Ray instance)."""
 
     RANGES: ClassVar[dict[str, str]] = {
         "episodes": "[1, inf)",
@@ -70,6 +75,7 @@ class EvalConfig:
         check_fields(self)
         if self.task and self.task not in TASKS:
             raise ConfigError(f"task={self.task!r} is not allowed; choose one of {', '.join(TASKS)}")
+        check_executor(self.executor, self.ray_address)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -272,7 +278,9 @@ def evaluate(
             bar.write(f"[{k}/{len(jobs)}] {r['set']}/{r['robot']}: {r['return_mean']:.1f}")
 
     with bar:
-        results = evaluate_robots(source, jobs, config.workers, task, config.seed, on_result=report)
+        results = evaluate_robots(
+            source, jobs, config.workers, task, config.seed, report, config.executor, config.ray_address
+        )
     meta = {
         "source": str(source),
         "task": agent.task,

@@ -130,6 +130,12 @@ def make_robot_envs(task: str, robot: str | os.PathLike[str], n: int, autoreset:
     )
 
 
+def use_one_env_thread() -> None:
+    """Make :func:`env_threads` 1 in this process (a worker that was given one CPU, e.g. a Ray actor)."""
+    global _POOL_WORKERS
+    _POOL_WORKERS = max(1, available_cpus())
+
+
 def env_threads() -> int:
     """Threads for a vector env in this process: the CPUs it may use shared among the pool's workers
     (:func:`map_with_agent` sets the worker count; all CPUs outside a pool)."""
@@ -161,6 +167,8 @@ def map_with_agent(
     load_args: tuple[Any, ...],
     workers: int,
     ordered: bool = True,
+    executor: str = "local",
+    address: str = "",
 ) -> Iterator[Result]:
     """Yield ``fn(agent, job)`` for every job, the agent made once per process by ``load(*load_args)``.
 
@@ -168,8 +176,15 @@ def map_with_agent(
     :param workers: processes; 1 runs in this process (one torch thread meanwhile; torch's RNG state and
         thread count are restored afterwards).
     :param ordered: results in job order (else as they finish).
+    :param executor: ``local`` (processes of this machine) or ``ray`` (``workers`` Ray actors on the cluster at
+        ``address``, :mod:`.executor`).
     """
     if not jobs:
+        return
+    if executor == "ray":
+        from .executor import ray_map_with_agent
+
+        yield from ray_map_with_agent(fn, jobs, load, load_args, workers, ordered, address)
         return
     if workers == 1:  # as one worker would: one thread, and the caller's torch RNG left as it was
         threads = torch.get_num_threads()

@@ -106,6 +106,8 @@ def evaluate_robots(
     task: str | None = None,
     seed: int = 0,
     on_result: Callable[[int, dict[str, Any]], None] | None = None,
+    executor: str = "local",
+    address: str = "",
 ) -> list[dict[str, Any]]:
     """Results of :func:`run_robot` for every job, in job order, each worker loading the agent once.
 
@@ -113,9 +115,12 @@ def evaluate_robots(
     :param task: the task of a reference policy or an exported student.
     :param seed: seed of a reference policy's random actions.
     :param on_result: called with (number done, result) as results arrive (progress lines).
+    :param executor: ``local`` or ``ray`` (robots as Ray tasks on the cluster at ``address``), the same results.
     """
     results: list[dict[str, Any]] = []
-    stream: Iterator[dict[str, Any]] = map_with_agent(run_robot, jobs, load_agent, (str(source), task, seed), workers)
+    stream: Iterator[dict[str, Any]] = map_with_agent(
+        run_robot, jobs, load_agent, (str(source), task, seed), workers, executor=executor, address=address
+    )
     for k, result in enumerate(stream, 1):
         results.append(result)
         if on_result is not None:

@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         "python -m baselines.hyperdistill.seeds",
     )
     parser.add_argument("--hn-rl", action="store_true", help="also train HN-RL with PPO (the teacher's budget)")
+    parser.add_argument(
+        "--executor", default=None, help="where collection and the final evaluations run: local (default) or ray"
+    )
+    parser.add_argument("--ray-address", default=None, help="with --executor ray: the cluster ('' = a local instance)")
     args = parser.parse_args(argv)
 
     def body() -> int:
@@ -86,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, teacher=replace(config.teacher, seed=args.teacher_seed))
         if args.hn_rl:
             config = replace(config, hn_rl=True)
+        if args.executor is not None or args.ray_address is not None:
+            config = replace(config, executor=args.executor or "local", ray_address=args.ray_address or "")
         if args.students:
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
         if args.epochs is not None:

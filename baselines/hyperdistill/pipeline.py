@@ -38,6 +38,7 @@ from ..collect import COLLECT_PRESETS, CollectConfig, collect
 from ..common.agents import REFERENCE_POLICIES, StudentAgent, TeacherAgent
 from ..common.config import ConfigError, check_fields
 from ..common.envs import robot_files
+from ..common.executor import check_executor
 from ..common.expert_data import read_manifest
 from ..common.files import CheckpointError, atomic_write, file_sha256, read_csv
 from ..common.latency import actor_latency, robot_observation
@@ -92,6 +93,10 @@ class PipelineConfig:
     """Distillation seeds per student (distill.seed, +1, …); the report gives mean ± s.e. across them."""
     latency_min_time: float = 0.2
     """Seconds per latency measurement (:func:`baselines.common.latency.latency`)."""
+    executor: str = "local"
+    """Where expert-data collection and the final evaluations run their robots: local or ray (the same results)."""
+    ray_address: str = ""
+    """With executor=ray: the cluster's address ('' = a new local Ray instance)."""
 
     RANGES: ClassVar[dict[str, str]] = {
         "near_per_robot": "[0, inf)",
@@ -117,6 +122,7 @@ class PipelineConfig:
             )
         if self.near_per_robot < 0 or self.seeds < 1:
             raise ConfigError(f"near_per_robot={self.near_per_robot} must be ≥ 0 and seeds={self.seeds} ≥ 1")
+        check_executor(self.executor, self.ray_address)
         self.teacher.validate()
         self.collect.validate()
         self.distill.validate()
@@ -293,7 +299,8 @@ def run_pipeline(
     data = out / f"data-{stage_key(teacher_sha, config.collect.to_dict())}"
     if not _done(data):
         log(f"== expert data in {data}")
-        collect(teacher_ckpt, data, config.collect, progress=log)
+        on = replace(config.collect, executor=config.executor, ray_address=config.ray_address)  # not in the key
+        collect(teacher_ckpt, data, on, progress=log)
         _mark_done(data, {"stage": "data"})
     data_sha = file_sha256(data / "manifest.json")
     near = None
@@ -350,7 +357,14 @@ def run_pipeline(
                 log(f"== evaluating {label} on {', '.join(sets)} × {d.eval_episodes} episodes")
                 with Progress(len(jobs), f"evaluating {label}", "robot", write=log) as bar:  # a bar on a terminal
                     results = evaluate_robots(
-                        source, jobs, d.eval_workers, config.task, d.eval_seed, on_result=lambda k, r: bar.advance(1)
+                        source,
+                        jobs,
+                        d.eval_workers,
+                        config.task,
+                        d.eval_seed,
+                        on_result=lambda k, r: bar.advance(1),
+                        executor=config.executor,
+                        address=config.ray_address,
                     )
                 report = {"summary": summarise(results), "robots": results}
                 atomic_write(path, lambda p, r=report: p.write_text(json.dumps(r)))
