@@ -7,6 +7,7 @@ runs here as a local instance with 2 CPUs, as it would on a laptop, and the same
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,7 @@ from test_collect import smoke_teacher
 
 from baselines.collect import COLLECT_PRESETS, CollectConfig, collect
 from baselines.common.config import ConfigError
-from baselines.common.executor import check_executor
+from baselines.common.executor import check_executor, kept_signal_handlers
 from baselines.evaluate import EvalConfig, evaluate
 
 
@@ -38,7 +39,9 @@ def test_ray_without_ray_installed_is_one_clear_error(monkeypatch: pytest.Monkey
 @pytest.mark.slow
 def test_ray_gives_the_local_executors_results(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    sigterm = signal.getsignal(signal.SIGTERM)
+    with kept_signal_handlers():  # Ray's own SIGTERM handler must not outlive this test
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         local, on_ray = (
             EvalConfig(episodes=2, limit=2, workers=2, task="ft"),
@@ -58,4 +61,6 @@ def test_ray_gives_the_local_executors_results(tmp_path: Path) -> None:
         for f in files:
             assert (tmp_path / "data-local" / f).read_bytes() == (tmp_path / "data-ray" / f).read_bytes(), f
     finally:
-        ray.shutdown()
+        with kept_signal_handlers():
+            ray.shutdown()
+    assert signal.getsignal(signal.SIGTERM) is sigterm  # as it was before Ray

@@ -12,6 +12,9 @@ Ray is optional (``pip install 'unimal-gym[ray]'``); asking for it without it in
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any, TypeVar
@@ -47,13 +50,32 @@ def require_ray() -> ModuleType:
 
 
 def _connect(ray: ModuleType, address: str) -> None:
-    """Join the cluster at ``address``, or use the Ray instance of this process (a new local one if none)."""
+    """Join the cluster at ``address``, or use the Ray instance of this process (a new local one if none).
+
+    ``ray.init`` installs its own SIGTERM handler; the handlers in place before it are put back, so Ctrl-C and
+    SIGTERM still stop a job as :mod:`.interrupt` says (save what is in hand, one line, exit 130).
+    """
     if ray.is_initialized():
         return
+    with kept_signal_handlers():
+        try:
+            ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
+        except ConnectionError as exc:
+            raise ConfigError(f"ray_address={address!r}: no Ray cluster answers there ({exc})") from None
+
+
+@contextlib.contextmanager
+def kept_signal_handlers() -> Iterator[None]:
+    """Restore this process's SIGINT and SIGTERM handlers on leaving (in the main thread, where they live)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
-    except ConnectionError as exc:
-        raise ConfigError(f"ray_address={address!r}: no Ray cluster answers there ({exc})") from None
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def ray_map_with_agent(
@@ -93,4 +115,4 @@ class _AgentWorker:
         return fn(self.agent, job)
 
 
-__all__ = ["EXECUTORS", "check_executor", "ray_map_with_agent", "require_ray"]
+__all__ = ["EXECUTORS", "check_executor", "kept_signal_handlers", "ray_map_with_agent", "require_ray"]
