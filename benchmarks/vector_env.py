@@ -67,16 +67,7 @@ def gym_vector(
     for path in robots:
         envs.reset(options={"robot": Path(path).stem})
     envs.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-
-    def run(steps: int) -> float:
-        actions = rng.uniform(-1, 1, (steps, n, 24)).astype(np.float32)
-        t0 = time.perf_counter()
-        for a in actions:
-            envs.step(a)
-        return time.perf_counter() - t0
-
-    return run, envs.close
+    return _random_steps(envs.step, n, seed), envs.close
 
 
 def sb3_vector(task: str, robots: list[str], n: int, seed: int, kind: str) -> tuple[Stepper, Callable[[], None]]:
@@ -96,16 +87,21 @@ def sb3_vector(task: str, robots: list[str], n: int, seed: int, kind: str) -> tu
         venv.reset()
     venv.seed(seed)
     venv.reset()
+    return _random_steps(venv.step, n, seed), venv.close
+
+
+def _random_steps(step: Callable[[np.ndarray], Any], n: int, seed: int) -> Stepper:
+    """A stepper calling ``step`` with uniform random (n, 24) float32 actions, drawn before the clock starts."""
     rng = np.random.default_rng(seed)
 
     def run(steps: int) -> float:
         actions = rng.uniform(-1, 1, (steps, n, 24)).astype(np.float32)
         t0 = time.perf_counter()
         for a in actions:
-            venv.step(a)
+            step(a)
         return time.perf_counter() - t0
 
-    return run, venv.close
+    return run
 
 
 def main() -> None:

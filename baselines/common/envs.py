@@ -184,7 +184,7 @@ def map_with_agent(
     if executor == "ray":
         from .executor import ray_map_with_agent
 
-        yield from ray_map_with_agent(fn, jobs, load, load_args, workers, ordered, address)
+        yield from ray_map_with_agent(fn, jobs, load, load_args, workers, ordered, address, use_one_env_thread)
         return
     if workers == 1:  # as one worker would: one thread, and the caller's torch RNG left as it was
         threads = torch.get_num_threads()

@@ -86,29 +86,29 @@ def ray_map_with_agent(
     workers: int,
     ordered: bool,
     address: str,
+    setup: Callable[[], None],
 ) -> Iterator[Result]:
-    """:func:`~.envs.map_with_agent` on Ray: ``workers`` actors (one CPU each) each load the agent once and run
-    ``fn(agent, job)`` for the jobs they are handed; results in job order (``ordered``) or as they finish."""
+    """:func:`~.envs.map_with_agent` on Ray: ``workers`` actors (one CPU each) each run ``setup()``, load the agent
+    once and run ``fn(agent, job)`` for the jobs they are handed; results in job order (``ordered``) or as they
+    finish."""
     ray = require_ray()
     from ray.util import ActorPool
 
     _connect(ray, address)
     actor = ray.remote(num_cpus=1)(_AgentWorker)
-    pool = ActorPool([actor.remote(load, load_args) for _ in range(min(workers, len(jobs)))])
+    pool = ActorPool([actor.remote(setup, load, load_args) for _ in range(min(workers, len(jobs)))])
     mapper = pool.map if ordered else pool.map_unordered
     yield from mapper(lambda worker, job: worker.run.remote(fn, job), list(jobs))
 
 
 class _AgentWorker:
-    """A Ray actor holding one loaded agent (one torch thread, one env thread: Ray gave it one CPU)."""
+    """A Ray actor holding one loaded agent (one torch thread: Ray gave it one CPU)."""
 
-    def __init__(self, load: Callable[..., Any], load_args: tuple[Any, ...]) -> None:
+    def __init__(self, setup: Callable[[], None], load: Callable[..., Any], load_args: tuple[Any, ...]) -> None:
         import torch
 
-        from . import envs
-
         torch.set_num_threads(1)
-        envs.use_one_env_thread()
+        setup()
         self.agent = load(*load_args)
 
     def run(self, fn: Callable[[Any, Any], Any], job: Any) -> Any:

@@ -353,21 +353,21 @@ class Capacity:
         boxes = 1 + min(with_obstacle + without, math.ceil(rest / shortest))
         return cls(boxes, max(with_obstacle, 1), config.cols)
 
+    @classmethod
+    def needed(cls, layout: TerrainLayout) -> Capacity:
+        """Exactly what ``layout`` takes: its boxes, its heightfields and their columns."""
+        columns = [s.profile.shape[1] for s in layout.segments if s.profile is not None]
+        return cls(len(layout.segments) - len(columns), len(columns), sum(columns))
+
     def holds(self, layout: TerrainLayout) -> bool:
         """Whether ``layout`` fits."""
-        profiles = [s.profile for s in layout.segments if s.profile is not None]
-        boxes = len(layout.segments) - len(profiles)
-        columns = sum(p.shape[1] for p in profiles)
-        return boxes <= self.boxes and len(profiles) <= self.hfields and columns <= self.columns
+        need = Capacity.needed(layout)
+        return need.boxes <= self.boxes and need.hfields <= self.hfields and need.columns <= self.columns
 
     def grown(self, layout: TerrainLayout) -> Capacity:
         """A capacity holding both this one and ``layout``."""
-        profiles = [s.profile for s in layout.segments if s.profile is not None]
-        return Capacity(
-            max(self.boxes, len(layout.segments) - len(profiles)),
-            max(self.hfields, len(profiles)),
-            max(self.columns, sum(p.shape[1] for p in profiles)),
-        )
+        need = Capacity.needed(layout)
+        return Capacity(max(self.boxes, need.boxes), max(self.hfields, need.hfields), max(self.columns, need.columns))
 
 
 PARK_DEPTH = -100.0  # z of unused ground slots (m): far below anything a robot touches
