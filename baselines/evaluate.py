@@ -36,6 +36,7 @@ from .common.agents import REFERENCE_POLICIES, load_agent
 from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, config_from_dict, run_cli
 from .common.envs import named_sets
 from .common.executor import check_executor
+from .common.plotting import pyplot
 from .common.progress import Progress
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
 from .common.run_dir import resolve_checkpoint
@@ -135,12 +136,8 @@ def write_reports(out: Path, meta: dict[str, Any], results: list[dict[str, Any]]
 
 
 def _plots(out: Path, results: list[dict[str, Any]], run_dir: Path | None) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # plots are optional
+    plt = pyplot()
+    if plt is None:  # plots are optional
         print("matplotlib is not installed: no PNG plots", file=sys.stderr)
         return
     scored = [r for r in results if "error" not in r]

@@ -101,17 +101,6 @@ def test_an_interrupted_stage_resumes(smoke_run: tuple[Path, list[str]]) -> None
     assert (folder / ".done").is_file()
 
 
-@pytest.mark.parametrize("task", ["vt", "obstacle"])
-def test_smoke_pipeline_on_terrain_tasks(task: str, tmp_path: Path) -> None:
-    """The whole pipeline also runs on VT and Obstacle (terrain encoder, hfield in the expert data)."""
-    out = tmp_path / task
-    run_pipeline(pipeline_preset("smoke", task), out, log=lambda _: None)
-    results = json.loads((out / "report" / "results.json").read_text())
-    assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp", "zero", "random"}
-    assert all(set(s) == {"train", "near", "far"} for s in results["summary"].values())
-    assert "| HyperDistill |" in (out / "report" / "report.md").read_text()
-
-
 def test_near_unseen_robots_are_new_mutants_of_the_training_robots(smoke_run: tuple[Path, list[str]]) -> None:
     """One fresh mutant per training robot, none equal to a parent or a PD robot of the expert data, each
     one the environment accepts, reproducible from the near seed."""

@@ -153,20 +153,24 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+OPTION_ALIASES = {"ray_address": ("--address",)}
+"""Other spellings of some fields' options (Ray's own is ``--address``)."""
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, cls: type, presets: Mapping[str, Any]) -> None:
     """Add ``--preset`` and one ``--field-name`` option per field of the config dataclass ``cls``
-    (all default to unset, so that only the given ones override the preset)."""
+    (all default to unset, so that only the given ones override the preset; :data:`OPTION_ALIASES` too)."""
     parser.add_argument("--preset", default=None, help=f"base configuration: {', '.join(presets)} (default paper)")
     group = parser.add_argument_group("configuration fields (override the preset)")
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
-        option = f"--{f.name.replace('_', '-')}"
+        options = (f"--{f.name.replace('_', '-')}", *OPTION_ALIASES.get(f.name, ()))
         text = help_text(docs.get(f.name, ""), {name: getattr(config, f.name) for name, config in presets.items()})
         if hints[f.name] is bool:  # --name / --no-name, no value
-            group.add_argument(option, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=text)
+            group.add_argument(*options, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=text)
         else:
-            group.add_argument(option, dest=f.name, default=None, metavar="V", help=text)
+            group.add_argument(*options, dest=f.name, default=None, metavar="V", help=text)
 
 
 def help_text(doc: str, values: Mapping[str, Any]) -> str:

@@ -1,10 +1,18 @@
-"""Where per-robot jobs run: local worker processes (default) or Ray tasks on a cluster (``--executor ray``).
+"""Where the work runs: this machine (default) or a Ray cluster (``--executor ray``).
 
-Evaluation and expert-data collection are maps of one function over robots, each worker holding one loaded
-agent (:func:`~baselines.common.envs.map_with_agent`). With ``executor="ray"`` the workers are Ray actors
-(one CPU each) instead of local processes, on the cluster at ``address`` (``""``: a Ray instance already
-running in this process, or a new local one). Every job's result depends on its own seeds only, so the
-results are the same wherever they ran (``tests/test_executor.py`` compares them with the local executor's).
+Two kinds of work:
+
+- **Per-robot jobs.** Evaluation and expert-data collection are maps of one function over robots, each
+  worker holding one loaded agent (:func:`~baselines.common.envs.map_with_agent`). With ``executor="ray"``
+  every job is a Ray task (one CPU) instead of a job of a local process, the agent loaded once per Ray
+  worker process.
+- **Stages.** A PPO run or a distillation is one :class:`Stage` with the CPUs and GPUs it needs;
+  :func:`run_stages` runs a list of them one after another in this process (local) or all at once as Ray
+  tasks (ray), each declaring its needs, fitted to the cluster (:func:`fit_needs`).
+
+On Ray, the cluster is the one at ``address`` (``""``: a Ray instance already running in this process, or a
+new local one). Every job's and stage's result depends on its own seeds and settings only, so the results
+are the same wherever they ran (``tests/test_executor.py`` compares them with the local executor's).
 
 Ray is optional (``pip install 'unimal-gym[ray]'``); asking for it without it installed is one
 :class:`~.config.ConfigError`, not an import crash.
@@ -13,13 +21,16 @@ Ray is optional (``pip install 'unimal-gym[ray]'``); asking for it without it in
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
-from .config import ConfigError
+from . import interrupt
+from .config import ConfigError, UserError
 
 EXECUTORS = ("local", "ray")
 """The executors every ``executor`` config field and ``--executor`` option accept."""
@@ -46,6 +57,14 @@ def require_ray() -> ModuleType:
         raise ConfigError(
             "executor=ray needs Ray, which is not installed: pip install 'unimal-gym[ray]' (or pip install ray)"
         ) from None
+    return ray
+
+
+def connect(address: str) -> ModuleType:
+    """Join the Ray cluster at ``address`` (see :func:`_connect`). :return: the ``ray`` module.
+    :raises ConfigError: Ray is not installed, or nothing answers at ``address``."""
+    ray = require_ray()
+    _connect(ray, address)
     return ray
 
 
@@ -88,31 +107,177 @@ def ray_map_with_agent(
     address: str,
     setup: Callable[[], None],
 ) -> Iterator[Result]:
-    """:func:`~.envs.map_with_agent` on Ray: ``workers`` actors (one CPU each) each run ``setup()``, load the agent
-    once and run ``fn(agent, job)`` for the jobs they are handed; results in job order (``ordered``) or as they
-    finish."""
-    ray = require_ray()
-    from ray.util import ActorPool
+    """:func:`~.envs.map_with_agent` on Ray: every job a Ray task (one CPU), at most ``workers`` at a time; the
+    task runs ``setup()``, loads the agent (once per Ray worker process: a worker that ran a job of this agent
+    before keeps it) and returns ``fn(agent, job)``; results in job order (``ordered``) or as they finish.
 
-    _connect(ray, address)
-    actor = ray.remote(num_cpus=1)(_AgentWorker)
-    pool = ActorPool([actor.remote(setup, load, load_args) for _ in range(min(workers, len(jobs)))])
-    mapper = pool.map if ordered else pool.map_unordered
-    yield from mapper(lambda worker, job: worker.run.remote(fn, job), list(jobs))
+    Ray keeps its worker processes between tasks, so one evaluation after another pays no process start.
+    """
+    ray = connect(address)
+    remote = ray.remote(num_cpus=1)(_run_job)
+    jobs = list(jobs)
+    queue = iter(enumerate(jobs))
+    running: dict[Any, int] = {}
+    done: dict[int, Any] = {}
+    emitted = 0
+
+    def submit() -> None:
+        for k, job in queue:
+            running[remote.remote(setup, load, load_args, fn, job)] = k
+            if len(running) >= max(1, workers):
+                return
+
+    submit()
+    while running:
+        (ref,), _ = ray.wait(list(running), num_returns=1)
+        done[running.pop(ref)] = ray.get(ref)
+        submit()
+        if ordered:
+            while emitted in done:
+                yield done.pop(emitted)
+                emitted += 1
+        else:
+            yield from done.values()
+            done.clear()
 
 
-class _AgentWorker:
-    """A Ray actor holding one loaded agent (one torch thread: Ray gave it one CPU)."""
-
-    def __init__(self, setup: Callable[[], None], load: Callable[..., Any], load_args: tuple[Any, ...]) -> None:
-        import torch
-
-        torch.set_num_threads(1)
-        setup()
-        self.agent = load(*load_args)
-
-    def run(self, fn: Callable[[Any, Any], Any], job: Any) -> Any:
-        return fn(self.agent, job)
+_WORKER_AGENT: dict[str, Any] = {}  # in a Ray worker process: the last agent loaded, by what loaded it
 
 
-__all__ = ["EXECUTORS", "check_executor", "kept_signal_handlers", "ray_map_with_agent", "require_ray"]
+def _file_stamp(arg: Any) -> tuple[int, int] | None:
+    """(modification time, size) of ``arg`` when it names a file, else None."""
+    try:
+        stat = os.stat(arg) if isinstance(arg, str | os.PathLike) else None
+    except (OSError, ValueError):
+        return None
+    return (stat.st_mtime_ns, stat.st_size) if stat is not None else None
+
+
+def _run_job(
+    setup: Callable[[], None],
+    load: Callable[..., Any],
+    load_args: tuple[Any, ...],
+    fn: Callable[[Any, Any], Any],
+    job: Any,
+) -> Any:
+    """One job in a Ray worker (one torch thread: Ray gave it one CPU), its agent loaded once per process."""
+    import torch
+
+    torch.set_num_threads(1)
+    setup()
+    key = repr((load, load_args, [_file_stamp(a) for a in load_args]))  # a rewritten checkpoint is loaded anew
+    if key not in _WORKER_AGENT:
+        _WORKER_AGENT.clear()
+        _WORKER_AGENT[key] = load(*load_args)
+    return fn(_WORKER_AGENT[key], job)
+
+
+# ---------------------------------------------------------------------------------------------- stages
+CANCEL_GRACE_S = 30.0
+"""Seconds cancelled Ray stages get to unwind (release their folder locks) before they are killed."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One heavy step of a pipeline: ``fn(*args, log=...)``, needing ``cpus`` CPUs and ``gpus`` GPUs.
+
+    ``fn`` must be a module-level function (Ray sends it to another process) that writes its results to
+    files and resumes where an earlier, interrupted call stopped; ``log`` receives its progress lines
+    (on Ray: the worker's output).
+    """
+
+    name: str
+    """How progress lines name it, e.g. ``"ft: distilling mlp (seed 1)"``."""
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    cpus: int = 1
+    """CPUs it keeps busy (PPO: its env threads; distillation: its torch threads and evaluation workers)."""
+    gpus: float = 0.0
+    """GPUs it uses when the cluster has them (a fraction shares one); without: 0, and it runs on CPUs."""
+
+
+def fit_needs(stage: Stage, nodes: Sequence[Mapping[str, float]]) -> tuple[int, float]:
+    """``(cpus, gpus)`` to ask Ray for: the stage's, but no more CPUs than the largest node has (a task that
+    fits no node would wait forever) and no GPU when no node has as much as asked.
+
+    :param nodes: each alive node's resources (``{"CPU": 16.0, "GPU": 1.0, ...}``, as in ``ray.nodes()``).
+    """
+    most_cpus = max((int(n.get("CPU", 0)) for n in nodes), default=1)
+    most_gpus = max((float(n.get("GPU", 0)) for n in nodes), default=0.0)
+    return max(1, min(stage.cpus, most_cpus)), (stage.gpus if 0 < stage.gpus <= most_gpus else 0.0)
+
+
+def run_stages(
+    stages: Sequence[Stage], executor: str, address: str = "", log: Callable[[str], None] = print
+) -> list[Any]:
+    """Run every stage; their results in order.
+
+    ``local``: one after another in this process. ``ray``: all at once as Ray tasks on the cluster at
+    ``address``, each asking for :func:`fit_needs`; when one fails, the others still finish (their work is
+    kept) and then the first failure is raised (a :class:`~.config.UserError` as itself: one line). A
+    Ctrl-C/SIGTERM (:mod:`.interrupt`) cancels the running tasks, which resume from their last checkpoints
+    when the command is run again, and raises :class:`~.interrupt.Interrupted`.
+    """
+    if executor != "ray":
+        return [stage.fn(*stage.args, log=log) for stage in stages]
+    if not stages:
+        return []
+    ray = connect(address)
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    remote = ray.remote(_run_stage)
+    refs = {}
+    for stage in stages:
+        cpus, gpus = fit_needs(stage, nodes)
+        where = f"{cpus} CPU" + (f", {gpus:g} GPU" if gpus else "")
+        log(f"== {stage.name}: on Ray ({where})")
+        refs[remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(stage.fn, stage.args)] = stage
+    results: dict[Any, Any] = {}
+    failures: list[BaseException] = []
+    pending = list(refs)
+    while pending:
+        finished, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+        for ref in finished:
+            try:
+                results[ref] = ray.get(ref)
+                log(f"== {refs[ref].name}: done")
+            except ray.exceptions.RayTaskError as exc:
+                cause = getattr(exc, "cause", None)
+                failures.append(cause if isinstance(cause, UserError | ConfigError) else exc)
+                log(f"== {refs[ref].name}: failed")
+        if interrupt.requested() is not None and pending:
+            _cancel(ray, pending)
+            interrupt.check(
+                f"{len(results)} of {len(refs)} stages finished; the {len(pending)} running on Ray were stopped and "
+                "resume from their last checkpoints"
+            )
+    if failures:
+        raise failures[0]
+    return [results[ref] for ref in refs]
+
+
+def _run_stage(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """A stage in a Ray worker: its progress lines to the worker's output."""
+    return fn(*args, log=print)
+
+
+def _cancel(ray: ModuleType, refs: list[Any]) -> None:
+    """Cancel running Ray tasks: first as an interrupt (``finally`` blocks run, folder locks are released), then,
+    after :data:`CANCEL_GRACE_S`, by killing their workers."""
+    for ref in refs:
+        ray.cancel(ref, force=False)
+    _, stuck = ray.wait(refs, num_returns=len(refs), timeout=CANCEL_GRACE_S)
+    for ref in stuck:
+        ray.cancel(ref, force=True)
+
+
+__all__ = [
+    "EXECUTORS",
+    "Stage",
+    "check_executor",
+    "connect",
+    "fit_needs",
+    "kept_signal_handlers",
+    "ray_map_with_agent",
+    "require_ray",
+    "run_stages",
+]

@@ -1,10 +1,13 @@
 """The HyperDistill pipeline, end to end: teacher, expert data, students, evaluation, report.
 
 ``python -m baselines.hyperdistill [--task ft] [--preset laptop] [--out RUN] [--teacher CHECKPOINT]``
+``python -m baselines.hyperdistill --grid paper [--executor ray [--address ADDR]] [--out DIR]``
 
 Teacher (PPO, or the given checkpoint) → PD robots → expert data → HyperDistill and baseline students
 → evaluation on training and unseen test robots → FLOPs/params and latency tables → report
 (``RUN/report/report.md`` + plots). Stages are cached by content and resume after an interruption.
+``--grid NAME`` runs the pipeline of every task of a grid (:mod:`.grid`: ``paper`` is every task × student ×
+seed of the paper's Figures 2–3) and writes one table across them.
 """
 
 from __future__ import annotations
@@ -18,15 +21,26 @@ from ..common.config import ConfigError, run_cli
 from ..common.envs import named_sets
 from ..common.interrupt import resume_command
 from ..common.run_dir import resolve_checkpoint
-from .pipeline import pipeline_preset, run_pipeline
+from .grid import GRIDS, grid_configs, run_grid
+from .pipeline import PipelineConfig, pipeline_preset, run_pipeline
+
+GRID_FIXED = ("task", "preset", "teacher")
+"""Options a grid sets itself (refused with --grid)."""
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see ``python -m baselines.hyperdistill --help``."""
     parser = argparse.ArgumentParser(prog="python -m baselines.hyperdistill", description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="ft", help="ft, vt or obstacle (default ft)")
-    parser.add_argument("--preset", default="laptop", help="smoke, laptop (default) or paper")
-    parser.add_argument("--out", default=None, help="run folder (default runs/hyperdistill-<task>-<preset>)")
+    parser.add_argument("--task", default=None, help="ft, vt or obstacle (default ft)")
+    parser.add_argument("--preset", default=None, help="smoke, laptop (default) or paper")
+    parser.add_argument(
+        "--grid",
+        default=None,
+        help=f"run a grid of pipelines instead: {', '.join(f'{k} ({g.about})' for k, g in GRIDS.items())}",
+    )
+    parser.add_argument(
+        "--out", default=None, help="run folder (default runs/hyperdistill-<task>-<preset>, runs/grid-<grid>)"
+    )
     parser.add_argument("--teacher", default=None, help="use this PPO checkpoint or run directory as the teacher")
     parser.add_argument(
         "--students",
@@ -62,11 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--executor", default=None, help="where collection and the final evaluations run: local (default) or ray"
     )
-    parser.add_argument("--ray-address", default=None, help="with --executor ray: the cluster ('' = a local instance)")
+    parser.add_argument(
+        "--ray-address", "--address", default=None, help="with --executor ray: the cluster ('' = a local instance)"
+    )
     args = parser.parse_args(argv)
 
-    def body() -> int:
-        config = pipeline_preset(args.preset, args.task)
+    def configure(config: PipelineConfig) -> PipelineConfig:
+        """The preset's configuration with the command line's options on top."""
         if args.robots is not None or args.robot_limit is not None:
             robots = args.robots if args.robots is not None else config.teacher.robots
             limit = args.robot_limit if args.robot_limit is not None else config.teacher.robot_limit
@@ -96,8 +112,18 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
         if args.epochs is not None:
             config = replace(config, distill=replace(config.distill, epochs=args.epochs))
-        out = args.out or f"runs/hyperdistill-{args.task}-{args.preset}"
-        report = run_pipeline(config, out, teacher=args.teacher)
+        return config
+
+    def body() -> int:
+        if args.grid is not None:
+            fixed = [f"--{name}" for name in GRID_FIXED if getattr(args, name) is not None]
+            if fixed:
+                raise ConfigError(f"--grid {args.grid} sets its own tasks, preset and teachers; leave out {fixed}")
+            report = run_grid(args.grid, grid_configs(args.grid, configure), args.out or f"runs/grid-{args.grid}")
+        else:
+            task, preset = args.task or "ft", args.preset or "laptop"
+            config = configure(pipeline_preset(preset, task))
+            report = run_pipeline(config, args.out or f"runs/hyperdistill-{task}-{preset}", teacher=args.teacher)
         print(report.read_text())
         return 0
 

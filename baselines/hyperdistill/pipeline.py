@@ -13,6 +13,11 @@ determines its content: its own configuration and the hashes of the stages it re
 A stage whose folder holds a ``.done`` marker is skipped; an interrupted stage resumes (PPO from its
 last checkpoint, collection robot by robot, distillation after its last epoch). Changing any setting
 of a stage gives it a new key, and so a new folder, for it and every stage after it.
+
+Where the stages run (``executor``): ``local`` runs them one after another in this process; ``ray`` sends
+the PPO runs (teacher, HN-RL) and then every student × seed to a Ray cluster at once, each as a task
+declaring the CPUs and GPUs it needs (:func:`stage_needs`), and collection and evaluation robot by robot.
+The results are the same (``tests/test_grid.py``).
 """
 
 from __future__ import annotations
@@ -38,11 +43,12 @@ from ..collect import COLLECT_PRESETS, CollectConfig, collect
 from ..common.agents import REFERENCE_POLICIES, StudentAgent, TeacherAgent
 from ..common.config import ConfigError, check_fields
 from ..common.envs import robot_files
-from ..common.executor import check_executor
+from ..common.executor import Stage, check_executor, run_stages
 from ..common.expert_data import read_manifest
 from ..common.files import CheckpointError, atomic_write, file_sha256, read_csv
 from ..common.latency import actor_latency, robot_observation
 from ..common.lock import holds_lock
+from ..common.plotting import pyplot
 from ..common.progress import Progress
 from ..common.rollouts import evaluate_robots, robot_jobs, summarise
 from ..common.run_dir import resolve_checkpoint
@@ -225,6 +231,43 @@ def make_near_set(config: PipelineConfig, data: Path, folder: Path) -> list[Path
     return files
 
 
+def _train_stage(config: PPOConfig, folder: Path, what: str, log: Callable[[str], None] = print) -> float:
+    """A PPO stage (teacher or HN-RL): train or resume it, mark it done. :return: seconds it took."""
+    t0 = time.perf_counter()
+    log(f"== {what}: PPO ({config.arch}, {config.total_timesteps:,} steps) in {folder}")
+    train(config, folder, resume=(folder / "config.json").is_file())
+    _mark_done(folder, {"stage": what})
+    return time.perf_counter() - t0
+
+
+def _distill_stage(data: Path, config: DistillConfig, folder: Path, log: Callable[[str], None] = print) -> float:
+    """A student stage: distil (or resume) one student with one seed, mark it done. :return: seconds it took."""
+    t0 = time.perf_counter()
+    log(f"== distilling {config.student} (seed {config.seed}) in {folder}")
+    distill(data, config, folder, resume=(folder / "config.json").is_file(), progress=log)
+    _mark_done(folder, {"stage": f"student {config.student}, seed {config.seed}"})
+    return time.perf_counter() - t0
+
+
+TEACHER_MAX_CPUS = 8
+"""CPUs a PPO stage asks for on Ray at most (its env threads: one per env up to this)."""
+STUDENT_GPU_SHARE = 0.5
+"""Of a GPU, what a distillation asks for on Ray (two students share one)."""
+
+
+def stage_needs(stage: Stage, config: PipelineConfig) -> Stage:
+    """The stage with the CPUs and GPUs it asks for on Ray: a PPO run one CPU per env (at most
+    :data:`TEACHER_MAX_CPUS`, at least its torch threads) and a GPU where its device may be CUDA; a
+    distillation its torch threads or evaluation workers, whichever is more, and :data:`STUDENT_GPU_SHARE`."""
+    if stage.fn is _train_stage:
+        ppo: PPOConfig = stage.args[0]
+        cpus = max(ppo.torch_threads, min(ppo.n_envs, TEACHER_MAX_CPUS))
+        return replace(stage, cpus=cpus, gpus=1.0 if ppo.device != "cpu" else 0.0)
+    d: DistillConfig = stage.args[1]
+    cpus = max(1, d.torch_threads, d.eval_workers if d.evaluate else 1)
+    return replace(stage, cpus=cpus, gpus=STUDENT_GPU_SHARE if d.device != "cpu" else 0.0)
+
+
 def stage_key(*parts: Any) -> str:
     """12 hex digits of the SHA-256 of the parts' JSON."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -265,34 +308,31 @@ def run_pipeline(
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
 
-    # 1. teacher
-    t0 = time.perf_counter()
+    # 1. teacher, and HN-RL (optional: the hypernetwork learnt by RL instead of distillation, same robots and
+    # budget); on Ray both train at once
+    ppo_runs: list[tuple[str, PPOConfig, Path]] = []
+    if given is None:
+        ppo_runs.append(("teacher", config.teacher, out / f"teacher-{stage_key(config.teacher.identity())}"))
+    learnt: dict[str, Path] = {}
+    if config.hn_rl:
+        hn = replace(config.teacher, arch=HN_RL)
+        ppo_runs.append(("HN-RL", hn, out / f"{HN_RL}-{stage_key(hn.identity())}"))
+        learnt[HN_RL] = ppo_runs[-1][2] / "checkpoints" / "final.pt"
+    todo = [
+        Stage(f"{what}: PPO ({cfg.arch}, {cfg.total_timesteps:,} steps) in {folder}", _train_stage, (cfg, folder, what))
+        for what, cfg, folder in ppo_runs
+        if not _done(folder)
+    ]
+    took = run_stages([stage_needs(s, config) for s in todo], config.executor, config.ray_address, log)
+    spent = dict(zip((s.args[2] for s in todo), took, strict=True))
+    timings |= {"teacher": 0.0} | {what: spent.get(what, 0.0) for what, _, _ in ppo_runs}  # cached: 0
     if given is not None:
         teacher_ckpt = given.path
         log(f"== teacher: given, {teacher_ckpt}")
     else:
-        folder = out / f"teacher-{stage_key(config.teacher.identity())}"
-        if not _done(folder):
-            log(f"== teacher: PPO ({config.teacher.arch}, {config.teacher.total_timesteps:,} steps) in {folder}")
-            train(config.teacher, folder, resume=(folder / "config.json").is_file())
-            _mark_done(folder, {"stage": "teacher"})
-        teacher_ckpt = folder / "checkpoints" / "final.pt"
+        teacher_ckpt = ppo_runs[0][2] / "checkpoints" / "final.pt"
     teacher_agent = given or _given_teacher(teacher_ckpt, config.task)  # loaded once: checks, costs, latency
     teacher_sha = file_sha256(teacher_ckpt)
-    timings["teacher"] = time.perf_counter() - t0
-
-    # 1b. HN-RL (optional): the hypernetwork learnt by RL instead of distillation, same robots and budget
-    learnt: dict[str, Path] = {}
-    if config.hn_rl:
-        t0 = time.perf_counter()
-        hn = replace(config.teacher, arch=HN_RL)
-        folder = out / f"{HN_RL}-{stage_key(hn.identity())}"
-        if not _done(folder):
-            log(f"== HN-RL: PPO ({hn.total_timesteps:,} steps) in {folder}")
-            train(hn, folder, resume=(folder / "config.json").is_file())
-            _mark_done(folder, {"stage": "HN-RL"})
-        learnt[HN_RL] = folder / "checkpoints" / "final.pt"
-        timings["HN-RL"] = time.perf_counter() - t0
 
     # 2. PD robots and expert data
     t0 = time.perf_counter()
@@ -313,20 +353,21 @@ def run_pipeline(
             _mark_done(near, {"stage": "near-unseen robots"})
     timings["data"] = time.perf_counter() - t0
 
-    # 3. students, each with config.seeds seeds
+    # 3. students, each with config.seeds seeds (on Ray: all at once)
     runs: dict[str, list[Path]] = {}
+    todo = []
     for student in config.students:
-        t0 = time.perf_counter()
         runs[student] = []
         for i in range(config.seeds):
             cfg = replace(config.distill, student=student, seed=config.distill.seed + i)
             folder = out / "students" / f"{student}-{stage_key(data_sha, cfg.to_dict())}"
             if not _done(folder):
-                log(f"== distilling {student} (seed {cfg.seed}) in {folder}")
-                distill(data, cfg, folder, resume=(folder / "config.json").is_file(), progress=log)
-                _mark_done(folder, {"stage": f"student {student}, seed {cfg.seed}"})
+                name = f"distilling {student} (seed {cfg.seed}) in {folder}"
+                todo.append(stage_needs(Stage(name, _distill_stage, (data, cfg, folder)), config))
             runs[student].append(folder)
-        timings[f"distill {student}"] = time.perf_counter() - t0
+    spent = run_stages(todo, config.executor, config.ray_address, log)
+    for student in config.students:  # compute time per student (on Ray its seeds overlap in wall time)
+        timings[f"distill {student}"] = sum(t for s, t in zip(todo, spent, strict=True) if s.args[1].student == student)
 
     # 4. evaluation on training and unseen test robots
     t0 = time.perf_counter()
@@ -536,6 +577,8 @@ def write_report(
     learners = [*runs, *(label for label in evals if label == HN_RL)]  # compared with the teacher
     statistics = paired_statistics(evals, learners)
     d = config.distill
+    far = next((k for k, v in sets.items() if k != "train" and v == d.eval_test), None)
+    curve_sets = {"train": "train", "test": far}  # the distillation's evaluation sets: the pipeline's names
     mode = "deterministic (mean)" if d.eval_deterministic else "stochastic"
     throughput = {}
     for student, seeds in runs.items():
@@ -605,10 +648,11 @@ def write_report(
         "latency_s": latencies,
         "distill_samples_per_s": throughput,
         "timings_s": timings,
+        "runs": {s: [str(run.relative_to(folder.parent)) for run in seeds] for s, seeds in runs.items()},
+        "curve_sets": curve_sets,
     }
     (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    far = next((k for k, v in sets.items() if k != "train" and v == d.eval_test), None)
-    _plots(folder, runs, summary, teacher_mean, names, {"train": "train", "test": far})
+    _plots(folder, runs, summary, teacher_mean, names, curve_sets)
     return report
 
 
@@ -617,11 +661,7 @@ def _teacher_curve(teacher: Path, png: Path) -> bool:
     progress = teacher.parent.parent / "progress.csv"
     if not progress.is_file():
         return False
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-    except ImportError:
+    if pyplot() is None:
         return False
     plot_learning_curve(progress, png)
     return png.is_file()
@@ -632,25 +672,24 @@ def _gate_passed(statistics: dict[str, dict[str, Any]], set_name: str) -> bool:
     return bool(gate_ and gate_["passed"])
 
 
-def _plots(
-    folder: Path,
+def draw_curves(
+    axes: Any,
     runs: dict[str, list[Path]],
     summary: dict[str, Any],
     teacher: dict[str, float],
     names: dict[str, str],
     curve_sets: dict[str, str | None],
+    legend: bool = True,
+    title: str = "",
 ) -> None:
-    """``curves.png``: distillation curves on the sets the students were evaluated on while distilling
-    (``train`` and ``test`` of their runs; ``curve_sets`` names the pipeline's set each one is, for the
-    teacher's line); ``returns.png``: every policy's final return on every set."""
-    try:
-        import matplotlib
+    """The paper's Figures 2–3 on a pair of axes: each student's return during distillation on the sets it
+    was evaluated on while distilling (``train`` and ``test`` of its runs, mean over seeds with ± s.e. band),
+    the teacher's final return as a line.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # plots are optional
-        return
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    :param curve_sets: the distillation's set name → the pipeline's name for it (for the teacher's line).
+    :param legend: put a legend on the last axes with something drawn.
+    :param title: before each axes' title (``"<set> robots"``).
+    """
     for ax, split in zip(axes, curve_sets, strict=True):
         ours = curve_sets[split]
         for k, (student, seeds) in enumerate(runs.items()):
@@ -663,14 +702,33 @@ def _plots(
                 if len(seeds) > 1:
                     band = means.std(0, ddof=1) / np.sqrt(len(seeds))
                     ax.fill_between(epochs, mid - band, mid + band, color=f"C{k}", alpha=0.2)
-            elif ours is not None:  # no curve: the final point only
-                ax.plot([0], [summary[student][ours]["mean"]], "o", color=f"C{k}", label=names[student])
+            elif ours is not None:  # no curve: the final point only, at the last epoch
+                last = json.loads((seeds[0] / "config.json").read_text())["epochs"]
+                ax.plot([last], [summary[student][ours]["mean"]], "o", color=f"C{k}", label=names[student])
         if ours is not None:
             ax.axhline(teacher[ours], color="k", ls="--", label=names["teacher"])
-        ax.set_title(f"{split} robots")
         ax.set_xlabel("distillation epoch")
+        ax.set_title(f"{title}{split} robots")
     axes[0].set_ylabel("mean episode return")
-    axes[1].legend(fontsize=8)
+    drawn = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
+    if legend and drawn:
+        drawn[-1].legend(fontsize=8)
+
+
+def _plots(
+    folder: Path,
+    runs: dict[str, list[Path]],
+    summary: dict[str, Any],
+    teacher: dict[str, float],
+    names: dict[str, str],
+    curve_sets: dict[str, str | None],
+) -> None:
+    """``curves.png`` (:func:`draw_curves`); ``returns.png``: every policy's final return on every set."""
+    plt = pyplot()
+    if plt is None:  # plots are optional
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    draw_curves(axes, runs, summary, teacher, names, curve_sets)
     fig.tight_layout()
     fig.savefig(folder / "curves.png", dpi=120)
     plt.close(fig)

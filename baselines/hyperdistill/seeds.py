@@ -32,6 +32,7 @@ import numpy as np
 
 from ..common.config import UserError, run_cli
 from ..common.files import write_json
+from ..common.plotting import pyplot
 from ..common.stats import compare, gate
 
 REFERENCES = ("zero", "random")
@@ -146,12 +147,8 @@ def plot_teacher_curves(curves: list[tuple[np.ndarray, np.ndarray]], path: Path)
     """Mean ± s.e. across runs of the teachers' curves (cut to the shortest). :return: written."""
     if len(curves) < 2:
         return False
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:  # plots are optional
         return False
     n = min(len(c[1]) for c in curves)
     steps, values = curves[0][0][:n], np.stack([c[1][:n] for c in curves])
