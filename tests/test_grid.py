@@ -68,6 +68,8 @@ def test_stages_declare_what_they_need_and_fit_the_cluster() -> None:
     assert fit_needs(teacher, [cpu_node, {"CPU": 2.0}]) == (4, 0.0)  # no GPU anywhere: on CPUs, ≤ the largest node
     assert fit_needs(replace(teacher, gpus=2.0), [gpu_node]) == (8, 0.0)  # more than any node has: none
     assert fit_needs(replace(teacher, cpus=0), []) == (1, 0.0)
+    # the GPU on a small node: no more CPUs than that node has (16 on the other would fit no node with the GPU)
+    assert fit_needs(teacher, [{"CPU": 16.0}, {"CPU": 4.0, "GPU": 1.0}]) == (4, 1.0)
 
 
 def _stage(x: int, log: object = print) -> int:
@@ -84,21 +86,31 @@ def test_local_stages_run_in_order_in_this_process() -> None:
 
 
 def _small(executor: str) -> dict[str, PipelineConfig]:
-    """The smoke grid on the terrain tasks (FT's smoke pipeline has tests of its own), smaller still: 2 training
-    robots, their near mutants, no far set, 1 seed."""
+    """The smoke grid on the terrain tasks (FT's smoke pipeline has tests of its own), smaller still: 2 robots
+    of each set (training, near and far), 1 seed."""
 
     def configure(config: PipelineConfig) -> PipelineConfig:
-        config = replace(config.with_training_set("train", 2), test_sets=(), executor=executor, seeds=1)
+        config = replace(config.with_training_set("train", 2), executor=executor, seeds=1)
         return replace(config, distill=replace(config.distill, eval_limit=2))
 
     return {task: config for task, config in grid_configs("smoke", configure).items() if task != "ft"}
 
 
 @pytest.mark.slow
-def test_the_grid_on_ray_gives_the_local_grid_and_skips_finished_cells(tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray")
+def test_the_grid_runs_the_terrain_tasks_and_on_ray_gives_the_same_and_skips_finished_cells(tmp_path: Path) -> None:
     local = _small("local")
     run_grid("smoke", local, tmp_path / "local", log=lambda line: None)
+    a = json.loads((tmp_path / "local" / "results.json").read_text())
+    assert list(a["tasks"]) == ["vt", "obstacle"]
+    for task in ("vt", "obstacle"):  # the whole pipeline on the terrain tasks: every policy on every set
+        summary = a["tasks"][task]["summary"]
+        assert set(summary) == {"teacher", "hyperdistill", "mlp", "zero", "random"}
+        assert all(set(s) == {"train", "near", "far"} and s["far"]["robots"] == 2 for s in summary.values())
+    report = (tmp_path / "local" / "report.md").read_text()
+    assert "## VT" in report and "## OBSTACLE" in report and "| HyperDistill |" in report
+    assert (tmp_path / "local" / "curves.png").is_file()
+
+    ray = pytest.importorskip("ray")  # the rest: the same grid on Ray
     sigterm = signal.getsignal(signal.SIGTERM)
     with kept_signal_handlers():  # Ray's own SIGTERM handler must not outlive this test
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -108,12 +120,8 @@ def test_the_grid_on_ray_gives_the_local_grid_and_skips_finished_cells(tmp_path:
         run_grid("smoke", on_ray, tmp_path / "ray", log=lines.append)
         submitted = [line for line in lines if line.endswith("on Ray (2 CPU)") or line.endswith("on Ray (1 CPU)")]
         assert len(submitted) == 2 + 2 * 2  # a teacher per task, then 2 students per task
-        a, b = (json.loads((tmp_path / k / "results.json").read_text()) for k in ("local", "ray"))
-        assert a["tasks"] == b["tasks"] and list(a["tasks"]) == ["vt", "obstacle"]  # every return, gate, verdict
-        for task in ("vt", "obstacle"):  # the whole pipeline on the terrain tasks: every policy on every set
-            summary = b["tasks"][task]["summary"]
-            assert set(summary) == {"teacher", "hyperdistill", "mlp", "zero", "random"}
-            assert all(set(s) == {"train", "near"} for s in summary.values())
+        b = json.loads((tmp_path / "ray" / "results.json").read_text())
+        assert a["tasks"] == b["tasks"]  # every return, gate and verdict
         assert len(b["cells"]) == 2 * 2 and GRIDS["smoke"].cells == 3 * 2 * 2  # tasks × students (× seeds)
         for task in ("vt", "obstacle"):  # the same teacher (by checksum) and the same expert data (height maps too)
             (data,) = (tmp_path / "local" / task).glob("data-*")
@@ -121,9 +129,6 @@ def test_the_grid_on_ray_gives_the_local_grid_and_skips_finished_cells(tmp_path:
             assert len(files) >= 4
             for f in files:
                 assert (data / f).read_bytes() == (tmp_path / "ray" / task / data.name / f).read_bytes(), f
-        report = (tmp_path / "ray" / "report.md").read_text()
-        assert "## VT" in report and "## OBSTACLE" in report and "| HyperDistill |" in report
-        assert (tmp_path / "ray" / "curves.png").is_file()
 
         # a re-run skips the finished cells: with one student's seed unfinished, that cell alone runs again
         (cell,) = [c for c in b["cells"] if c["task"] == "obstacle" and c["student"] == "mlp"]

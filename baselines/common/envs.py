@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -130,10 +131,15 @@ def make_robot_envs(task: str, robot: str | os.PathLike[str], n: int, autoreset:
     )
 
 
-def use_one_env_thread() -> None:
-    """Make :func:`env_threads` 1 in this process (a worker that was given one CPU, e.g. a Ray actor)."""
+@contextlib.contextmanager
+def one_env_thread() -> Iterator[None]:
+    """:func:`env_threads` is 1 in this process for the block (a job given one CPU, e.g. a Ray task)."""
     global _POOL_WORKERS
-    _POOL_WORKERS = max(1, available_cpus())
+    before, _POOL_WORKERS = _POOL_WORKERS, max(1, available_cpus())
+    try:
+        yield
+    finally:
+        _POOL_WORKERS = before
 
 
 def env_threads() -> int:
@@ -184,7 +190,7 @@ def map_with_agent(
     if executor == "ray":
         from .executor import ray_map_with_agent
 
-        yield from ray_map_with_agent(fn, jobs, load, load_args, workers, ordered, address, use_one_env_thread)
+        yield from ray_map_with_agent(fn, jobs, load, load_args, workers, ordered, address, one_env_thread)
         return
     if workers == 1:  # as one worker would: one thread, and the caller's torch RNG left as it was
         threads = torch.get_num_threads()

@@ -105,11 +105,14 @@ def ray_map_with_agent(
     workers: int,
     ordered: bool,
     address: str,
-    setup: Callable[[], None],
+    one_cpu: Callable[[], contextlib.AbstractContextManager[Any]],
 ) -> Iterator[Result]:
     """:func:`~.envs.map_with_agent` on Ray: every job a Ray task (one CPU), at most ``workers`` at a time; the
-    task runs ``setup()``, loads the agent (once per Ray worker process: a worker that ran a job of this agent
-    before keeps it) and returns ``fn(agent, job)``; results in job order (``ordered``) or as they finish.
+    task loads the agent (once per Ray worker process: a worker that ran a job of this agent before keeps it)
+    and returns ``fn(agent, job)`` with one torch thread and within ``one_cpu()`` (the caller's settings for a
+    process given one CPU, undone afterwards: Ray reuses the process for other tasks); results in job order
+    (``ordered``) or as they finish. When the consumer stops early (an error, an interrupt), the tasks still
+    running are cancelled, so none goes on writing into a folder its caller has left.
 
     Ray keeps its worker processes between tasks, so one evaluation after another pays no process start.
     """
@@ -123,22 +126,26 @@ def ray_map_with_agent(
 
     def submit() -> None:
         for k, job in queue:
-            running[remote.remote(setup, load, load_args, fn, job)] = k
+            running[remote.remote(one_cpu, load, load_args, fn, job)] = k
             if len(running) >= max(1, workers):
                 return
 
-    submit()
-    while running:
-        (ref,), _ = ray.wait(list(running), num_returns=1)
-        done[running.pop(ref)] = ray.get(ref)
+    try:
         submit()
-        if ordered:
-            while emitted in done:
-                yield done.pop(emitted)
-                emitted += 1
-        else:
-            yield from done.values()
-            done.clear()
+        while running:
+            (ref,), _ = ray.wait(list(running), num_returns=1)
+            done[running.pop(ref)] = ray.get(ref)
+            submit()
+            if ordered:
+                while emitted in done:
+                    yield done.pop(emitted)
+                    emitted += 1
+            else:
+                yield from done.values()
+                done.clear()
+    finally:
+        for ref in running:  # only when stopped early
+            ray.cancel(ref)
 
 
 _WORKER_AGENT: dict[str, Any] = {}  # in a Ray worker process: the last agent loaded, by what loaded it
@@ -154,22 +161,33 @@ def _file_stamp(arg: Any) -> tuple[int, int] | None:
 
 
 def _run_job(
-    setup: Callable[[], None],
+    one_cpu: Callable[[], contextlib.AbstractContextManager[Any]],
     load: Callable[..., Any],
     load_args: tuple[Any, ...],
     fn: Callable[[Any, Any], Any],
     job: Any,
 ) -> Any:
-    """One job in a Ray worker (one torch thread: Ray gave it one CPU), its agent loaded once per process."""
+    """One job in a Ray worker, its agent loaded once per process; one torch thread and ``one_cpu()`` while it
+    runs (Ray gave it one CPU), the process's settings restored afterwards."""
+    with torch_threads(1), one_cpu():
+        key = repr((load, load_args, [_file_stamp(a) for a in load_args]))  # a rewritten checkpoint: anew
+        if key not in _WORKER_AGENT:
+            _WORKER_AGENT.clear()
+            _WORKER_AGENT[key] = load(*load_args)
+        return fn(_WORKER_AGENT[key], job)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Torch's CPU thread count set to ``n`` for the block, restored afterwards."""
     import torch
 
-    torch.set_num_threads(1)
-    setup()
-    key = repr((load, load_args, [_file_stamp(a) for a in load_args]))  # a rewritten checkpoint is loaded anew
-    if key not in _WORKER_AGENT:
-        _WORKER_AGENT.clear()
-        _WORKER_AGENT[key] = load(*load_args)
-    return fn(_WORKER_AGENT[key], job)
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------- stages
@@ -197,14 +215,16 @@ class Stage:
 
 
 def fit_needs(stage: Stage, nodes: Sequence[Mapping[str, float]]) -> tuple[int, float]:
-    """``(cpus, gpus)`` to ask Ray for: the stage's, but no more CPUs than the largest node has (a task that
-    fits no node would wait forever) and no GPU when no node has as much as asked.
+    """``(cpus, gpus)`` to ask Ray for, so that at least one node can run the stage (a task that fits no node
+    would wait forever): its GPUs with no more CPUs than the largest node holding that many GPUs has; where no
+    node has the GPUs, none (it trains on CPUs) and no more CPUs than the largest node has.
 
     :param nodes: each alive node's resources (``{"CPU": 16.0, "GPU": 1.0, ...}``, as in ``ray.nodes()``).
     """
-    most_cpus = max((int(n.get("CPU", 0)) for n in nodes), default=1)
-    most_gpus = max((float(n.get("GPU", 0)) for n in nodes), default=0.0)
-    return max(1, min(stage.cpus, most_cpus)), (stage.gpus if 0 < stage.gpus <= most_gpus else 0.0)
+    with_gpus = [n for n in nodes if stage.gpus > 0 and float(n.get("GPU", 0)) >= stage.gpus]
+    gpus = stage.gpus if with_gpus else 0.0
+    most_cpus = max((int(n.get("CPU", 0)) for n in (with_gpus or nodes)), default=1)
+    return max(1, min(stage.cpus, most_cpus)), gpus
 
 
 def run_stages(
@@ -230,7 +250,7 @@ def run_stages(
         cpus, gpus = fit_needs(stage, nodes)
         where = f"{cpus} CPU" + (f", {gpus:g} GPU" if gpus else "")
         log(f"== {stage.name}: on Ray ({where})")
-        refs[remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(stage.fn, stage.args)] = stage
+        refs[remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(stage.fn, stage.args, cpus)] = stage
     results: dict[Any, Any] = {}
     failures: list[BaseException] = []
     pending = list(refs)
@@ -240,7 +260,7 @@ def run_stages(
             try:
                 results[ref] = ray.get(ref)
                 log(f"== {refs[ref].name}: done")
-            except ray.exceptions.RayTaskError as exc:
+            except ray.exceptions.RayError as exc:  # the stage's own error, or a lost worker or node
                 cause = getattr(exc, "cause", None)
                 failures.append(cause if isinstance(cause, UserError | ConfigError) else exc)
                 log(f"== {refs[ref].name}: failed")
@@ -255,9 +275,11 @@ def run_stages(
     return [results[ref] for ref in refs]
 
 
-def _run_stage(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    """A stage in a Ray worker: its progress lines to the worker's output."""
-    return fn(*args, log=print)
+def _run_stage(fn: Callable[..., Any], args: tuple[Any, ...], cpus: int) -> Any:
+    """A stage in a Ray worker: torch's default thread count is the CPUs it asked for (the process may have
+    run other tasks before); its progress lines go to the worker's output."""
+    with torch_threads(cpus):
+        return fn(*args, log=print)
 
 
 def _cancel(ray: ModuleType, refs: list[Any]) -> None:
@@ -280,4 +302,5 @@ __all__ = [
     "ray_map_with_agent",
     "require_ray",
     "run_stages",
+    "torch_threads",
 ]

@@ -15,8 +15,9 @@ cells and resumes the rest. ``DIR`` gets:
 
 Executors: ``local`` runs the tasks one after another, each as ``python -m baselines.hyperdistill`` would.
 ``ray`` runs the tasks' pipelines side by side; their PPO runs and distillations are Ray tasks declaring
-the CPUs and GPUs they need (:func:`~.pipeline.stage_needs`), collection and evaluation are Ray actors. The
-results are the same either way (``tests/test_grid.py``).
+the CPUs and GPUs they need (:func:`~.pipeline.stage_needs`), and collection and evaluation send each
+robot as a Ray task. The results are the same either way (``tests/test_grid.py``). The pipelines' reports
+(latency, plots) are written one at a time.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def run_grid(
     :param name: the grid's name (for the report).
     :param configs: task → its pipeline configuration (:func:`grid_configs`); all on one executor.
     :return: the grid report's path.
-    :raises ConfigError, CheckpointError, DataError: bad input (from any task, after the others finished).
+    :raises ConfigError, CheckpointError, DataError: bad input (on Ray: the first task's that failed, once the
+        others have finished; locally the first failure stops the grid, and the next call goes on from there).
     """
     out = Path(out)
     first = next(iter(configs.values()))
@@ -111,10 +113,16 @@ def run_grid(
         return run_pipeline(configs[task], out / task, log=lambda line: log(f"[{task}] {line}"))
 
     if first.executor == "ray":  # the tasks side by side; each sends its stages to the cluster
-        connect(first.ray_address)
-        with ThreadPoolExecutor(len(configs), thread_name_prefix="grid") as pool:
+        ray = connect(first.ray_address)
+        pool = ThreadPoolExecutor(len(configs), thread_name_prefix="grid")
+        try:
             futures = [pool.submit(one, task) for task in configs]
             errors = [f.exception() for f in futures]  # waits for every task: finished work is kept
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now; without Ray under them the tasks' threads end
+            ray.shutdown()
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         failed = next((e for e in errors if e is not None), None)
         if failed is not None:
             raise failed

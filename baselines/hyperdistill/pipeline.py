@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -40,6 +41,7 @@ from unimal_gym.morphology import load, save, to_xml
 from unimal_gym.morphology.sample import pd_robots
 
 from ..collect import COLLECT_PRESETS, CollectConfig, collect
+from ..common import interrupt
 from ..common.agents import REFERENCE_POLICIES, StudentAgent, TeacherAgent
 from ..common.config import ConfigError, check_fields
 from ..common.envs import robot_files
@@ -396,7 +398,7 @@ def run_pipeline(
             path = out / "eval" / f"{label}-{stage_key(identity, config.task, settings)}.json"
             if not path.is_file():
                 log(f"== evaluating {label} on {', '.join(sets)} × {d.eval_episodes} episodes")
-                with Progress(len(jobs), f"evaluating {label}", "robot", write=log) as bar:  # a bar on a terminal
+                with Progress(len(jobs), f"{config.task}: evaluating {label}", "robot", write=log) as bar:
                     results = evaluate_robots(
                         source,
                         jobs,
@@ -409,10 +411,36 @@ def run_pipeline(
                     )
                 report = {"summary": summarise(results), "robots": results}
                 atomic_write(path, lambda p, r=report: p.write_text(json.dumps(r)))
+                interrupt.check(f"the evaluations finished so far are saved in {out / 'eval'}")
             evals[label].append(json.loads(path.read_text()))
     timings["evaluation"] = time.perf_counter() - t0
 
-    # 5. cost tables and report
+    # 5. cost tables and report (one pipeline at a time: the latency and plots use process-wide settings)
+    with _REPORTS:
+        return _tables_and_report(
+            config, out, teacher_agent, teacher_ckpt, data, runs, learnt, evals, timings, t_start, sets, log
+        )
+
+
+_REPORTS = threading.Lock()
+"""Held while a pipeline measures latency (torch's thread count) and plots (pyplot): grids run several."""
+
+
+def _tables_and_report(
+    config: PipelineConfig,
+    out: Path,
+    teacher_agent: TeacherAgent,
+    teacher_ckpt: Path,
+    data: Path,
+    runs: dict[str, list[Path]],
+    learnt: dict[str, Path],
+    evals: dict[str, list[dict[str, Any]]],
+    timings: dict[str, float],
+    t_start: float,
+    sets: dict[str, str],
+    log: Callable[[str], None],
+) -> Path:
+    """Parameters, FLOPs and latency of every network, then the report (step 5 of :func:`run_pipeline`)."""
     t0 = time.perf_counter()
     actors = {
         "teacher": teacher_agent.actor,
@@ -634,7 +662,8 @@ def write_report(
         "a line: the paper's Figures 2–3), `returns.png` (final returns)"
         + (", `teacher_curve.png` (the teacher's PPO training return, ± s.e. across its robots)." if curve else "."),
         "",
-        "Stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()),
+        "Stage times (s; a student's is the sum over its seeds, which may overlap on Ray; 0.0 = done before): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()),
     ]
     report = folder / "report.md"
     report.write_text("\n".join(lines) + "\n")
