@@ -36,6 +36,7 @@ from .common.agents import REFERENCE_POLICIES, load_agent
 from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, config_from_dict, run_cli
 from .common.envs import named_sets
 from .common.executor import check_executor
+from .common.lock import writable_folder
 from .common.plotting import pyplot
 from .common.progress import Progress
 from .common.rollouts import evaluate_robots, robot_jobs, summarise
@@ -263,7 +264,7 @@ def evaluate(
     tag = "+".join(Path(s).name for s in robot_sets)
     if out is None:
         out = run_dir / "eval" / f"{tag}-{mode}" if run_dir else Path("eval") / f"{Path(source).name}-{tag}-{mode}"
-    out = Path(out)
+    out = writable_folder(out)  # before the work: a folder that cannot take the reports would lose it
 
     bar = Progress(len(jobs), f"evaluating {Path(str(source)).name}", "robot")
 

@@ -35,6 +35,7 @@ from .common.envs import robot_files
 from .common.expert_data import DataError, read_manifest
 from .common.files import save_npz, write_json
 from .common.latency import robot_observation
+from .common.lock import writable_folder
 from .common.run_dir import resolve_checkpoint
 from .nets.hyperdistill import GeneratedMLP, HyperDistill
 from .nets.obs import student_state_index
@@ -195,7 +196,7 @@ def export_run(
             raise ConfigError(f"the run's robots cannot be found ({exc}); name a set with --robots") from None
     else:
         files = robot_files(robots)
-    out = Path(out)
+    out = writable_folder(out)
     written = []
     for k, xml in enumerate(files, 1):
         raw = robot_observation(agent.task, xml, seed)

@@ -4,6 +4,8 @@ holder's lock is taken over; bad output folders are one-line errors that leave n
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -79,3 +81,53 @@ def test_an_output_folder_that_cannot_be_created_is_one_line(
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("error: cannot create the folder /sys/unimal-gym-test-run: "), err
         assert err.count("\n") == 1
+
+
+def _without_permission_override(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` as a process that file permissions apply to: this user when it is not root; as root, with
+    root's permission override dropped (``setpriv``), as in a container that drops CAP_DAC_OVERRIDE."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv (util-linux): root would ignore the folder's permissions")
+        drop = "-dac_override,-dac_read_search"
+        prefix = [setpriv, "--bounding-set", drop, "--inh-caps", drop]
+    return subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["baselines.ppo", "--preset", "smoke"],
+        ["baselines.hyperdistill", "--preset", "smoke"],
+        ["baselines.evaluate", "zero", "--task", "ft", "--robots", "train", "--preset", "smoke"],
+    ],
+    ids=["ppo", "pipeline", "evaluate"],
+)
+def test_a_read_only_output_folder_is_one_line_before_any_work_and_keeps_its_files(
+    command: list[str], tmp_path: Path
+) -> None:
+    """As a user that permission bits apply to (issue 14: untested as non-root): an existing folder it may not
+    write in, or a new folder inside one, is refused with one line and exit code 2 before any work starts,
+    and what the folder held is untouched."""
+    read_only = tmp_path / "results"
+    read_only.mkdir()
+    (read_only / "keep.txt").write_text("earlier results")
+    read_only.chmod(0o555)
+    try:
+        runs = {
+            out: _without_permission_override([sys.executable, "-m", *command, "--out", str(out)])
+            for out in (read_only, read_only / "new")
+        }
+    finally:
+        read_only.chmod(0o755)
+    expected = {
+        read_only: f"error: cannot write in {read_only} (Permission denied); choose another folder (nothing in it "
+        "was changed)\n",
+        read_only / "new": f"error: cannot create the folder {read_only / 'new'}: Permission denied\n",
+    }
+    for out, run in runs.items():
+        assert (run.returncode, run.stderr) == (2, expected[out]), run.stderr[-2000:]
+    assert sorted(p.name for p in read_only.iterdir()) == ["keep.txt"]
+    assert (read_only / "keep.txt").read_text() == "earlier results"

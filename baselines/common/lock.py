@@ -16,6 +16,7 @@ import inspect
 import json
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,6 +49,32 @@ def _alive(holder: dict[str, Any]) -> bool:
     return True
 
 
+def writable_folder(folder: str | os.PathLike[str]) -> Path:
+    """``folder``, created if needed, once it is known that this process may write in it: checked by writing a
+    probe file (permission bits alone say nothing for root, whose override a container may have dropped).
+
+    :raises CheckpointError: an empty name, a file, a folder that cannot be created or written in (one line).
+    """
+    if str(folder).strip() == "":  # Path("") would be the current folder
+        raise CheckpointError("the output folder is empty; name one")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"{folder} is a file, not a folder; choose another output folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(f"cannot create the folder {folder}: {exc.strerror or exc}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
+    except OSError as exc:
+        raise CheckpointError(
+            f"cannot write in {folder} ({exc.strerror or exc}); choose another folder (nothing in it was changed)"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+    return folder
+
+
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike[str], what: str = "run") -> Iterator[Path]:
     """Hold ``folder/.lock`` for the duration of the block (the folder is created if needed).
@@ -55,16 +82,8 @@ def folder_lock(folder: str | os.PathLike[str], what: str = "run") -> Iterator[P
     :param what: how the message names the folder's job (``"PPO run"``, ``"pipeline"``).
     :raises CheckpointError: a live process holds the folder.
     """
-    if str(folder).strip() == "":  # Path("") would be the current folder
-        raise CheckpointError("the output folder is empty; name one")
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise CheckpointError(f"{folder} is a file, not a folder; choose another output folder")
-    created = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CheckpointError(f"cannot create the folder {folder}: {exc.strerror or exc}") from None
+    created = not Path(folder).exists()
+    folder = writable_folder(folder)
     lock = folder / LOCK_FILE
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     for _ in range(3):

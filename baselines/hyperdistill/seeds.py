@@ -32,6 +32,7 @@ import numpy as np
 
 from ..common.config import UserError, run_cli
 from ..common.files import write_json
+from ..common.lock import writable_folder
 from ..common.plotting import pyplot
 from ..common.stats import compare, gate
 
@@ -215,8 +216,8 @@ def write(runs: list[Path], out: Path) -> Path:
     """Combine the runs into ``out``. :return: the report. :raises SeedsError: see :func:`check_comparable`."""
     loaded = [load_run(Path(r)) for r in runs]
     check_comparable(loaded)
+    out = writable_folder(out)
     combined = combine(loaded)
-    out.mkdir(parents=True, exist_ok=True)
     lines = report_lines(combined)
     if plot_teacher_curves(teacher_curves(loaded), out / "teacher_curves.png"):
         lines += ["", "`teacher_curves.png`: the teachers' training return, mean ± s.e. across seeds."]
