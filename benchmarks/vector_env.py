@@ -14,10 +14,18 @@ reported):
 * ``gymnasium sync``: Gymnasium's ``SyncVectorEnv`` of ``gym.make`` envs;
 * ``sb3 native``: :class:`baselines.common.vec_env.NativeVecEnv` (SB3's VecEnv API, network keys only);
 * ``sb3 subproc``: SB3's ``SubprocVecEnv`` of the training envs (``baselines.common.envs.make_env``);
-* ``sb3 dummy``: SB3's ``DummyVecEnv`` of the same.
+* ``sb3 dummy``: SB3's ``DummyVecEnv`` of the same;
+* ``physics``, ``physics 1 thread``: the native vector env's physics phase alone (``mj_step`` + ``mj_comVel`` of
+  every env on its threads; no actions, observations or resets, so robots lie where they fell): how MuJoCo
+  scales over threads on this machine.
 
-Prints steps/s per way (median over rounds, with min–max) and the per-round ratios of ``native`` to
-``one env`` and ``sb3 native`` to ``sb3 subproc`` (median, min–max).
+Prints steps/s per way (median over rounds, with min–max), the per-round ratios of ``native`` to ``one env``
+and ``sb3 native`` to ``sb3 subproc`` (median, min–max), and the **ceiling** of ``native / one env`` on this
+machine: ``native 1 thread`` times its physics phase (the share ``p`` of its step time; the rest of a step
+runs in the calling thread), so with the physics sped up by the measured scaling ``s`` the step can at best
+run ``1 / ((1 − p) + p / s)`` times faster than on one thread; and the same for a vector env with no more
+serial work per env step than one env does (the physics then ``p`` × one env's steps/s / native 1 thread's
+of one env's step): what any threaded implementation can reach here.
 """
 
 from __future__ import annotations
@@ -60,14 +68,38 @@ def one_env(task: str, robots: list[str], seed: int) -> tuple[Stepper, Callable[
     return run, env.close
 
 
+PHYSICS_SECONDS: list[float] = []  # seconds in the physics phase of the timed native vector env, per run
+
+
 def gym_vector(
-    task: str, robots: list[str], n: int, seed: int, mode: str, **kwargs: Any
+    task: str, robots: list[str], n: int, seed: int, mode: str, timed: bool = False, **kwargs: Any
 ) -> tuple[Stepper, Callable[[], None]]:
+    """A Gymnasium vector env; ``timed``: the native one, its physics phase timed into :data:`PHYSICS_SECONDS`
+    (``UnimalVectorEnv._run`` runs only the physics while stepping; resets run outside it)."""
     envs = gym.make_vec(ENV_IDS[task], n, vectorization_mode=mode, robots=robots, **kwargs)
     for path in robots:
         envs.reset(options={"robot": Path(path).stem})
     envs.reset(seed=seed)
-    return _random_steps(envs.step, n, seed), envs.close
+    stepper = _random_steps(envs.step, n, seed)
+    if not timed:
+        return stepper, envs.close
+    vector, spent = envs.unwrapped, [0.0]
+    run_on_threads = vector._run
+
+    def timed_run(indices: Any, work: Callable[[int], None]) -> None:
+        t0 = time.perf_counter()
+        run_on_threads(indices, work)
+        spent[0] += time.perf_counter() - t0
+
+    vector._run = timed_run
+
+    def run(steps: int) -> float:
+        spent[0] = 0.0
+        seconds = stepper(steps)
+        PHYSICS_SECONDS.append(spent[0] / seconds)
+        return seconds
+
+    return run, envs.close
 
 
 def sb3_vector(task: str, robots: list[str], n: int, seed: int, kind: str) -> tuple[Stepper, Callable[[], None]]:
@@ -88,6 +120,25 @@ def sb3_vector(task: str, robots: list[str], n: int, seed: int, kind: str) -> tu
     venv.seed(seed)
     venv.reset()
     return _random_steps(venv.step, n, seed), venv.close
+
+
+def physics_only(task: str, robots: list[str], n: int, seed: int, **kwargs: Any) -> tuple[Stepper, Callable[[], None]]:
+    """The physics phase of a native vector env's step (``UnimalVectorEnv._run`` of every env's ``_physics``)."""
+    envs = gym.make_vec(ENV_IDS[task], n, vectorization_mode="vector_entry_point", robots=robots, **kwargs)
+    envs.reset(seed=seed)
+    vector = envs.unwrapped
+
+    def physics(i: int) -> None:
+        vector.envs[i]._physics()
+
+    def run(steps: int) -> float:
+        everyone = range(n)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            vector._run(everyone, physics)
+        return time.perf_counter() - t0
+
+    return run, envs.close
 
 
 def _random_steps(step: Callable[[np.ndarray], Any], n: int, seed: int) -> Stepper:
@@ -124,11 +175,13 @@ def main() -> None:
     makers: dict[str, Callable[[], tuple[Stepper, Callable[[], None]]]] = {
         "one env": partial(one_env, task, robots, 0),
         "native": partial(gym_vector, task, robots, n, 0, "vector_entry_point"),
-        "native 1 thread": partial(gym_vector, task, robots, n, 0, "vector_entry_point", num_threads=1),
+        "native 1 thread": partial(gym_vector, task, robots, n, 0, "vector_entry_point", True, num_threads=1),
         "gymnasium sync": partial(gym_vector, task, robots, n, 0, "sync"),
         "sb3 native": partial(sb3_vector, task, robots, n, 0, "native"),
         "sb3 subproc": partial(sb3_vector, task, robots, n, 0, "subproc"),
         "sb3 dummy": partial(sb3_vector, task, robots, n, 0, "dummy"),
+        "physics": partial(physics_only, task, robots, n, 0),
+        "physics 1 thread": partial(physics_only, task, robots, n, 0, num_threads=1),
     }
     for name in args.skip:
         makers.pop(name, None)
@@ -164,10 +217,27 @@ def main() -> None:
         ("sb3 native", "sb3 subproc"),
         ("sb3 native", "sb3 dummy"),
         ("native", "native 1 thread"),
+        ("physics", "physics 1 thread"),
     ):
         if a in rates and b in rates:
             ratio = np.array(rates[a]) / np.array(rates[b])
             print(f"ratio {a} / {b}: {np.median(ratio):.2f} (rounds {ratio.min():.2f}–{ratio.max():.2f})")
+    if {"one env", "native 1 thread", "physics", "physics 1 thread"} <= set(rates):
+        share = np.array(PHYSICS_SECONDS[1:])  # the warm-up round's is left out, as its rate is
+        scaling = np.array(rates["physics"]) / np.array(rates["physics 1 thread"])
+        best = 1 / ((1 - share) + share / scaling)
+        ceiling = best * np.array(rates["native 1 thread"]) / np.array(rates["one env"])
+        # the same with no more serial work per env step than one env does: its step time, the same physics
+        physics = share * np.array(rates["one env"]) / np.array(rates["native 1 thread"])  # of one env's step
+        lean = 1 / ((1 - physics) + physics / scaling)
+        print(
+            f"physics share of a native step on 1 thread: {np.median(share):.2f} (rounds {share.min():.2f}–"
+            f"{share.max():.2f}); with it {np.median(scaling):.2f}× faster on {available_cpus()} threads, a step can "
+            f"be at most {np.median(best):.2f}× native 1 thread: ceiling of native / one env on this machine "
+            f"{np.median(ceiling):.2f} (rounds {ceiling.min():.2f}–{ceiling.max():.2f}); with no more serial work "
+            f"per env step than one env's own (physics {np.median(physics):.2f} of its step): "
+            f"{np.median(lean):.2f} (rounds {lean.min():.2f}–{lean.max():.2f})"
+        )
 
 
 if __name__ == "__main__":
