@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -234,6 +235,30 @@ def test_smoke_run_is_reproducible_and_writes_the_run_directory(tmp_path: Path) 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("task", ["ft", "obstacle"])
+def test_a_resumed_run_is_the_uninterrupted_run_byte_for_byte(
+    task: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Resumed from a checkpoint in the middle (envs mid-episode), the run writes the uninterrupted run's final
+    checkpoint byte for byte; on a vec_env whose envs the checkpoint cannot hold it says it starts fresh episodes."""
+    config = replace(PRESETS["smoke"], task=task, total_timesteps=4 * 128)
+    train(config, tmp_path / "whole", quiet=True, keep_checkpoints=0)
+    for vec_env in ("native", "dummy"):
+        copy = tmp_path / vec_env
+        shutil.copytree(tmp_path / "whole", copy)
+        for checkpoint in (copy / "checkpoints").iterdir():
+            if checkpoint.name != "iter_000002.pt":
+                checkpoint.unlink()
+        capsys.readouterr()
+        train(replace(config, vec_env=vec_env), copy, resume=True, keep_checkpoints=0)
+        said = capsys.readouterr().out
+        whole, resumed = ((run / "checkpoints" / "final.pt").read_bytes() for run in (tmp_path / "whole", copy))
+        if vec_env == "native":
+            assert "continuing exactly where it stopped" in said and resumed == whole
+        else:
+            assert "continuing with fresh episodes" in said and resumed != whole
+
+
 def test_killed_run_resumes_without_losing_or_repeating_iterations(tmp_path: Path) -> None:
     out = tmp_path / "run"
     iterations = 12

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import tempfile
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,11 @@ def save_artifact(path: str | os.PathLike[str], kind: str, payload: Mapping[str,
     """``torch.save`` a dict that names its ``kind`` and ``format``, atomically.
 
     The bytes depend on the contents only: torch names the records inside its zip after the file it writes,
-    so the archive is made in memory (torch's fixed name) and then written, and identical runs write identical
-    files (the pipeline keys stages by file contents).
+    so the archive is made in memory (torch's fixed name) and then written; and pickle writes a string seen
+    before as a reference to it, so every string is made a new object first (whether two equal strings were one
+    object depends on the run's history, e.g. a resumed run's names come from its checkpoint). Identical runs,
+    and a resumed run and the uninterrupted one, write identical files (the pipeline keys stages by file
+    contents).
 
     :param kind: one of the torch kinds of :data:`FORMATS`.
     :param payload: tensors, numbers, strings and containers of them (what ``weights_only`` loading reads).
@@ -150,8 +154,25 @@ def save_artifact(path: str | os.PathLike[str], kind: str, payload: Mapping[str,
     state = {"kind": kind, "format": FORMATS[kind], **payload}
     state[CONTENT_KEY] = content_digest(state)
     buffer = io.BytesIO()
-    torch.save(state, buffer)
+    torch.save(_unshared_strings(state), buffer)
     atomic_write(path, lambda p: p.write_bytes(buffer.getbuffer()))
+
+
+def _unshared_strings(value: Any) -> Any:
+    """``value`` with every string (keys too) a new object of its own, dicts, lists and tuples rebuilt."""
+    if isinstance(value, str):
+        return value if len(value) < 2 else (value + " ")[:-1]  # 0/1-character strings are shared singletons
+    if isinstance(value, Mapping):
+        items = ((_unshared_strings(k), _unshared_strings(v)) for k, v in value.items())
+        if not isinstance(value, OrderedDict):
+            return dict(items)
+        rebuilt = OrderedDict(items)  # a module's state_dict, with torch's version metadata
+        if hasattr(value, "_metadata"):
+            rebuilt._metadata = value._metadata  # type: ignore[attr-defined]
+        return rebuilt
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unshared_strings(v) for v in value)
+    return value
 
 
 CONTENT_KEY = "content_sha256"
@@ -260,6 +281,28 @@ def read_artifact(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
     return data
 
 
+def to_payload(value: Any) -> Any:
+    """Numpy arrays (at any depth of dicts, lists and tuples) → tensors, for an artifact's payload; exact."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value, copy=True))
+    if isinstance(value, Mapping):
+        return {k: to_payload(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_payload(v) for v in value)
+    return value
+
+
+def from_payload(value: Any) -> Any:
+    """Inverse of :func:`to_payload`: tensors (at any depth) → numpy arrays."""
+    if isinstance(value, torch.Tensor):
+        return value.numpy()
+    if isinstance(value, Mapping):
+        return {k: from_payload(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(from_payload(v) for v in value)
+    return value
+
+
 def tensors(arrays: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """Numpy arrays (or numbers) → tensors, for an artifact's payload; values are kept exactly."""
     return {k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()}
@@ -281,11 +324,13 @@ __all__ = [
     "artifact_kind",
     "atomic_write",
     "file_sha256",
+    "from_payload",
     "read_artifact",
     "read_csv",
     "save_artifact",
     "save_npz",
     "tensors",
+    "to_payload",
     "write_csv",
     "write_json",
 ]

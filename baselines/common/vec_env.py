@@ -24,6 +24,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices,
 
 import unimal_gym
 from unimal_gym.envs import UnimalVectorEnv
+from unimal_gym.envs.errors import InvalidStateError
 
 from .envs import obs_keys
 
@@ -124,6 +125,32 @@ class NativeVecEnv(VecEnv):
             infos.append(info)
         dones = terminated | truncated
         return self._observations(), rewards.astype(np.float32), dones, infos
+
+    def snapshot(self) -> dict[str, Any]:
+        """The vector env's :meth:`~unimal_gym.envs.UnimalVectorEnv.snapshot` and the episodes' running return
+        and length (Monitor's): what :meth:`restore` needs to go on bit for bit (PPO's exact resume)."""
+        return {
+            "vector": self.venv.snapshot(),
+            "episode_returns": np.array(self._episode_returns),
+            "episode_lengths": np.array(self._episode_lengths),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Continue from a :meth:`snapshot` (episode wall-clock times start anew).
+
+        :raises InvalidStateError: one that does not fit these envs.
+        """
+        try:
+            returns = [float(r) for r in snapshot["episode_returns"]]
+            lengths = [int(n) for n in snapshot["episode_lengths"]]
+            vector = snapshot["vector"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidStateError(f"not a NativeVecEnv snapshot ({exc})") from None
+        if len(returns) != self.num_envs or len(lengths) != self.num_envs:
+            raise InvalidStateError(f"snapshot of {len(returns)} envs; this VecEnv has {self.num_envs}")
+        self.venv.restore(vector)
+        self._episode_returns, self._episode_lengths = returns, lengths
+        self._episode_start = [time.time()] * self.num_envs
 
     def _observations(self) -> dict[str, np.ndarray]:
         buffers = self.venv.buffers

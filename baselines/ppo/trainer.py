@@ -48,12 +48,22 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.utils import explained_variance
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecEnvWrapper, VecNormalize
 
+from unimal_gym.envs.errors import InvalidStateError
 from unimal_gym.normalization import DEFAULT_EPSILON, NormalizerError, ObservationNormalizer
 
 from ..common import interrupt
 from ..common.config import ConfigError
 from ..common.envs import make_env, robot_files
-from ..common.files import PPO_CHECKPOINT, CheckpointError, arrays, atomic_write, read_artifact, tensors
+from ..common.files import (
+    PPO_CHECKPOINT,
+    CheckpointError,
+    arrays,
+    atomic_write,
+    from_payload,
+    read_artifact,
+    tensors,
+    to_payload,
+)
 from ..common.lock import holds_lock
 from ..common.progress import Progress, print_line
 from ..common.run_dir import RunDir, RunLayout
@@ -369,7 +379,7 @@ def observation_normalizer(venv: VecNormalize, config: PPOConfig) -> Observation
 
 def checkpoint_state(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler, config: PPOConfig, it: int) -> dict:
     """Everything needed to act (the network it names, its weights and observation statistics) and to
-    resume (optimiser, return statistics, sampler, counters)."""
+    resume (optimiser, return statistics, sampler, counters; ``resume``: :func:`run_state`)."""
     return {
         "config": config.to_dict(),
         "task": config.task,
@@ -384,6 +394,7 @@ def checkpoint_state(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler
         "ret_rms": _rms_state(venv.ret_rms),
         "sampler": sampler.state_dict(),
         "robots": list(sampler.names),
+        **({"resume": resume} if (resume := run_state(model, venv)) is not None else {}),
     }
 
 
@@ -414,6 +425,64 @@ def restore(model: UnimalPPO, venv: VecNormalize, sampler: RobotSampler, state: 
     restore_statistics(venv, state, source)
     sampler.load_state_dict(state["sampler"])
     model.num_timesteps = int(state["timesteps"])
+
+
+def run_state(model: UnimalPPO, venv: VecNormalize) -> dict[str, Any] | None:
+    """What makes a resumed run the uninterrupted one, bit for bit (with the native vector env; None with
+    others): every env's state mid-episode (:meth:`NativeVecEnv.snapshot`), VecNormalize's running discounted
+    returns, SB3's last observations and episode starts, the update counter, and the Python, numpy and torch
+    random generators' states."""
+    envs = venv.venv
+    if not isinstance(envs, NativeVecEnv):
+        return None
+    generators: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(legacy=False),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        generators["cuda"] = torch.cuda.get_rng_state_all()
+    return to_payload(
+        {
+            "envs": envs.snapshot(),
+            "returns": venv.returns,
+            "last_obs": model._last_obs,
+            "last_episode_starts": model._last_episode_starts,
+            "n_updates": int(model._n_updates),
+            "generators": generators,
+        }
+    )
+
+
+def restore_run_state(model: UnimalPPO, venv: VecNormalize, state: dict[str, Any], source: str) -> bool:
+    """Put back :func:`run_state` (after SB3's setup has reset the envs).
+
+    :return: whether it was there to put back (a checkpoint of the native vector env, written since this
+        existed, resumed on the native vector env).
+    :raises CheckpointError: a state that does not fit these envs.
+    """
+    saved, envs = state.get("resume"), venv.venv
+    if saved is None or not isinstance(envs, NativeVecEnv):
+        return False
+    saved = from_payload(saved)
+    try:
+        envs.restore(saved["envs"])
+        returns = np.asarray(saved["returns"], dtype=venv.returns.dtype)
+        if returns.shape != venv.returns.shape:
+            raise InvalidStateError(f"returns of {returns.shape[0]} envs; this run has {venv.returns.shape[0]}")
+        venv.returns = returns
+        model._last_obs = {k: np.array(v) for k, v in saved["last_obs"].items()}
+        model._last_episode_starts = np.array(saved["last_episode_starts"])
+        model._n_updates = int(saved["n_updates"])
+        generators = saved["generators"]
+        random.setstate(generators["python"])
+        np.random.set_state(generators["numpy"])
+        torch.set_rng_state(torch.as_tensor(generators["torch"]))
+        if "cuda" in generators and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([torch.as_tensor(g) for g in generators["cuda"]])
+    except (InvalidStateError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{source}: its run state does not fit this run ({exc})") from None
+    return True
 
 
 # ---------------------------------------------------------------------------------------------- the loop
@@ -478,7 +547,8 @@ def train(
     run = run_dir(out)
     latest = run.start(config, resume)
     state = read_artifact(latest, PPO_CHECKPOINT) if latest is not None else None
-    if state is not None and PPOConfig.from_dict(state["config"]) != config:  # (fields added since: defaults)
+    # the same run: vec_env may differ (how, not what); fields added since the checkpoint take their defaults
+    if state is not None and PPOConfig.from_dict(state["config"]).identity() != config.identity():
         raise CheckpointError(f"checkpoint {latest} was written by a different config than {run.config_path}")
     start = state["iteration"] if state else 0
     if state is not None and state["robots"] != [f.stem for f in files]:
@@ -496,13 +566,21 @@ def train(
         model = build_model(config, venv)
         names = venv.get_attr("robot_names", [0])[0]
         sampler = RobotSampler(names, config.sampling, config.uniform_iters, config.ema_alpha)
-        if state is not None:
-            restore(model, venv, sampler, state, str(latest))
+        exact = state is not None and "resume" in state and isinstance(venv.venv, NativeVecEnv)
+        if state is not None and not exact:
             venv.seed(config.seed + 7919 * start)  # fresh, distinct episodes after a resume
         recorder = EpisodeRecorder()
-        timesteps = model.num_timesteps
         _, callback = model._setup_learn(config.total_timesteps, recorder, reset_num_timesteps=state is None)
-        model.num_timesteps = timesteps
+        if state is not None:  # after SB3's setup, which resets the envs (and VecNormalize's statistics see it)
+            restore(model, venv, sampler, state, str(latest))
+            restore_run_state(model, venv, state, str(latest))
+            if not quiet:
+                print_line(
+                    "continuing exactly where it stopped"
+                    if exact
+                    else "continuing with fresh episodes (no env states in this checkpoint for this vec_env: "
+                    "not a bitwise continuation)"
+                )
         saving = (checkpoint_minutes * 60.0, keep_checkpoints)
         path = _loop(config, run, model, venv, sampler, recorder, callback, start, quiet, saving)
     finally:

@@ -86,6 +86,27 @@ class _DataViews:
         )
 
 
+INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
+"""MuJoCo's state that determines the next step bit for bit (positions, velocities, controls, warm start, …)."""
+REPLAYED_GROUND = ("terrain_hfield", "obstacles")
+"""Reset options that replay a ground (numbers, so a snapshot holds them)."""
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+"""Numpy bit generators a snapshot's generator states may name."""
+
+
+def _generator(state: Mapping[str, Any]) -> np.random.Generator:
+    """A numpy ``Generator`` in the given bit-generator ``state``. :raises InvalidStateError: not such a state."""
+    name = state.get("bit_generator") if isinstance(state, Mapping) else None
+    if name not in BIT_GENERATORS:
+        raise InvalidStateError(f"snapshot generator state names {name!r}; expected one of {BIT_GENERATORS}")
+    bit_generator = getattr(np.random, name)()
+    try:
+        bit_generator.state = dict(state)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InvalidStateError(f"snapshot generator state is broken: {exc}") from None
+    return np.random.Generator(bit_generator)
+
+
 DEFAULT_ROBOTS = "train"
 """The robots of an env made without ``robot=`` or ``robots=``: the bundled training set."""
 
@@ -370,6 +391,7 @@ class UnimalEnv(gym.Env):
         self._current = self._robots[0]
         self._activate(self._current)
         self._last_obs: dict[str, np.ndarray] | None = None
+        self._episode: dict[str, Any] | None = None  # how this episode's ground was made (snapshot())
 
     # ------------------------------------------------------------------ robots and models
     def _prepare(self, morph: Morphology) -> _Robot:
@@ -458,6 +480,9 @@ class UnimalEnv(gym.Env):
             robot = self._robots[self.np_random.choice(len(self._robots), p=self._weights)]
         else:
             robot = self._robots[0]
+        replay = {k: np.array(options[k], dtype=float) for k in REPLAYED_GROUND if k in options}
+        drawn_from = self.np_random.bit_generator.state  # the ground is drawn next: snapshot() redraws it
+        self._episode = {"rng": drawn_from, "ground": replay} if "terrain" not in options else None
         self._arena.new_episode(self.np_random, options)
         self._activate(robot)
 
@@ -475,6 +500,90 @@ class UnimalEnv(gym.Env):
         obs, ground = self._observation(self.rotate_reset_hfield, x, y)
         self._last_obs = obs
         return self._with_morphology(obs), {"name": self.robot_name, "torso_height": _torso_height(z, ground)}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the rest of this episode depends on, as plain numbers and arrays (no objects to pickle):
+        :meth:`restore` it into another env made with the same arguments, and stepping both with the same
+        actions gives bit for bit the same observations, rewards and flags (also through later resets).
+
+        Keys: ``robot`` (name), ``rng`` (the env's generator state), ``weights`` (robot sampling, (R,)),
+        ``episode`` (the generator state this episode's ground was drawn from, and the ``terrain_hfield`` /
+        ``obstacles`` reset options it was replayed from, if any), ``physics`` (MuJoCo's integration state,
+        ``mjSTATE_INTEGRATION``), ``xpos`` (nbody, 3) and ``xmat`` (nbody, 9) (MuJoCo leaves them from the
+        start of the last step, and the next step reads the torso's), ``last_obs`` (the last observation's
+        changing keys).
+
+        :raises RuntimeError: before the first reset, or in an episode started with ``options["terrain"]``
+            (a layout object; replay it with ``options["terrain_hfield"]`` instead).
+        """
+        if self._last_obs is None:
+            raise RuntimeError("snapshot() needs an episode: call reset() first")
+        if self._episode is None:
+            raise RuntimeError(
+                "this episode's ground came from options['terrain'] (a layout object), which a snapshot cannot "
+                "hold; start it with options['terrain_hfield'] (its heights) to snapshot it"
+            )
+        model, data, episode = self.model, self.data, self._episode
+        physics = np.empty(mujoco.mj_stateSize(model, INTEGRATION))
+        mujoco.mj_getState(model, data, physics, INTEGRATION)
+        return {
+            "robot": self.robot_name,
+            "rng": self.np_random.bit_generator.state,
+            "weights": self._weights.copy(),
+            "episode": {"rng": episode["rng"], "ground": {k: v.copy() for k, v in episode["ground"].items()}},
+            "physics": physics,
+            "xpos": data.xpos.copy(),
+            "xmat": data.xmat.copy(),
+            "last_obs": {key: value.copy() for key, value in self._last_obs.items()},
+        }
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`snapshot` (of this env or of one made with the same arguments): the episode's
+        robot and ground, the simulator's state and the env's generator, exactly.
+
+        :raises InvalidStateError: a snapshot that does not fit this env (another robot set, another robot's
+            sizes, a missing key), naming what.
+        """
+        try:
+            name = str(snapshot["robot"])
+            if name not in self.robot_names:
+                raise InvalidStateError(f"snapshot robot {name!r} is not one of this env's robots {self.robot_names}")
+            robot = self._robots[self.robot_names.index(name)]
+            episode = snapshot["episode"]
+            ground = {k: np.asarray(v, dtype=float) for k, v in dict(episode["ground"]).items()}
+            unknown = set(ground) - set(REPLAYED_GROUND)
+            if unknown:
+                raise InvalidStateError(f"snapshot ground options {sorted(unknown)} are not {list(REPLAYED_GROUND)}")
+            weights = np.asarray(snapshot["weights"], dtype=float)
+            if weights.shape != self._weights.shape:
+                raise InvalidStateError(f"snapshot weights {weights.shape} do not fit {len(self._robots)} robots")
+            self._arena.new_episode(_generator(episode["rng"]), dict(ground))
+            self._activate(robot)
+            model, data = self.model, self.data
+            physics = np.asarray(snapshot["physics"], dtype=float)
+            sizes = {
+                "physics": (physics, (mujoco.mj_stateSize(model, INTEGRATION),)),
+                "xpos": (np.asarray(snapshot["xpos"], dtype=float), data.xpos.shape),
+                "xmat": (np.asarray(snapshot["xmat"], dtype=float), data.xmat.shape),
+            }
+            for field, (value, shape) in sizes.items():
+                if value.shape != shape or not np.all(np.isfinite(value)):
+                    raise InvalidStateError(
+                        f"snapshot {field} for robot {name!r} must be {shape} finite numbers; got {value.shape}"
+                    )
+            last_obs = {key: np.array(value) for key, value in dict(snapshot["last_obs"]).items()}
+            rng = _generator(snapshot["rng"])
+        except KeyError as exc:
+            raise InvalidStateError(f"snapshot lacks {exc}: not a UnimalEnv.snapshot()") from None
+        mujoco.mj_resetData(model, data)
+        mujoco.mj_setState(model, data, physics, INTEGRATION)
+        mujoco.mj_forward(model, data)  # the derived quantities (for render()), then the exact warm start again
+        mujoco.mj_setState(model, data, physics, INTEGRATION)
+        data.xpos[:], data.xmat[:] = sizes["xpos"][0], sizes["xmat"][0]
+        self.np_random = rng
+        self._weights = weights
+        self._last_obs = last_obs
+        self._episode = {"rng": episode["rng"], "ground": ground}
 
     def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Set the simulator's positions (nq,) and velocities (nv,), then ``mj_forward``.

@@ -45,6 +45,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from .errors import InvalidStateError
 from .robots import RobotSpec, resolve_robots
 from .unimal_env import DEFAULT_ROBOTS, UnimalEnv
 
@@ -343,6 +344,52 @@ class UnimalVectorEnv(VectorEnv):
 
     def _observations(self) -> Obs:
         return {key: value.copy() for key, value in self._obs.items()} if self.copy else dict(self._obs)
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self) -> dict[str, Any]:
+        """Every sub-environment's :meth:`UnimalEnv.snapshot` and this env's own state (observation batch,
+        rewards, flags, pending autoresets, steps into each episode), as plain numbers and arrays: restore it
+        into a vector env made with the same arguments and both go on bit for bit alike.
+
+        :raises RuntimeError: a sub-environment has not been reset.
+        """
+        return {
+            "envs": [env.snapshot() for env in self.envs],
+            "obs": {key: value.copy() for key, value in self._obs.items()},
+            "rewards": self._rewards.copy(),
+            "terminations": self._terminations.copy(),
+            "truncations": self._truncations.copy(),
+            "autoreset": self._autoreset.copy(),
+            "elapsed": self._elapsed.copy(),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Continue from a :meth:`snapshot`. :raises InvalidStateError: one that does not fit this vector env."""
+        try:
+            envs = list(snapshot["envs"])
+            arrays = {
+                name: np.asarray(snapshot[name])
+                for name in ("rewards", "terminations", "truncations", "autoreset", "elapsed")
+            }
+            obs = {key: np.asarray(value) for key, value in dict(snapshot["obs"]).items()}
+        except KeyError as exc:
+            raise InvalidStateError(f"snapshot lacks {exc}: not a UnimalVectorEnv.snapshot()") from None
+        n = self.num_envs
+        if len(envs) != n or any(a.shape != (n,) for a in arrays.values()):
+            raise InvalidStateError(f"snapshot of {len(envs)} sub-environments; this vector env has {n}")
+        if set(obs) != set(self._obs) or any(obs[k].shape != v.shape for k, v in self._obs.items()):
+            raise InvalidStateError(f"snapshot observations {sorted(obs)} do not fit this vector env's")
+        for env, state in zip(self.envs, envs, strict=True):
+            env.restore(state)
+        for key, value in obs.items():
+            self._obs[key][:] = value
+        self._rewards[:] = arrays["rewards"]
+        self._terminations[:] = arrays["terminations"]
+        self._truncations[:] = arrays["truncations"]
+        self._autoreset[:] = arrays["autoreset"]
+        self._elapsed[:] = arrays["elapsed"]
+        self._infos = [{} for _ in range(n)]
+        self._finals = [None] * n
 
     # ------------------------------------------------------------------ sub-environment access
     @property
