@@ -97,8 +97,14 @@ def test_snapshot_errors_name_what_is_wrong() -> None:
         other.restore(snapshot)
     with pytest.raises(InvalidStateError, match=r"snapshot lacks 'physics': not a UnimalEnv.snapshot\(\)"):
         env.restore({k: v for k, v in snapshot.items() if k != "physics"})
-    with pytest.raises(InvalidStateError, match=r"snapshot physics for robot 'unimal-train-000' must be"):
+    with pytest.raises(
+        InvalidStateError, match=r"snapshot physics for robot 'unimal-train-000' has shape \(\d+,\); its"
+    ):
         env.restore({**snapshot, "physics": snapshot["physics"][:-1]})
+    with pytest.raises(InvalidStateError, match=r"snapshot xpos for robot 'unimal-train-000' holds NaN or inf"):
+        env.restore({**snapshot, "xpos": snapshot["xpos"] * np.nan})
+    with pytest.raises(InvalidStateError, match=r"^snapshot is broken: "):
+        env.restore({**snapshot, "weights": "heavy"})
     with pytest.raises(InvalidStateError, match=r"snapshot generator state names 'Mersenne'"):
         env.restore({**snapshot, "rng": {**snapshot["rng"], "bit_generator": "Mersenne"}})
     terrain = gym.make("Unimal-VT-v0", robots=ROBOTS).unwrapped
@@ -107,3 +113,27 @@ def test_snapshot_errors_name_what_is_wrong() -> None:
     terrain.reset(options={"terrain": layout})
     with pytest.raises(RuntimeError, match=r"options\['terrain'\] \(a layout object\)"):
         terrain.snapshot()
+
+
+def test_a_vt_snapshot_carries_the_grown_slot_capacity() -> None:
+    """A replayed corridor beyond the generator's can grow VT's ground slots; later episodes are then stepped
+    with more slots (another collision order), so a restored env takes the same capacity."""
+    from unimal_gym.envs.terrain import Capacity
+
+    original = gym.make("Unimal-VT-v0", robots=ROBOTS).unwrapped
+    grown = original._arena.capacity
+    original._arena.capacity = Capacity(grown.boxes + 3, grown.hfields + 2, grown.columns + 40)  # as a replay would
+    original._arena.layout_version += 1
+    original.reset(seed=4)
+    actions = np.random.default_rng(2).uniform(-1, 1, (150, 24))
+    for action in actions[:20]:
+        original.step(action)
+    copy = gym.make("Unimal-VT-v0", robots=ROBOTS).unwrapped
+    copy.restore(original.snapshot())
+    assert copy._arena.capacity == original._arena.capacity
+    for t, action in enumerate(actions[20:], 20):
+        a, b = original.step(action), copy.step(action)
+        assert _same(a, b), t
+        if a[2] or a[3]:
+            original.reset()
+            copy.reset()

@@ -60,7 +60,7 @@ def _ppo_command(out: Path, iterations: int) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("to_group", [True, False], ids=["sigint-to-process-group", "sigterm-to-main-process"])
 def test_a_signalled_ppo_run_saves_its_iteration_and_says_how_to_resume(to_group: bool, tmp_path: Path) -> None:
-    out, iterations = tmp_path / "run", 60
+    out, iterations = tmp_path / "run", 20
     proc = subprocess.Popen(
         [sys.executable, "-m", "baselines.ppo", *_ppo_command(out, iterations)],
         cwd=ROOT,

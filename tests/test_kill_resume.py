@@ -95,7 +95,7 @@ def test_a_pipeline_killed_at_random_points_resumes_to_the_same_result(
     assert not list(out.rglob(".*.tmp")) and not list(out.rglob(".tmp-*"))  # no litter left once complete
 
 
-@pytest.mark.parametrize("seed", [3, 4])
+@pytest.mark.parametrize("seed", [3])  # more seeds: the deterministic resume test in test_ppo.py covers FT and Obstacle
 def test_a_ppo_run_killed_at_random_points_resumes_to_the_uninterrupted_run(seed: int, tmp_path: Path) -> None:
     """Killed again and again and resumed each time, the run ends with the uninterrupted run's final checkpoint,
     byte for byte, and the same log rows (wall-clock columns aside): every env's mid-episode state, the
@@ -109,14 +109,24 @@ def test_a_ppo_run_killed_at_random_points_resumes_to_the_uninterrupted_run(seed
     first = [sys.executable, "-m", "baselines.ppo", *args, "--out", str(out)]
     rng = np.random.default_rng(seed)
     killed = resumed_mid_run = 0
-    for _ in range(4):  # killed up to 4 times (a process start takes ~3 s here), then left to finish
+
+    def checkpointed() -> bool:
+        return (out / "checkpoints").is_dir() and run_dir(out).latest_checkpoint() is not None
+
+    for attempt in range(4):  # killed up to 4 times (a process start takes ~3 s here), then left to finish
         cmd = [*first, "--resume"] if (out / "config.json").is_file() else first
-        resumed_mid_run += (out / "checkpoints").is_dir() and run_dir(out).latest_checkpoint() is not None
+        resumed_mid_run += checkpointed()
         proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
+        wait = float(rng.uniform(2.0, 6.0))
+        if attempt == 0:  # the first kill after the first checkpoint, so that a resume starts mid-run
+            deadline = time.time() + 120
+            while proc.poll() is None and not checkpointed() and time.time() < deadline:
+                time.sleep(0.02)
+            wait = float(rng.uniform(0.0, 2.0))
         try:
-            _, err = proc.communicate(timeout=float(rng.uniform(2.0, 6.0)))
+            _, err = proc.communicate(timeout=wait)
             assert proc.returncode == 0, err.decode()
             break
         except subprocess.TimeoutExpired:
@@ -124,7 +134,7 @@ def test_a_ppo_run_killed_at_random_points_resumes_to_the_uninterrupted_run(seed
             proc.wait()
             killed += 1
     else:
-        resumed_mid_run += (out / "checkpoints").is_dir() and run_dir(out).latest_checkpoint() is not None
+        resumed_mid_run += checkpointed()
         cmd = [*first, "--resume"] if (out / "config.json").is_file() else first
         subprocess.run(cmd, cwd=ROOT, check=True, timeout=600)
     assert killed >= 1 and resumed_mid_run >= 1, "no resume started from a checkpoint: the test tested nothing"

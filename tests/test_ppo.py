@@ -234,7 +234,6 @@ def test_smoke_run_is_reproducible_and_writes_the_run_directory(tmp_path: Path) 
     assert torch.allclose(state["policy"]["ac.log_std"].exp(), torch.full((1, 24), 0.9))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("task", ["ft", "obstacle"])
 def test_a_resumed_run_is_the_uninterrupted_run_byte_for_byte(
     task: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -259,6 +258,7 @@ def test_a_resumed_run_is_the_uninterrupted_run_byte_for_byte(
             assert "continuing with fresh episodes" in said and resumed != whole
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_losing_or_repeating_iterations(tmp_path: Path) -> None:
     out = tmp_path / "run"
     iterations = 12

@@ -573,7 +573,8 @@ def train(
         _, callback = model._setup_learn(config.total_timesteps, recorder, reset_num_timesteps=state is None)
         if state is not None:  # after SB3's setup, which resets the envs (and VecNormalize's statistics see it)
             restore(model, venv, sampler, state, str(latest))
-            restore_run_state(model, venv, state, str(latest))
+            if not restore_run_state(model, venv, state, str(latest)):  # the reset's observations, normalised
+                model._last_obs = venv.normalize_obs(venv.get_original_obs())  # with the restored statistics
             if not quiet:
                 print_line(
                     "continuing exactly where it stopped"

@@ -61,6 +61,13 @@ class Arena:
         """Whether the torso is at the terrain's side edge (VT, Obstacle: docs/environment.md §2.1)."""
         return False
 
+    def history(self) -> dict[str, int]:
+        """What earlier episodes left that later ones depend on (an env snapshot carries it); none here."""
+        return {}
+
+    def adopt_history(self, history: dict[str, int]) -> None:
+        """Take on another arena's :meth:`history` (before replaying its episode)."""
+
 
 class FlatFloor(Arena):
     """FT's ground: one box ``floor/0`` of half-size (100, 100, 1) centred at the origin (docs/environment.md §2.2).

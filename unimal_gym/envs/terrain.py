@@ -431,6 +431,21 @@ class TerrainCorridor(Arena):
         """In place, every reset writes new heightfield data into the model."""
         return self.in_place
 
+    def history(self) -> dict[str, int]:
+        """The slot capacity of the in-place models (a replayed corridor may have grown it)."""
+        c = self.capacity
+        return {"boxes": c.boxes, "hfields": c.hfields, "columns": c.columns} if self.in_place else {}
+
+    def adopt_history(self, history: dict[str, int]) -> None:
+        """The same capacity as the arena that wrote ``history`` (models with other slot counts collide their
+        geoms in another order), recompiling when it differs."""
+        if not history or not self.in_place:
+            return
+        capacity = Capacity(int(history["boxes"]), int(history["hfields"]), int(history["columns"]))
+        if capacity != self.capacity:
+            self.capacity = capacity
+            self.layout_version += 1
+
     def _col_origin(self) -> int:
         walls = 2 * self.config.wall_length if self.config.boundary_walls else 0.0
         return cells(self.config.start_flat + self.config.padding + walls)

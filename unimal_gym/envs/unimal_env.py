@@ -508,7 +508,8 @@ class UnimalEnv(gym.Env):
 
         Keys: ``robot`` (name), ``rng`` (the env's generator state), ``weights`` (robot sampling, (R,)),
         ``episode`` (the generator state this episode's ground was drawn from, and the ``terrain_hfield`` /
-        ``obstacles`` reset options it was replayed from, if any), ``physics`` (MuJoCo's integration state,
+        ``obstacles`` reset options it was replayed from, if any), ``arena`` (what earlier episodes left in the
+        ground that later ones depend on: VT's slot capacity), ``physics`` (MuJoCo's integration state,
         ``mjSTATE_INTEGRATION``), ``xpos`` (nbody, 3) and ``xmat`` (nbody, 9) (MuJoCo leaves them from the
         start of the last step, and the next step reads the torso's), ``last_obs`` (the last observation's
         changing keys).
@@ -531,6 +532,7 @@ class UnimalEnv(gym.Env):
             "rng": self.np_random.bit_generator.state,
             "weights": self._weights.copy(),
             "episode": {"rng": episode["rng"], "ground": {k: v.copy() for k, v in episode["ground"].items()}},
+            "arena": self._arena.history(),
             "physics": physics,
             "xpos": data.xpos.copy(),
             "xmat": data.xmat.copy(),
@@ -541,45 +543,55 @@ class UnimalEnv(gym.Env):
         """Continue from a :meth:`snapshot` (of this env or of one made with the same arguments): the episode's
         robot and ground, the simulator's state and the env's generator, exactly.
 
+        Everything is checked before anything changes, except the simulator arrays' sizes, which need the
+        robot's model: a snapshot of another robot's sizes leaves the env to be reset.
+
         :raises InvalidStateError: a snapshot that does not fit this env (another robot set, another robot's
-            sizes, a missing key), naming what.
+            sizes, a missing or broken entry), naming what.
         """
         try:
             name = str(snapshot["robot"])
             if name not in self.robot_names:
                 raise InvalidStateError(f"snapshot robot {name!r} is not one of this env's robots {self.robot_names}")
-            robot = self._robots[self.robot_names.index(name)]
             episode = snapshot["episode"]
             ground = {k: np.asarray(v, dtype=float) for k, v in dict(episode["ground"]).items()}
             unknown = set(ground) - set(REPLAYED_GROUND)
             if unknown:
                 raise InvalidStateError(f"snapshot ground options {sorted(unknown)} are not {list(REPLAYED_GROUND)}")
+            ground_rng, rng = _generator(episode["rng"]), _generator(snapshot["rng"])
+            history = {str(k): int(v) for k, v in dict(snapshot.get("arena", {})).items()}
             weights = np.asarray(snapshot["weights"], dtype=float)
-            if weights.shape != self._weights.shape:
+            if weights.shape != self._weights.shape or not np.all(np.isfinite(weights)):
                 raise InvalidStateError(f"snapshot weights {weights.shape} do not fit {len(self._robots)} robots")
-            self._arena.new_episode(_generator(episode["rng"]), dict(ground))
-            self._activate(robot)
-            model, data = self.model, self.data
-            physics = np.asarray(snapshot["physics"], dtype=float)
-            sizes = {
-                "physics": (physics, (mujoco.mj_stateSize(model, INTEGRATION),)),
-                "xpos": (np.asarray(snapshot["xpos"], dtype=float), data.xpos.shape),
-                "xmat": (np.asarray(snapshot["xmat"], dtype=float), data.xmat.shape),
-            }
-            for field, (value, shape) in sizes.items():
-                if value.shape != shape or not np.all(np.isfinite(value)):
-                    raise InvalidStateError(
-                        f"snapshot {field} for robot {name!r} must be {shape} finite numbers; got {value.shape}"
-                    )
+            arrays = {key: np.asarray(snapshot[key], dtype=float) for key in ("physics", "xpos", "xmat")}
+            for key, value in arrays.items():
+                if not np.all(np.isfinite(value)):
+                    raise InvalidStateError(f"snapshot {key} for robot {name!r} holds NaN or inf")
             last_obs = {key: np.array(value) for key, value in dict(snapshot["last_obs"]).items()}
-            rng = _generator(snapshot["rng"])
         except KeyError as exc:
             raise InvalidStateError(f"snapshot lacks {exc}: not a UnimalEnv.snapshot()") from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidStateError(f"snapshot is broken: {exc}") from None
+        self._arena.adopt_history(history)
+        self._arena.new_episode(ground_rng, dict(ground))
+        self._activate(self._robots[self.robot_names.index(name)])
+        model, data = self.model, self.data
+        shapes = {
+            "physics": (mujoco.mj_stateSize(model, INTEGRATION),),
+            "xpos": data.xpos.shape,
+            "xmat": data.xmat.shape,
+        }
+        for key, shape in shapes.items():
+            if arrays[key].shape != shape:
+                raise InvalidStateError(
+                    f"snapshot {key} for robot {name!r} has shape {arrays[key].shape}; its model needs {shape} "
+                    "(reset the env before using it)"
+                )
         mujoco.mj_resetData(model, data)
-        mujoco.mj_setState(model, data, physics, INTEGRATION)
+        mujoco.mj_setState(model, data, arrays["physics"], INTEGRATION)
         mujoco.mj_forward(model, data)  # the derived quantities (for render()), then the exact warm start again
-        mujoco.mj_setState(model, data, physics, INTEGRATION)
-        data.xpos[:], data.xmat[:] = sizes["xpos"][0], sizes["xmat"][0]
+        mujoco.mj_setState(model, data, arrays["physics"], INTEGRATION)
+        data.xpos[:], data.xmat[:] = arrays["xpos"], arrays["xmat"]
         self.np_random = rng
         self._weights = weights
         self._last_obs = last_obs
