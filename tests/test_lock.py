@@ -99,11 +99,10 @@ def _without_permission_override(command: list[str]) -> subprocess.CompletedProc
 @pytest.mark.parametrize(
     "command",
     [
-        ["baselines.ppo", "--preset", "smoke"],
-        ["baselines.hyperdistill", "--preset", "smoke"],
+        ["baselines.ppo", "--preset", "smoke"],  # a run folder (its lock): the pipeline, collect, distill alike
         ["baselines.evaluate", "zero", "--task", "ft", "--robots", "train", "--preset", "smoke"],
     ],
-    ids=["ppo", "pipeline", "evaluate"],
+    ids=["run-folder", "evaluate"],
 )
 def test_a_read_only_output_folder_is_one_line_before_any_work_and_keeps_its_files(
     command: list[str], tmp_path: Path
