@@ -93,7 +93,7 @@ def test_snapshot_errors_name_what_is_wrong() -> None:
     env.reset(seed=0, options={"robot": "unimal-train-000"})
     snapshot = env.snapshot()
     other = gym.make("Unimal-FT-v0", robots=["unimal-train-005"]).unwrapped
-    with pytest.raises(InvalidStateError, match=r"snapshot robot 'unimal-train-000' is not one of this env's robots"):
+    with pytest.raises(InvalidStateError, match=r"^snapshot robot 'unimal-train-000' is not one of this env's robots"):
         other.restore(snapshot)
     with pytest.raises(InvalidStateError, match=r"snapshot lacks 'physics': not a UnimalEnv.snapshot\(\)"):
         env.restore({k: v for k, v in snapshot.items() if k != "physics"})
@@ -101,11 +101,13 @@ def test_snapshot_errors_name_what_is_wrong() -> None:
         InvalidStateError, match=r"snapshot physics for robot 'unimal-train-000' has shape \(\d+,\); its"
     ):
         env.restore({**snapshot, "physics": snapshot["physics"][:-1]})
-    with pytest.raises(InvalidStateError, match=r"snapshot xpos for robot 'unimal-train-000' holds NaN or inf"):
+    with pytest.raises(InvalidStateError, match=r"^snapshot xpos for robot 'unimal-train-000' holds NaN or inf"):
         env.restore({**snapshot, "xpos": snapshot["xpos"] * np.nan})
-    with pytest.raises(InvalidStateError, match=r"^snapshot is broken: "):
+    with pytest.raises(InvalidStateError, match=r"^snapshot weights must be numbers: could not convert"):
         env.restore({**snapshot, "weights": "heavy"})
-    with pytest.raises(InvalidStateError, match=r"snapshot generator state names 'Mersenne'"):
+    with pytest.raises(InvalidStateError, match=r"^snapshot is broken: "):
+        env.restore({**snapshot, "last_obs": 3})
+    with pytest.raises(InvalidStateError, match=r"^snapshot generator state names 'Mersenne'"):
         env.restore({**snapshot, "rng": {**snapshot["rng"], "bit_generator": "Mersenne"}})
     terrain = gym.make("Unimal-VT-v0", robots=ROBOTS).unwrapped
     terrain.reset(seed=0)

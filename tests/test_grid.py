@@ -26,10 +26,9 @@ from baselines.hyperdistill.pipeline import (
     STUDENT_GPU_SHARE,
     TEACHER_MAX_CPUS,
     PipelineConfig,
-    _distill_stage,
-    _train_stage,
     pipeline_preset,
-    stage_needs,
+    ppo_stage,
+    student_stage,
 )
 
 
@@ -56,12 +55,12 @@ def test_grid_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: 
 
 def test_stages_declare_what_they_need_and_fit_the_cluster() -> None:
     paper = pipeline_preset("paper")
-    teacher = stage_needs(Stage("t", _train_stage, (paper.teacher, Path("x"), "teacher")), paper)
+    teacher = ppo_stage("teacher", paper.teacher, Path("x"))
     assert (teacher.cpus, teacher.gpus) == (TEACHER_MAX_CPUS, 1.0)  # 32 envs: capped; device auto: a GPU
-    student = stage_needs(Stage("s", _distill_stage, (Path("d"), paper.distill, Path("s"))), paper)
+    student = student_stage(Path("d"), paper.distill, Path("s"))
     assert (student.cpus, student.gpus) == (paper.distill.eval_workers, STUDENT_GPU_SHARE)
     smoke = pipeline_preset("smoke")
-    student = stage_needs(Stage("s", _distill_stage, (Path("d"), smoke.distill, Path("s"))), smoke)
+    student = student_stage(Path("d"), smoke.distill, Path("s"))
     assert (student.cpus, student.gpus) == (1, 0.0)  # device cpu: no GPU asked for
     gpu_node, cpu_node = {"CPU": 16.0, "GPU": 1.0}, {"CPU": 4.0}
     assert fit_needs(teacher, [gpu_node, cpu_node]) == (8, 1.0)
@@ -148,7 +147,7 @@ def test_the_grid_runs_the_terrain_tasks_and_on_ray_gives_the_same_and_skips_fin
         assert len(evaluations["ray"]["robots"]) == 2
 
         missing = tmp_path / "no-data"  # a stage's bad input comes back as itself (one line), not as a Ray error
-        bad = Stage("bad", _distill_stage, (missing, local["vt"].distill, tmp_path / "student"))
+        bad = student_stage(missing, local["vt"].distill, tmp_path / "student")
         with pytest.raises(DataError, match=f"^{missing}"):
             run_stages([bad], "ray")
     finally:

@@ -30,6 +30,7 @@ from unimal_gym.morphology import MorphologyError
 
 from . import interrupt
 from .config import ConfigError
+from .threads import torch_threads
 
 NETWORK_KEYS = ("proprioceptive", "context", "obs_padding_mask", "act_padding_mask")
 """Observation keys the networks read on every task (``edges`` and ``adjacency_matrix`` are dropped)."""
@@ -193,15 +194,10 @@ def map_with_agent(
         yield from ray_map_with_agent(fn, jobs, load, load_args, workers, ordered, address, one_env_thread)
         return
     if workers == 1:  # as one worker would: one thread, and the caller's torch RNG left as it was
-        threads = torch.get_num_threads()
-        try:
-            torch.set_num_threads(1)
-            with torch.random.fork_rng():
-                agent = load(*load_args)
-                for job in jobs:
-                    yield fn(agent, job)
-        finally:
-            torch.set_num_threads(threads)
+        with torch_threads(1), torch.random.fork_rng():
+            agent = load(*load_args)
+            for job in jobs:
+                yield fn(agent, job)
         return
     ctx = multiprocessing.get_context("spawn")
     processes = min(workers, len(jobs))

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from . import interrupt
 from .config import ConfigError, UserError
+from .threads import torch_threads
 
 EXECUTORS = ("local", "ray")
 """The executors every ``executor`` config field and ``--executor`` option accept."""
@@ -177,19 +178,6 @@ def _run_job(
         return fn(_WORKER_AGENT[key], job)
 
 
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Torch's CPU thread count set to ``n`` for the block, restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 # ---------------------------------------------------------------------------------------------- stages
 CANCEL_GRACE_S = 30.0
 """Seconds cancelled Ray stages get to unwind (release their folder locks) before they are killed."""
@@ -302,5 +290,4 @@ __all__ = [
     "ray_map_with_agent",
     "require_ray",
     "run_stages",
-    "torch_threads",
 ]

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..nets import HyperDistill, student_state, to_torch
 from .envs import make_robot_env
+from .threads import torch_threads
 
 
 def latency(fn: Callable[[], object], min_time: float = 0.2, rounds: int = 7) -> float:
@@ -65,16 +66,11 @@ def actor_latency(
     nets: dict[str, nn.Module], raw: dict[str, np.ndarray], min_time: float = 0.2, rounds: int = 5
 ) -> dict[str, float]:
     """Seconds per control step of each network on the observation ``raw``, one thread, batch 1."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     out = {}
-    try:
-        with torch.inference_mode():
-            for label, net in nets.items():
-                net.eval()
-                out[label] = latency(network_step(net, raw), min_time=min_time, rounds=rounds)
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1), torch.inference_mode():
+        for label, net in nets.items():
+            net.eval()
+            out[label] = latency(network_step(net, raw), min_time=min_time, rounds=rounds)
     return out
 
 

@@ -15,9 +15,9 @@ cells and resumes the rest. ``DIR`` gets:
 
 Executors: ``local`` runs the tasks one after another, each as ``python -m baselines.hyperdistill`` would.
 ``ray`` runs the tasks' pipelines side by side; their PPO runs and distillations are Ray tasks declaring
-the CPUs and GPUs they need (:func:`~.pipeline.stage_needs`), and collection and evaluation send each
-robot as a Ray task. The results are the same either way (``tests/test_grid.py``). The pipelines' reports
-(latency, plots) are written one at a time.
+the CPUs and GPUs they need (:func:`~.pipeline.ppo_stage`, :func:`~.pipeline.student_stage`), and collection
+and evaluation send each robot as a Ray task. The results are the same either way (``tests/test_grid.py``).
+The pipelines' reports (latency, plots) are written one at a time.
 """
 
 from __future__ import annotations
@@ -86,9 +86,6 @@ def grid_configs(
     for task in grid.tasks:
         config = replace(pipeline_preset(grid.preset, task), students=grid.students, seeds=grid.seeds)
         out[task] = configure(config).validate()
-    executors = {(c.executor, c.ray_address) for c in out.values()}
-    if len(executors) != 1:
-        raise ConfigError(f"the tasks of grid {name!r} would run on different executors: {sorted(executors)}")
     return out
 
 
@@ -99,7 +96,8 @@ def run_grid(
     """Run (or resume) every task's pipeline in ``out/<task>`` and write the grid's table.
 
     :param name: the grid's name (for the report).
-    :param configs: task → its pipeline configuration (:func:`grid_configs`); all on one executor.
+    :param configs: task → its pipeline configuration (:func:`grid_configs`); the first one's executor decides
+        whether the tasks run side by side (ray) or one after another.
     :return: the grid report's path.
     :raises ConfigError, CheckpointError, DataError: bad input (on Ray: the first task's that failed, once the
         others have finished; locally the first failure stops the grid, and the next call goes on from there).

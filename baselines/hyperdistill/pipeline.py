@@ -16,8 +16,8 @@ of a stage gives it a new key, and so a new folder, for it and every stage after
 
 Where the stages run (``executor``): ``local`` runs them one after another in this process; ``ray`` sends
 the PPO runs (teacher, HN-RL) and then every student × seed to a Ray cluster at once, each as a task
-declaring the CPUs and GPUs it needs (:func:`stage_needs`), and collection and evaluation robot by robot.
-The results are the same (``tests/test_grid.py``).
+declaring the CPUs and GPUs it needs (:func:`ppo_stage`, :func:`student_stage`), and collection and
+evaluation robot by robot. The results are the same (``tests/test_grid.py``).
 """
 
 from __future__ import annotations
@@ -257,17 +257,21 @@ STUDENT_GPU_SHARE = 0.5
 """Of a GPU, what a distillation asks for on Ray (two students share one)."""
 
 
-def stage_needs(stage: Stage, config: PipelineConfig) -> Stage:
-    """The stage with the CPUs and GPUs it asks for on Ray: a PPO run one CPU per env (at most
-    :data:`TEACHER_MAX_CPUS`, at least its torch threads) and a GPU where its device may be CUDA; a
-    distillation its torch threads or evaluation workers, whichever is more, and :data:`STUDENT_GPU_SHARE`."""
-    if stage.fn is _train_stage:
-        ppo: PPOConfig = stage.args[0]
-        cpus = max(ppo.torch_threads, min(ppo.n_envs, TEACHER_MAX_CPUS))
-        return replace(stage, cpus=cpus, gpus=1.0 if ppo.device != "cpu" else 0.0)
-    d: DistillConfig = stage.args[1]
-    cpus = max(1, d.torch_threads, d.eval_workers if d.evaluate else 1)
-    return replace(stage, cpus=cpus, gpus=STUDENT_GPU_SHARE if d.device != "cpu" else 0.0)
+def ppo_stage(what: str, config: PPOConfig, folder: Path) -> Stage:
+    """A PPO run (teacher or HN-RL) as a :class:`Stage`, asking on Ray for one CPU per env (at most
+    :data:`TEACHER_MAX_CPUS`, at least its torch threads) and a GPU where its device may be CUDA."""
+    name = f"{what}: PPO ({config.arch}, {config.total_timesteps:,} steps) in {folder}"
+    cpus = max(config.torch_threads, min(config.n_envs, TEACHER_MAX_CPUS))
+    return Stage(name, _train_stage, (config, folder, what), cpus, 1.0 if config.device != "cpu" else 0.0)
+
+
+def student_stage(data: Path, config: DistillConfig, folder: Path) -> Stage:
+    """A distillation (one student, one seed) as a :class:`Stage`, asking on Ray for its torch threads or
+    evaluation workers, whichever is more, and :data:`STUDENT_GPU_SHARE` of a GPU where its device may be CUDA."""
+    name = f"distilling {config.student} (seed {config.seed}) in {folder}"
+    cpus = max(1, config.torch_threads, config.eval_workers if config.evaluate else 1)
+    gpus = STUDENT_GPU_SHARE if config.device != "cpu" else 0.0
+    return Stage(name, _distill_stage, (data, config, folder), cpus, gpus)
 
 
 def stage_key(*parts: Any) -> str:
@@ -320,12 +324,8 @@ def run_pipeline(
         hn = replace(config.teacher, arch=HN_RL)
         ppo_runs.append(("HN-RL", hn, out / f"{HN_RL}-{stage_key(hn.identity())}"))
         learnt[HN_RL] = ppo_runs[-1][2] / "checkpoints" / "final.pt"
-    todo = [
-        Stage(f"{what}: PPO ({cfg.arch}, {cfg.total_timesteps:,} steps) in {folder}", _train_stage, (cfg, folder, what))
-        for what, cfg, folder in ppo_runs
-        if not _done(folder)
-    ]
-    took = run_stages([stage_needs(s, config) for s in todo], config.executor, config.ray_address, log)
+    todo = [ppo_stage(what, cfg, folder) for what, cfg, folder in ppo_runs if not _done(folder)]
+    took = run_stages(todo, config.executor, config.ray_address, log)
     spent = dict(zip((s.args[2] for s in todo), took, strict=True))
     timings |= {"teacher": 0.0} | {what: spent.get(what, 0.0) for what, _, _ in ppo_runs}  # cached: 0
     if given is not None:
@@ -364,8 +364,7 @@ def run_pipeline(
             cfg = replace(config.distill, student=student, seed=config.distill.seed + i)
             folder = out / "students" / f"{student}-{stage_key(data_sha, cfg.to_dict())}"
             if not _done(folder):
-                name = f"distilling {student} (seed {cfg.seed}) in {folder}"
-                todo.append(stage_needs(Stage(name, _distill_stage, (data, cfg, folder)), config))
+                todo.append(student_stage(data, cfg, folder))
             runs[student].append(folder)
     spent = run_stages(todo, config.executor, config.ray_address, log)
     for student in config.students:  # compute time per student (on Ray its seeds overlap in wall time)

@@ -25,14 +25,12 @@ The run directory (:class:`baselines.common.run_dir.RunDir`)::
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 import os
 import random
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -67,6 +65,7 @@ from ..common.files import (
 from ..common.lock import holds_lock
 from ..common.progress import Progress, print_line
 from ..common.run_dir import RunDir, RunLayout
+from ..common.threads import torch_threads
 from ..common.vec_env import NativeVecEnv
 from .config import PPOConfig
 from .policy import UnimalPolicy
@@ -254,21 +253,10 @@ class UnimalPPO(PPO):
     clip_value: bool = True
     rollout_threads: int = 0
 
-    @contextlib.contextmanager
-    def _rollout_threads(self) -> Iterator[None]:
-        """Torch's CPU thread count set to ``rollout_threads`` (when not 0) for the block."""
-        before = torch.get_num_threads()
-        if self.rollout_threads:
-            torch.set_num_threads(self.rollout_threads)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
-
     def collect_rollouts(self, *args: Any, **kwargs: Any) -> bool:
         """SB3's rollout, in inference mode and with each robot's context-only network parts computed
         once per rollout (the weights do not change during it); the same actions, values and buffer."""
-        with torch.inference_mode(), self.policy.ac.frozen_conditioning(), self._rollout_threads():
+        with torch.inference_mode(), self.policy.ac.frozen_conditioning(), torch_threads(self.rollout_threads):
             return super().collect_rollouts(*args, **kwargs)
 
     def train(self) -> dict[str, float]:

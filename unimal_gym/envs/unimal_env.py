@@ -94,6 +94,14 @@ BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 """Numpy bit generators a snapshot's generator states may name."""
 
 
+def _numbers(what: str, value: Any) -> np.ndarray:
+    """A snapshot entry as a float array. :raises InvalidStateError: not numbers (naming the entry)."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidStateError(f"snapshot {what} must be numbers: {exc}") from None
+
+
 def _generator(state: Mapping[str, Any]) -> np.random.Generator:
     """A numpy ``Generator`` in the given bit-generator ``state``. :raises InvalidStateError: not such a state."""
     name = state.get("bit_generator") if isinstance(state, Mapping) else None
@@ -554,23 +562,25 @@ class UnimalEnv(gym.Env):
             if name not in self.robot_names:
                 raise InvalidStateError(f"snapshot robot {name!r} is not one of this env's robots {self.robot_names}")
             episode = snapshot["episode"]
-            ground = {k: np.asarray(v, dtype=float) for k, v in dict(episode["ground"]).items()}
+            ground = {k: _numbers(f"ground {k}", v) for k, v in dict(episode["ground"]).items()}
             unknown = set(ground) - set(REPLAYED_GROUND)
             if unknown:
                 raise InvalidStateError(f"snapshot ground options {sorted(unknown)} are not {list(REPLAYED_GROUND)}")
             ground_rng, rng = _generator(episode["rng"]), _generator(snapshot["rng"])
             history = {str(k): int(v) for k, v in dict(snapshot.get("arena", {})).items()}
-            weights = np.asarray(snapshot["weights"], dtype=float)
+            weights = _numbers("weights", snapshot["weights"])
             if weights.shape != self._weights.shape or not np.all(np.isfinite(weights)):
                 raise InvalidStateError(f"snapshot weights {weights.shape} do not fit {len(self._robots)} robots")
-            arrays = {key: np.asarray(snapshot[key], dtype=float) for key in ("physics", "xpos", "xmat")}
+            arrays = {key: _numbers(key, snapshot[key]) for key in ("physics", "xpos", "xmat")}
             for key, value in arrays.items():
                 if not np.all(np.isfinite(value)):
                     raise InvalidStateError(f"snapshot {key} for robot {name!r} holds NaN or inf")
             last_obs = {key: np.array(value) for key, value in dict(snapshot["last_obs"]).items()}
+        except InvalidStateError:
+            raise
         except KeyError as exc:
             raise InvalidStateError(f"snapshot lacks {exc}: not a UnimalEnv.snapshot()") from None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:  # e.g. a ground, arena or last_obs that is not a mapping
             raise InvalidStateError(f"snapshot is broken: {exc}") from None
         self._arena.adopt_history(history)
         self._arena.new_episode(ground_rng, dict(ground))
