@@ -104,11 +104,13 @@ class DistillConfig:
     eval_train: str = "train"
     """Training robots to evaluate on (bundled set or folder)."""
     eval_test: str = "test"
-    """Unseen test robots to evaluate on (the set named test)."""
+    """Unseen test robots to evaluate on (the set named test); '' = none."""
     eval_sets: str = ""
     """More evaluation sets, 'name=set_or_dir,...' (also --test-robots NAME=SET_OR_DIR ...)."""
     eval_limit: int = 0
     """First N robots of each evaluation set; 0 = all."""
+    eval_limits: str = ""
+    """Limits of single sets other than train, 'name=N,...' (0 = all), instead of eval_limit."""
     eval_train_limit: int = -1
     """First N robots of the training set evaluated (the teacher's own robot count); −1 = eval_limit."""
     eval_episodes: int = 16
@@ -157,6 +159,7 @@ class DistillConfig:
             raise ConfigError(f"net={self.net!r}: {exc}") from None
         if self.device not in ("cpu", "cuda", "auto"):
             raise ConfigError(f"device={self.device!r} is not allowed; choose cpu, cuda or auto")
+        _ = self.set_limits
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,6 +177,23 @@ class DistillConfig:
         return dict(named_sets(filter(None, self.eval_sets.split(",")), "eval_sets"))
 
     @property
+    def set_limits(self) -> dict[str, int]:
+        """``eval_limits`` as name → N, with ``train`` → ``eval_train_limit`` where that is set.
+
+        :raises ConfigError: an item that is not NAME=N with N ≥ 0, a name given twice, or ``train``.
+        """
+        limits: dict[str, int] = {}
+        for item in filter(None, self.eval_limits.split(",")):
+            name, _, number = item.partition("=")
+            if not name or name == "train" or name in limits or not number.isdigit():
+                raise ConfigError(
+                    f"eval_limits item {item!r}: expected NAME=N (N ≥ 0), each set once, not train "
+                    "(its limit is eval_train_limit)"
+                )
+            limits[name] = int(number)
+        return limits | ({"train": self.eval_train_limit} if self.eval_train_limit >= 0 else {})
+
+    @property
     def network_overrides(self) -> dict[str, Any]:
         """Configuration fields of the student set by this config (HyperDistill's context dropout)."""
         return {"embedding_dropout": self.embedding_dropout} if self.student == "hyperdistill" else {}
@@ -186,7 +206,7 @@ DISTILL_PRESETS: dict[str, DistillConfig] = {
         epochs=30,
         batch_size=1024,
         per_robot_samples=2000,
-        eval_every=10,
+        eval_every=5,  # curves of 6 points
         eval_limit=16,
         eval_episodes=4,
         torch_threads=1,  # two threads on a busy 2-core machine were ~4× slower here
@@ -261,11 +281,16 @@ def data_identity(data: ExpertData) -> dict[str, Any]:
 def evaluate_checkpoint(
     checkpoint: Path, epoch: int, config: DistillConfig, run: RunDir
 ) -> dict[str, dict[str, float]]:
-    """Evaluate a checkpoint on the training and test robots; log to eval.csv and write eval/epoch_N.json."""
-    sets = {"train": config.eval_train, "test": config.eval_test, **config.extra_sets}
-    limits = {"train": config.eval_train_limit} if config.eval_train_limit >= 0 else None
+    """Evaluate a checkpoint on the training robots, the test robots (when ``eval_test`` names a set) and the
+    ``eval_sets``; log to eval.csv and write eval/epoch_N.json."""
+    sets = {"train": config.eval_train, **({"test": config.eval_test} if config.eval_test else {}), **config.extra_sets}
     jobs = robot_jobs(
-        sets.items(), config.eval_limit, config.eval_episodes, config.eval_deterministic, config.eval_seed, limits
+        sets.items(),
+        config.eval_limit,
+        config.eval_episodes,
+        config.eval_deterministic,
+        config.eval_seed,
+        config.set_limits,
     )
     results = evaluate_robots(checkpoint, jobs, config.eval_workers)
     summary = summarise(results)

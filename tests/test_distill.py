@@ -242,6 +242,15 @@ def test_distillation_evaluates_on_named_extra_sets(data: Path, tmp_path: Path, 
     capsys.readouterr()
     assert main([*args, "--out", str(tmp_path / "x"), "--test-robots", f"gone={tmp_path}/none"]) == 2
     assert "no such folder" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    # without the test set, and with a limit per set: near's 3 robots, train's 1 (eval_limit 1 in smoke)
+    limits = ["--eval-test", "", "--eval-limits", "near=3"]
+    assert main([*args, "--out", str(tmp_path / "y"), "--test-robots", "near=train", *limits]) == 0
+    rows = read_csv(tmp_path / "y" / "eval.csv")
+    assert [(r["set"], r["robots"]) for r in rows] == [("train", "1"), ("near", "3")]
+    for bad in ("near=-1", "near", "train=2", "near=1,near=2"):
+        assert main([*args, "--out", str(tmp_path / "x"), "--eval-limits", bad]) == 2
+        assert f"eval_limits item {bad.split(',')[-1]!r}: expected NAME=N" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_memory_mapped_distillation_reads_ahead_and_trains_the_same(data: Path, tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def _small(executor: str) -> dict[str, PipelineConfig]:
     robots, their near mutants, no far set, 1 seed."""
 
     def configure(config: PipelineConfig) -> PipelineConfig:  # (the far set: FT's smoke pipeline tests it)
-        config = replace(config.with_training_set("train", 2), test_sets=(), executor=executor, seeds=1)
+        config = replace(config.with_training_set("train", 2), test_sets=(), curve_sets=(), executor=executor, seeds=1)
         return replace(config, distill=replace(config.distill, eval_limit=2))
 
     return {task: config for task, config in grid_configs("smoke", configure).items() if task != "ft"}

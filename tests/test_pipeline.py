@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from dataclasses import replace
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from baselines.common.config import ConfigError
 from baselines.common.files import CheckpointError
 from baselines.hyperdistill import pipeline_preset, run_pipeline, seeds
 from baselines.hyperdistill.__main__ import main
@@ -138,7 +140,29 @@ def test_robot_sets_on_the_command_line(smoke_run: tuple[Path, list[str]], tmp_p
         main(["--preset", "smoke", "--out", str(tmp_path / "d"), "--teacher", str(teacher), "--teacher-seed", "3"]) == 2
     )
     assert "cannot be combined with --teacher" in capsys.readouterr().err
-    assert not any((tmp_path / n).exists() for n in "abcd")
+    assert main(["--preset", "smoke", "--out", str(tmp_path / "e"), "--curve-sets", "near", "nope"]) == 2
+    assert "curve sets ['nope']: each must be one of this run's evaluation sets" in capsys.readouterr().err
+    assert not any((tmp_path / n).exists() for n in "abcde")
+    # test sets without far: the preset's curve set far is dropped, as is near without a near set
+    assert (
+        main(
+            [
+                "--preset",
+                "smoke",
+                "--out",
+                str(tmp_path / "f"),
+                "--teacher",
+                str(teacher),
+                "--test-robots",
+                "other=test",
+                "--near-per-robot",
+                "0",
+            ]
+        )
+        == 0
+    )
+    saved = json.loads((tmp_path / "f" / "pipeline.json").read_text())
+    assert saved["curve_sets"] == [] and saved["test_sets"] == [["other", "test"]]
     # with --teacher and no --robots, the run uses the robots the teacher was trained on
     config = pipeline_preset("smoke").with_training_set("test", 2)
     assert config.collect.robots == config.distill.eval_train == "test" and config.collect.robot_limit == 2
@@ -186,14 +210,37 @@ def test_hn_rl_is_an_optional_stage_compared_like_a_student(smoke_run: tuple[Pat
 def test_students_evaluated_during_distillation_are_still_evaluated_on_every_set(
     smoke_run: tuple[Path, list[str]],
 ) -> None:
-    """The distillation's own final evaluation covers its train and test sets only: the report evaluates the
-    students on the pipeline's sets (train, near, far) itself."""
+    """The students' curves cover train and the curve sets, on the robots of the final evaluation: with every
+    set among them the last one is the final evaluation; with far alone the report evaluates the students on
+    train, near and far itself."""
     out, _ = smoke_run
     config = pipeline_preset("smoke")
-    config = replace(config, distill=replace(config.distill, evaluate=True))
-    run_pipeline(config, out, log=lambda _: None)
+    config = replace(config, distill=replace(config.distill, evaluate=True, eval_every=1), curve_sets=("near", "far"))
+    lines: list[str] = []
+    run_pipeline(config, out, log=lines.append)
+    assert not any(line.startswith("== evaluating hyperdistill") for line in lines)  # its last curve point
+    results = json.loads((out / "report" / "results.json").read_text())
+    assert results["curve_sets"] == {"train": "train", "near": "near", "far": "far"}
+    final = json.loads(next((out / "eval").glob("teacher-*.json")).read_text())["robots"]
+    for student in ("hyperdistill", "mlp"):
+        (run,) = results["runs"][student]
+        rows = list(csv.DictReader((out / run / "eval.csv").open()))
+        assert [(r["epoch"], r["set"]) for r in rows] == [(e, s) for e in "12" for s in ("train", "near", "far")]
+        curve = json.loads((out / run / "eval" / "epoch_0002.json").read_text())["robots"]
+        assert [(r["set"], r["robot"]) for r in curve] == [(r["set"], r["robot"]) for r in final]
+        assert results["summary"][student]["near"]["mean"] == pytest.approx(float(rows[-2]["mean"]))
+
+    config = replace(config, curve_sets=("far",))
+    lines.clear()
+    run_pipeline(config, out, log=lines.append)
+    assert any(line.startswith("== evaluating hyperdistill on train, near, far") for line in lines)
     results = json.loads((out / "report" / "results.json").read_text())
     assert all(set(results["summary"][s]) == {"train", "near", "far"} for s in ("hyperdistill", "mlp"))
+    assert results["curve_sets"] == {"train": "train", "far": "far"}
+    with pytest.raises(ConfigError, match=r"curve sets \['nope', 'far'\]"):
+        run_pipeline(replace(config, curve_sets=("nope", "far", "far")), out, log=lines.append)
+    with pytest.raises(ConfigError, match=r"curve sets \['near'\]: .* \(far\)"):
+        replace(config, near_per_robot=0, curve_sets=("near",)).validate()
 
 
 def test_the_train_set_is_exactly_the_teachers_robots(tmp_path: Path) -> None:
@@ -211,7 +258,8 @@ def test_runs_with_other_teacher_seeds_combine_into_one_table(
 ) -> None:
     """baselines.hyperdistill.seeds: each cell is the mean over runs of the runs' own means, the gate is
     counted per run, and runs that differ in more than the teacher's seed are refused."""
-    config = replace(pipeline_preset("smoke"), test_sets=())  # train and near are enough to combine
+    config = replace(pipeline_preset("smoke"), test_sets=(), curve_sets=("near",))  # train and near are enough
+    config = replace(config, distill=replace(config.distill, evaluate=True, eval_every=1))  # curves of 2 points
     first, second = tmp_path / "seed1", tmp_path / "seed2"  # (the shared smoke run is changed by other tests)
     run_pipeline(config, first, log=lambda _: None)
     run_pipeline(replace(config, teacher=replace(config.teacher, seed=7)), second, log=lambda _: None)
@@ -229,6 +277,22 @@ def test_runs_with_other_teacher_seeds_combine_into_one_table(
         if entry["gate"] is not None:
             assert entry["gate"]["passed_runs"] == sum(bool(r["sets"][set_name]["gate"]["passed"]) for r in own)
     assert "Across 2 teacher seeds (FT)" in (tmp_path / "across" / "report.md").read_text()
+    # the students' curves: mean ± s.e. across the runs' distillations, epoch by epoch
+    for student in ("hyperdistill", "mlp"):
+        for set_name in ("train", "near"):
+            rows = [
+                [
+                    float(r["mean"])
+                    for r in csv.DictReader((run / r_["runs"][student][0] / "eval.csv").open())
+                    if r["set"] == set_name
+                ]
+                for run, r_ in zip((first, second), own, strict=True)
+            ]
+            curve = combined["curves"][student][set_name]
+            assert curve["epochs"] == [1, 2]
+            np.testing.assert_allclose(curve["mean"], np.mean(rows, axis=0), rtol=1e-12)
+            np.testing.assert_allclose(curve["se"], np.std(rows, axis=0, ddof=1) / np.sqrt(2), rtol=1e-12)
+    assert (tmp_path / "across" / "student_curves.png").stat().st_size > 0
 
     with pytest.raises(seeds.SeedsError, match="repeat"):
         seeds.write([first, first], tmp_path / "x")

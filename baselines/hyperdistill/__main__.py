@@ -22,7 +22,7 @@ from ..common.envs import named_sets
 from ..common.interrupt import resume_command
 from ..common.run_dir import resolve_checkpoint
 from .grid import GRIDS, grid_configs, run_grid
-from .pipeline import PipelineConfig, pipeline_preset, run_pipeline
+from .pipeline import NEAR_SET, PipelineConfig, pipeline_preset, run_pipeline
 
 GRID_FIXED = ("task", "preset", "teacher")
 """Options a grid sets itself (refused with --grid)."""
@@ -63,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=SET_OR_DIR",
         help="evaluation sets besides the training robots and the built-in near-unseen set (default: far=test)",
     )
+    parser.add_argument(
+        "--curve-sets",
+        nargs="*",
+        default=None,
+        metavar="NAME",
+        help="sets besides train the students are evaluated on while they learn (curves.png): near or a test "
+        "set's name (default: the preset's that this run has; laptop near, others far)",
+    )
     parser.add_argument("--near-per-robot", type=int, default=None, help="near-unseen mutants per training robot")
     parser.add_argument("--seeds", type=int, default=None, help="distillation seeds per student (default 1)")
     parser.add_argument(
@@ -98,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, test_sets=tuple(named_sets(args.test_robots)))
         if args.near_per_robot is not None:
             config = replace(config, near_per_robot=args.near_per_robot)
+        if args.curve_sets is not None:
+            config = replace(config, curve_sets=tuple(args.curve_sets))
+        else:  # the preset's curve sets that this run still has (--test-robots and --near-per-robot 0 drop some)
+            there = {name for name, _ in config.test_sets} | ({NEAR_SET} if config.near_per_robot else set())
+            config = replace(config, curve_sets=tuple(n for n in config.curve_sets if n in there))
         if args.seeds is not None:
             config = replace(config, seeds=args.seeds)
         if args.teacher_seed is not None:

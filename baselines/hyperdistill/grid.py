@@ -11,7 +11,7 @@ cells and resumes the rest. ``DIR`` gets:
 - ``report.md``, ``results.json``: one table across the grid (every policy's return on every set of every
   task, students as mean ± s.e. across seeds), the teacher gate per task and set, and each student's paired
   difference to the teacher with its 95 % interval and verdict (as in each task's own report);
-- ``curves.png``: the distillation curves of every task (rows) on training and test robots.
+- ``curves.png``: the distillation curves of every task (rows) on training robots and its curve sets.
 
 Executors: ``local`` runs the tasks one after another, each as ``python -m baselines.hyperdistill`` would.
 ``ray`` runs the tasks' pipelines side by side; their PPO runs and distillations are Ray tasks declaring
@@ -205,13 +205,26 @@ def _grid_curves(out: Path, configs: dict[str, PipelineConfig], results: dict[st
     plt = pyplot()
     if plt is None:  # plots are optional
         return
-    fig, axes = plt.subplots(len(results), 2, figsize=(10, 3.5 * len(results)), squeeze=False)
+    panels = {task: res.get("curve_sets", {"train": "train", "test": None}) for task, res in results.items()}
+    columns = max(len(p) for p in panels.values())
+    fig, axes = plt.subplots(len(results), columns, figsize=(5 * columns, 3.5 * len(results)), squeeze=False)
     for k, (row, (task, res)) in enumerate(zip(axes, results.items(), strict=True)):
         runs = {s: [out / task / f for f in folders] for s, folders in res.get("runs", {}).items()}
         teacher = {k: v["mean"] for k, v in res["summary"]["teacher"].items()}
-        curve_sets = res.get("curve_sets", {"train": "train", "test": None})
+        curve_sets = panels[task]
+        for ax in row[len(curve_sets) :]:
+            ax.set_visible(False)
         names = policy_names(configs[task].teacher.arch)
-        draw_curves(row, runs, res["summary"], teacher, names, curve_sets, legend=k == 0, title=f"{task.upper()}: ")
+        draw_curves(
+            row[: len(curve_sets)],
+            runs,
+            res["summary"],
+            teacher,
+            names,
+            curve_sets,
+            legend=k == 0,
+            title=f"{task.upper()}: ",
+        )
     fig.tight_layout()
     fig.savefig(out / "curves.png", dpi=100)
     plt.close(fig)

@@ -91,6 +91,9 @@ class PipelineConfig:
     """Students to distil; HyperDistill and at least one baseline for the comparison."""
     test_sets: tuple[tuple[str, str], ...] = (("far", "test"),)
     """Evaluation sets besides the training robots and the near-unseen set: (name, bundled set or folder)."""
+    curve_sets: tuple[str, ...] = ("far",)
+    """Sets besides train the students are evaluated on every distill.eval_every epochs (the curves of
+    curves.png; names of this run's sets: near or a test set's), on the final evaluation's robots."""
     near_per_robot: int = 1
     """Near-unseen robots per training robot: fresh mutants (m ~ U{1,2,3} operators); 0 = no near set."""
     near_seed: int = 2026
@@ -127,6 +130,13 @@ class PipelineConfig:
         if reserved:
             raise ConfigError(
                 f"test set names {reserved}: each needs a new, non-empty name (train and near are built in)"
+            )
+        known = [*((NEAR_SET,) if self.near_per_robot else ()), *names]
+        odd = list(dict.fromkeys(n for n in self.curve_sets if n not in known or self.curve_sets.count(n) > 1))
+        if odd:
+            raise ConfigError(
+                f"curve sets {odd}: each must be one of this run's evaluation sets besides train, once "
+                f"({', '.join(known) or 'none'})"
             )
         if self.near_per_robot < 0 or self.seeds < 1:
             raise ConfigError(f"near_per_robot={self.near_per_robot} must be ≥ 0 and seeds={self.seeds} ≥ 1")
@@ -185,6 +195,7 @@ def pipeline_preset(name: str, task: str = "ft") -> PipelineConfig:
         teacher=teacher,
         collect=replace(COLLECT_PRESETS[name], robots=teacher.robots, robot_limit=teacher.robot_limit),
         distill=distill_cfg,
+        curve_sets=(NEAR_SET,) if name == "laptop" else ("far",),  # laptop: far is untestable at its budget
         near_per_robot=2 if name == "laptop" else 1,
         latency_min_time={"smoke": 0.002, "laptop": 0.1, "paper": 0.2}[name],
     )
@@ -355,14 +366,22 @@ def run_pipeline(
             _mark_done(near, {"stage": "near-unseen robots"})
     timings["data"] = time.perf_counter() - t0
 
-    # 3. students, each with config.seeds seeds (on Ray: all at once)
+    d = config.distill
+    sets = {"train": d.eval_train, **({NEAR_SET: str(near)} if near else {}), **dict(config.test_sets)}
+    limits = {"train": config.teacher.robot_limit, NEAR_SET: 0}  # exactly the teacher's robots; all near ones
+
+    # 3. students, each with config.seeds seeds (on Ray: all at once), evaluated while they learn on train and
+    # the curve sets, with the robots of the final evaluation
+    curves = curve_settings(config, sets, limits)
+    keyed = replace(curves, eval_sets=curves.eval_sets.replace(str(out) + "/", ""))  # the key: OUT may move
     runs: dict[str, list[Path]] = {}
     todo = []
     for student in config.students:
         runs[student] = []
         for i in range(config.seeds):
-            cfg = replace(config.distill, student=student, seed=config.distill.seed + i)
-            folder = out / "students" / f"{student}-{stage_key(data_sha, cfg.to_dict())}"
+            cfg = replace(curves, student=student, seed=d.seed + i)
+            key = stage_key(data_sha, replace(keyed, student=student, seed=d.seed + i).to_dict())
+            folder = out / "students" / f"{student}-{key}"
             if not _done(folder):
                 todo.append(student_stage(data, cfg, folder))
             runs[student].append(folder)
@@ -372,9 +391,6 @@ def run_pipeline(
 
     # 4. evaluation on training and unseen test robots
     t0 = time.perf_counter()
-    d = config.distill
-    sets = {"train": d.eval_train, **({NEAR_SET: str(near)} if near else {}), **dict(config.test_sets)}
-    limits = {"train": config.teacher.robot_limit, NEAR_SET: 0}  # exactly the teacher's robots; all near ones
     settings = [sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed, limits]
     jobs = robot_jobs(sets.items(), d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed, limits)
     expected = [(job.set, Path(job.robot).stem) for job in jobs]
@@ -419,6 +435,23 @@ def run_pipeline(
         return _tables_and_report(
             config, out, teacher_agent, teacher_ckpt, data, runs, learnt, evals, timings, t_start, sets, log
         )
+
+
+def curve_settings(config: PipelineConfig, sets: dict[str, str], limits: dict[str, int]) -> DistillConfig:
+    """The distillation's configuration with its evaluation sets: ``train`` and ``config.curve_sets``
+    (named as in the pipeline), each limited to the robots of the pipeline's final evaluation.
+
+    :param sets: the pipeline's evaluation sets, name → bundled set or folder.
+    :param limits: the pipeline's own robot limits of some sets (others: ``distill.eval_limit``).
+    """
+    d = config.distill
+    return replace(
+        d,
+        eval_test="",
+        eval_sets=",".join(f"{name}={sets[name]}" for name in config.curve_sets),
+        eval_limits=",".join(f"{name}={limits[name]}" for name in config.curve_sets if name in limits),
+        eval_train_limit=limits["train"],
+    )
 
 
 _REPORTS = threading.Lock()
@@ -604,8 +637,7 @@ def write_report(
     learners = [*runs, *(label for label in evals if label == HN_RL)]  # compared with the teacher
     statistics = paired_statistics(evals, learners)
     d = config.distill
-    far = next((k for k, v in sets.items() if k != "train" and v == d.eval_test), None)
-    curve_sets = {"train": "train", "test": far}  # the distillation's evaluation sets: the pipeline's names
+    curve_sets = {name: name for name in ("train", *config.curve_sets)}  # the distillation's sets: ours
     mode = "deterministic (mean)" if d.eval_deterministic else "stochastic"
     throughput = {}
     for student, seeds in runs.items():
@@ -657,8 +689,10 @@ def write_report(
         costs["paper_sizes"],
         "```",
         "",
-        "Figures: `curves.png` (student return on training and test robots during distillation, teacher as",
-        "a line: the paper's Figures 2–3), `returns.png` (final returns)"
+        f"Figures: `curves.png` (student return on {', '.join(curve_sets)} "
+        + (f"every {d.eval_every or d.epochs} epochs of distillation" if d.evaluate else "after distillation only")
+        + f", band ± s.e. {'across seeds' if config.seeds > 1 else 'over robots'}; teacher and zero action as "
+        "lines: the paper's Figures 2–3), `returns.png` (final returns)"
         + (", `teacher_curve.png` (the teacher's PPO training return, ± s.e. across its robots)." if curve else "."),
         "",
         "Stage times (s; a student's is the sum over its seeds, which may overlap on Ray; 0.0 = done before): "
@@ -700,6 +734,23 @@ def _gate_passed(statistics: dict[str, dict[str, Any]], set_name: str) -> bool:
     return bool(gate_ and gate_["passed"])
 
 
+def mean_curve(folders: list[Path], split: str) -> dict[str, Any] | None:
+    """The distillation curve on set ``split`` of runs that differ in their seed: ``{"epochs", "mean",
+    "se", "se_over"}``, the mean over the runs at each evaluated epoch and its standard error across them
+    (``se_over`` ``"runs"``), or for one run its standard error over robots (``"robots"``); None when a run
+    has no curve on that set or the runs were evaluated at other epochs."""
+    curves = [[r for r in read_csv(run / "eval.csv") if r["set"] == split] for run in folders]
+    epochs = [[int(r["epoch"]) for r in c] for c in curves]
+    if not folders or not all(curves) or any(e != epochs[0] for e in epochs):
+        return None
+    means = np.array([[float(r["mean"]) for r in c] for c in curves])  # (runs, evaluations)
+    if len(folders) > 1:
+        se, over = means.std(0, ddof=1) / np.sqrt(len(folders)), "runs"
+    else:
+        se, over = np.array([float(r["se"]) for r in curves[0]]), "robots"
+    return {"epochs": epochs[0], "mean": means.mean(0).tolist(), "se": se.tolist(), "se_over": over}
+
+
 def draw_curves(
     axes: Any,
     runs: dict[str, list[Path]],
@@ -710,9 +761,10 @@ def draw_curves(
     legend: bool = True,
     title: str = "",
 ) -> None:
-    """The paper's Figures 2–3 on a pair of axes: each student's return during distillation on the sets it
-    was evaluated on while distilling (``train`` and ``test`` of its runs, mean over seeds with ± s.e. band),
-    the teacher's final return as a line.
+    """The paper's Figures 2–3, one axes per set: each student's return during distillation on the sets it
+    was evaluated on while distilling (``train`` and the curve sets: mean over seeds with a band of ± s.e.
+    across them, or with one seed ± s.e. over robots; :func:`mean_curve`), the teacher's and the zero-action
+    policy's final return on the same robots as lines.
 
     :param curve_sets: the distillation's set name → the pipeline's name for it (for the teacher's line).
     :param legend: put a legend on the last axes with something drawn.
@@ -721,20 +773,18 @@ def draw_curves(
     for ax, split in zip(axes, curve_sets, strict=True):
         ours = curve_sets[split]
         for k, (student, seeds) in enumerate(runs.items()):
-            curves = [[r for r in read_csv(run / "eval.csv") if r["set"] == split] for run in seeds]
-            if all(curves) and len({len(c) for c in curves}) == 1:  # mean over seeds, band = ± s.e. across them
-                epochs = [int(r["epoch"]) for r in curves[0]]
-                means = np.array([[float(r["mean"]) for r in c] for c in curves])
-                mid = means.mean(0)
-                ax.plot(epochs, mid, "o-", color=f"C{k}", label=names[student])
-                if len(seeds) > 1:
-                    band = means.std(0, ddof=1) / np.sqrt(len(seeds))
-                    ax.fill_between(epochs, mid - band, mid + band, color=f"C{k}", alpha=0.2)
+            curve = mean_curve(seeds, split)
+            if curve is not None:
+                ax.plot(curve["epochs"], curve["mean"], "o-", color=f"C{k}", label=names[student])
+                mid, band = np.array(curve["mean"]), np.nan_to_num(np.array(curve["se"]))
+                ax.fill_between(curve["epochs"], mid - band, mid + band, color=f"C{k}", alpha=0.15)
             elif ours is not None:  # no curve: the final point only, at the last epoch
                 last = json.loads((seeds[0] / "config.json").read_text())["epochs"]
                 ax.plot([last], [summary[student][ours]["mean"]], "o", color=f"C{k}", label=names[student])
         if ours is not None:
             ax.axhline(teacher[ours], color="k", ls="--", label=names["teacher"])
+            if ours in summary.get("zero", {}):
+                ax.axhline(summary["zero"][ours]["mean"], color="0.5", ls=":", label=names["zero"])
         ax.set_xlabel("distillation epoch")
         ax.set_title(f"{title}{split} robots")
     axes[0].set_ylabel("mean episode return")
@@ -755,8 +805,8 @@ def _plots(
     plt = pyplot()
     if plt is None:  # plots are optional
         return
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    draw_curves(axes, runs, summary, teacher, names, curve_sets)
+    fig, axes = plt.subplots(1, len(curve_sets), figsize=(5 * len(curve_sets), 4), sharey=True, squeeze=False)
+    draw_curves(axes[0], runs, summary, teacher, names, curve_sets)
     fig.tight_layout()
     fig.savefig(folder / "curves.png", dpi=120)
     plt.close(fig)

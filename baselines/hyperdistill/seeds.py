@@ -13,10 +13,13 @@ students and every other setting. For every evaluated set and policy ``DIR`` get
 - per student, where the pooled gate passes: the paired difference to *its own run's* teacher with a
   95 % bootstrap interval over robots and runs, the ratio of means and a verdict, and each run's verdict;
 - ``teacher_curves.png``: the teachers' training return (rolling mean over 10 iterations) against
-  environment steps, mean ± s.e. across runs.
+  environment steps, mean ± s.e. across runs;
+- ``student_curves.png``: each student's return during distillation on the runs' curve sets, mean ± s.e.
+  across all its distillations (every run's, every seed's), with the teachers' and zero action's mean
+  over runs as lines (``curves.<student>.<set>`` in ``results.json``: epochs, mean, se).
 
 Written: ``report.md``, ``results.json`` (``sets.<set>.gate``, ``sets.<set>.students.<s>``,
-``summary.<policy>.<set>``), ``teacher_curves.png``.
+``summary.<policy>.<set>``, ``curves``), ``teacher_curves.png``, ``student_curves.png``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ..common.files import write_json
 from ..common.lock import writable_folder
 from ..common.plotting import pyplot
 from ..common.stats import compare, gate
+from .pipeline import draw_curves, mean_curve, policy_names
 
 REFERENCES = ("zero", "random")
 CURVE_WINDOW = 10  # iterations in the rolling mean of the teachers' training return
@@ -168,6 +172,44 @@ def plot_teacher_curves(curves: list[tuple[np.ndarray, np.ndarray]], path: Path)
     return True
 
 
+def student_folders(runs: list[dict[str, Any]]) -> dict[str, list[Path]]:
+    """Student → its distillation run folders in every run (each run's seeds in order), for the students
+    every run has."""
+    listed = [run["results"].get("runs", {}) for run in runs]
+    students = [s for s in listed[0] if all(s in other for other in listed)]
+    return {s: [run["root"] / p for run, own in zip(runs, listed, strict=True) for p in own[s]] for s in students}
+
+
+def student_curves(runs: list[dict[str, Any]], folders: dict[str, list[Path]]) -> dict[str, dict[str, Any]]:
+    """``{student: {set: {"epochs", "mean", "se"}}}`` on the first run's curve sets (where every distillation
+    has the curve, at the same epochs: :func:`~.pipeline.mean_curve`)."""
+    splits = runs[0]["results"].get("curve_sets", {})
+    curves: dict[str, dict[str, Any]] = {}
+    for student, seeds in folders.items():
+        per_set = {split: mean_curve(seeds, split) for split in splits}
+        curves[student] = {split: c for split, c in per_set.items() if c is not None}
+    return curves
+
+
+def plot_student_curves(
+    runs: list[dict[str, Any]], folders: dict[str, list[Path]], combined: dict[str, Any], path: Path
+) -> bool:
+    """:func:`~.pipeline.draw_curves` over every run's distillations. :return: written."""
+    curve_sets = runs[0]["results"].get("curve_sets", {})
+    plt = pyplot()
+    if plt is None or not curve_sets or not any(combined["curves"].values()):
+        return False
+    summary = combined["summary"]
+    teacher = {k: v["mean"] for k, v in summary["teacher"].items()}
+    names = policy_names(runs[0]["config"]["teacher"]["arch"])
+    fig, axes = plt.subplots(1, len(curve_sets), figsize=(5 * len(curve_sets), 4), sharey=True, squeeze=False)
+    draw_curves(axes[0], folders, summary, teacher, names, curve_sets)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def report_lines(combined: dict[str, Any]) -> list[str]:
     """``report.md``: the table across runs and the claim per set."""
     summary, sets = combined["summary"], combined["sets"]
@@ -218,9 +260,18 @@ def write(runs: list[Path], out: Path) -> Path:
     check_comparable(loaded)
     out = writable_folder(out)
     combined = combine(loaded)
+    folders = student_folders(loaded)
+    combined["curves"] = student_curves(loaded, folders)
     lines = report_lines(combined)
     if plot_teacher_curves(teacher_curves(loaded), out / "teacher_curves.png"):
         lines += ["", "`teacher_curves.png`: the teachers' training return, mean ± s.e. across seeds."]
+    if plot_student_curves(loaded, folders, combined, out / "student_curves.png"):
+        lines += [
+            "",
+            "`student_curves.png`: each student's return during distillation, mean ± s.e. across its "
+            f"{max(len(f) for f in folders.values())} distillations (all runs); lines: the teachers' and zero "
+            "action's final return, mean over runs, on the same robots.",
+        ]
     write_json(out / "results.json", combined, indent=1)
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n")
