@@ -45,6 +45,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from unimal_gym import MAX_EPISODE_STEPS
+
 from .common import interrupt
 from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, config_from_dict, run_cli
 from .common.envs import named_sets
@@ -53,7 +55,7 @@ from .common.files import DISTILL_CHECKPOINT, CheckpointError, atomic_write, fil
 from .common.interrupt import resume_command
 from .common.lock import holds_lock
 from .common.progress import Progress
-from .common.rollouts import evaluate_robots, robot_jobs, summarise
+from .common.rollouts import SMOKE_EPISODE_STEPS, evaluate_robots, robot_jobs, summarise
 from .common.run_dir import RunDir, RunLayout
 from .nets import ARCHITECTURES, build_network
 from .nets.registry import UnknownNetworkError, check_network
@@ -117,6 +119,8 @@ class DistillConfig:
     """Episodes per robot (docs/networks.md §10: 16)."""
     eval_deterministic: bool = True
     """Evaluate with the mean action (the original's commands for distilled policies)."""
+    eval_max_steps: int = MAX_EPISODE_STEPS
+    """Time limit of evaluation episodes (the benchmark's 1000; the smoke preset's 100 keeps tests quick)."""
     eval_seed: int = 1409
     """Env i of an evaluated robot is seeded eval_seed + i."""
     eval_workers: int = 2
@@ -142,6 +146,7 @@ class DistillConfig:
         "eval_train_limit": "[-1, inf)",
         "eval_episodes": "[1, inf)",
         "eval_seed": "[0, 4294967295]",
+        "eval_max_steps": "[1, inf)",
         "eval_workers": "[1, inf)",
         "memory_limit_gb": "[0, inf)",
         "torch_threads": "[0, inf)",
@@ -220,6 +225,7 @@ DISTILL_PRESETS: dict[str, DistillConfig] = {
         eval_every=0,
         eval_limit=1,
         eval_episodes=1,
+        eval_max_steps=SMOKE_EPISODE_STEPS,
         eval_workers=1,
         torch_threads=1,
     ),
@@ -291,6 +297,7 @@ def evaluate_checkpoint(
         config.eval_deterministic,
         config.eval_seed,
         config.set_limits,
+        config.eval_max_steps,
     )
     results = evaluate_robots(checkpoint, jobs, config.eval_workers)
     summary = summarise(results)

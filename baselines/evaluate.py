@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from unimal_gym import MAX_EPISODE_STEPS
 from unimal_gym.layout import TASKS
 
 from .common.agents import REFERENCE_POLICIES, load_agent
@@ -39,7 +40,7 @@ from .common.executor import check_executor
 from .common.lock import writable_folder
 from .common.plotting import pyplot
 from .common.progress import Progress
-from .common.rollouts import evaluate_robots, robot_jobs, summarise
+from .common.rollouts import SMOKE_EPISODE_STEPS, evaluate_robots, robot_jobs, summarise
 from .common.run_dir import resolve_checkpoint
 
 
@@ -55,6 +56,8 @@ class EvalConfig:
     """Env i of a robot is seeded seed + i (and the random reference policy's actions with seed)."""
     limit: int = 0
     """First N robots of each set; 0 = all."""
+    max_steps: int = MAX_EPISODE_STEPS
+    """Time limit of each episode (the benchmark's 1000; the smoke preset's 100 keeps tests quick)."""
     workers: int = 2
     """Parallel processes (1 = in this process)."""
     task: str = ""
@@ -68,6 +71,7 @@ class EvalConfig:
         "episodes": "[1, inf)",
         "seed": "[0, 4294967295]",
         "limit": "[0, inf)",
+        "max_steps": "[1, inf)",
         "workers": "[1, inf)",
     }
     """The values each numeric field may take (checked by :func:`~baselines.common.config.check_fields`)."""
@@ -93,7 +97,7 @@ class EvalConfig:
 EVAL_PRESETS: dict[str, EvalConfig] = {
     "paper": EvalConfig(),
     "laptop": EvalConfig(episodes=4, limit=16),
-    "smoke": EvalConfig(episodes=1, limit=1, workers=1),
+    "smoke": EvalConfig(episodes=1, limit=1, workers=1, max_steps=SMOKE_EPISODE_STEPS),
 }
 """``paper`` (16 episodes on every robot), ``laptop`` (4 episodes, first 16 robots), ``smoke`` (tests)."""
 
@@ -122,7 +126,12 @@ def write_reports(out: Path, meta: dict[str, Any], results: list[dict[str, Any]]
     lines = [
         f"# Evaluation of `{meta['source']}`",
         "",
-        f"{meta['episodes']} episodes per robot, {mode} actions, seed {meta['seed']}, task {meta['task']}.",
+        f"{meta['episodes']} episodes per robot, {mode} actions, seed {meta['seed']}, task {meta['task']}"
+        + (
+            f", episodes cut at {meta['max_steps']} steps (not the benchmark's {MAX_EPISODE_STEPS})."
+            if meta.get("max_steps", MAX_EPISODE_STEPS) != MAX_EPISODE_STEPS
+            else "."
+        ),
         "",
         "| set | robots | mean return ± s.e. over robots | skipped |",
         "|---|---|---|---|",
@@ -254,7 +263,12 @@ def evaluate(
     task = config.task or None
     agent = load_agent(source, task, config.seed)  # every check before work starts
     jobs = robot_jobs(
-        named_sets(robot_sets, "--robots"), config.limit, config.episodes, config.deterministic, config.seed
+        named_sets(robot_sets, "--robots"),
+        config.limit,
+        config.episodes,
+        config.deterministic,
+        config.seed,
+        max_steps=config.max_steps,
     )
     run_dir = None
     if str(source) not in REFERENCE_POLICIES:
@@ -283,6 +297,7 @@ def evaluate(
         "source": str(source),
         "task": agent.task,
         "episodes": config.episodes,
+        "max_steps": config.max_steps,
         "deterministic": config.deterministic,
         "seed": config.seed,
         "sets": list(robot_sets),

@@ -99,6 +99,34 @@ def test_reference_policies_and_returns_are_raw(tmp_path: Path) -> None:
     assert load_agent("zero").act({"act_padding_mask": np.zeros((3, 24), bool)}, False).shape == (3, 24)
 
 
+def test_a_shorter_time_limit_keeps_the_first_steps_of_each_episode(tmp_path: Path, capsys) -> None:
+    """max_steps N: each episode is the first N steps of the benchmark's episode (same seeds, same rewards), and
+    the reports say the episodes were cut; N < 1 is a one-line error."""
+    import gymnasium as gym
+
+    config = EvalConfig(episodes=2, limit=2, workers=1, max_steps=60)
+    evaluate("zero", ["train"], config, tmp_path / "cut")
+    data = json.loads((tmp_path / "cut" / "results.json").read_text())
+    assert data["max_steps"] == 60
+    for r, xml in zip(data["robots"], robot_files("train", 2), strict=True):
+        for i in range(2):
+            env = gym.make("Unimal-FT-v0", robot=str(xml))
+            env.reset(seed=config.seed + i)
+            rewards = []
+            for _ in range(60):
+                _, reward, terminated, _, _ = env.step(np.zeros(env.action_space.shape))
+                rewards.append(reward)
+                if terminated:
+                    break
+            env.close()
+            assert r["lengths"][i] == len(rewards)
+            assert r["returns"][i] == pytest.approx(float(np.sum(rewards)), rel=1e-12, abs=1e-12)
+    assert "episodes cut at 60 steps (not the benchmark's 1000)" in (tmp_path / "cut" / "summary.md").read_text()
+    capsys.readouterr()
+    assert main(["zero", "--robots", "train", "--max-steps", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "max_steps" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
 def test_bad_checkpoints_and_sets_fail_before_work(run_dir: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"\x00garbage")

@@ -39,6 +39,11 @@ def test_smoke_pipeline_writes_the_report(smoke_run: tuple[Path, list[str]]) -> 
     report = (out / "report" / "report.md").read_text()
     for row in ("| Teacher (ModuMorph, PPO) |", "| HyperDistill |", "| Multi-robot MLP |", "ModuMorph (oracle)"):
         assert row in report
+    assert "1 episodes per robot cut at 100 steps (not the benchmark's 1000)" in report  # smoke: quick episodes
+    assert (
+        max(n for r in json.loads(next((out / "eval").glob("zero-*.json")).read_text())["robots"] for n in r["lengths"])
+        == 100
+    )
     results = json.loads((out / "report" / "results.json").read_text())
     assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp", "zero", "random"}
     assert all(set(s) == {"train", "near", "far"} for s in results["summary"].values())

@@ -113,19 +113,22 @@ def make_robot_env(task: str, robot: str | os.PathLike[str]) -> gym.Env:
     return gym.wrappers.FilterObservation(gym.make(ENV_IDS[task], robot=str(robot)), obs_keys(task))
 
 
-def make_robot_envs(task: str, robot: str | os.PathLike[str], n: int, autoreset: str) -> UnimalVectorEnv:
+def make_robot_envs(
+    task: str, robot: str | os.PathLike[str], n: int, autoreset: str, max_steps: int = unimal_gym.MAX_EPISODE_STEPS
+) -> UnimalVectorEnv:
     """``n`` envs of one robot as evaluation and collection step them: :func:`make_robot_env`'s envs (same
     seeds, same results, bit for bit) in one :class:`~unimal_gym.envs.UnimalVectorEnv` on :func:`env_threads`
     threads; read the network keys (:func:`obs_keys`) from its observations.
 
     :param autoreset: ``"same_step"`` (collection: an ended env starts its next episode at once) or
         ``"disabled"`` (evaluation: one episode per env).
+    :param max_steps: the episodes' time limit (the benchmark's 1000 unless a quick check wants fewer).
     """
     return UnimalVectorEnv(
         n,
         robot=str(robot),
         task=task,
-        max_episode_steps=unimal_gym.MAX_EPISODE_STEPS,
+        max_episode_steps=max_steps,
         autoreset_mode=autoreset,
         num_threads=env_threads(),
         copy=False,

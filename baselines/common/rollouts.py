@@ -1,7 +1,8 @@
 """The evaluation harness: episodes of one robot with an agent, and per-set summaries (docs/networks.md §10).
 
 For every robot: ``episodes`` envs of that robot (env i seeded ``seed + i``, the agent's action noise
-reseeded with ``seed``), one episode each (up to the 1000-step limit, fall termination on), stepped
+reseeded with ``seed``), one episode each (up to the 1000-step limit, or a job's shorter ``max_steps``; fall
+termination on), stepped
 together on threads (:func:`~.envs.make_robot_envs`) with one batched ``act`` call per step;
 the agent's observation statistics are frozen and rewards are raw. A robot's score is its mean
 undiscounted return; a set's score is the mean over its robots with the standard error over robots.
@@ -17,11 +18,16 @@ from typing import Any
 
 import numpy as np
 
+from unimal_gym import MAX_EPISODE_STEPS
 from unimal_gym.deploy import RobotMismatchError
 from unimal_gym.layout import ACTION_DIM
 
 from .agents import Agent, load_agent
 from .envs import make_robot_envs, map_with_agent, obs_keys, robot_files
+
+SMOKE_EPISODE_STEPS = 100
+"""The smoke presets' evaluation episodes stop here: a smoke policy that stands would run all 1000 steps, and
+the tests would spend their time on it."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class RobotJob:
     episodes: int
     deterministic: bool
     seed: int
+    max_steps: int = MAX_EPISODE_STEPS
+    """Time limit of each episode (the benchmark's 1000; shorter only for quick checks such as the tests)."""
 
 
 def run_robot(agent: Agent, job: RobotJob) -> dict[str, Any]:
@@ -43,7 +51,7 @@ def run_robot(agent: Agent, job: RobotJob) -> dict[str, Any]:
     """
     name = Path(job.robot).stem
     try:
-        envs = make_robot_envs(agent.task, job.robot, job.episodes, autoreset="disabled")
+        envs = make_robot_envs(agent.task, job.robot, job.episodes, autoreset="disabled", max_steps=job.max_steps)
     except Exception as exc:  # any reason a robot file cannot become an env is reported, not raised
         return {"set": job.set, "robot": name, "error": f"{type(exc).__name__}: {exc}"}
     keys = obs_keys(agent.task)
@@ -84,16 +92,18 @@ def robot_jobs(
     deterministic: bool,
     seed: int,
     limits: Mapping[str, int] | None = None,
+    max_steps: int = MAX_EPISODE_STEPS,
 ) -> list[RobotJob]:
     """One job per robot of every set.
 
     :param robot_sets: (label, bundled set or folder) pairs, e.g. ``dict.items()``.
     :param limit: first N robots of each set (0 = all) …
     :param limits: … unless this gives the set's label its own limit.
+    :param max_steps: every episode's time limit.
     """
     limits = limits or {}
     return [
-        RobotJob(label, str(f), episodes, deterministic, seed)
+        RobotJob(label, str(f), episodes, deterministic, seed, max_steps)
         for label, spec in robot_sets
         for f in robot_files(spec, limits.get(label, limit), check=False)  # unusable robots are reported
     ]
@@ -144,4 +154,4 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-__all__ = ["RobotJob", "evaluate_robots", "robot_jobs", "run_robot", "summarise"]
+__all__ = ["SMOKE_EPISODE_STEPS", "RobotJob", "evaluate_robots", "robot_jobs", "run_robot", "summarise"]

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import nn
 
+from unimal_gym import MAX_EPISODE_STEPS
 from unimal_gym.envs.errors import RobotTooLargeError
 from unimal_gym.envs.robots import check_robot_size
 from unimal_gym.layout import TASKS
@@ -392,7 +393,11 @@ def run_pipeline(
     # 4. evaluation on training and unseen test robots
     t0 = time.perf_counter()
     settings = [sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed, limits]
-    jobs = robot_jobs(sets.items(), d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed, limits)
+    if d.eval_max_steps != MAX_EPISODE_STEPS:  # only then: the evaluations of runs made before it stay cached
+        settings.append(d.eval_max_steps)
+    jobs = robot_jobs(
+        sets.items(), d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed, limits, d.eval_max_steps
+    )
     expected = [(job.set, Path(job.robot).stem) for job in jobs]
     sources: dict[str, list[str | Path]] = {
         "teacher": [teacher_ckpt],
@@ -651,7 +656,13 @@ def write_report(
         f"robots ({config.collect.num_envs} envs × {config.collect.steps} steps each, σ = {config.collect.action_std});"
         f" students distilled for {d.epochs} epochs on {d.per_robot_samples} transitions per robot "
         f"(batch {d.batch_size}, Adam {d.learning_rate:g}, clip {d.grad_norm}, size '{d.net or 'paper'}').",
-        f"Evaluation: {d.eval_episodes} episodes per robot, {mode} actions, seed {d.eval_seed}, first "
+        f"Evaluation: {d.eval_episodes} episodes per robot"
+        + (
+            f" cut at {d.eval_max_steps} steps (not the benchmark's 1000)"
+            if d.eval_max_steps != MAX_EPISODE_STEPS
+            else ""
+        )
+        + f", {mode} actions, seed {d.eval_seed}, first "
         f"{d.eval_limit or 'all'} robots of each set: " + "; ".join(f"`{k}` = `{v}`" for k, v in sets.items()) + ".",
         "",
         "| policy | "
