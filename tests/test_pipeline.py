@@ -39,7 +39,9 @@ def test_smoke_pipeline_writes_the_report(smoke_run: tuple[Path, list[str]]) -> 
     report = (out / "report" / "report.md").read_text()
     for row in ("| Teacher (ModuMorph, PPO) |", "| HyperDistill |", "| Multi-robot MLP |", "ModuMorph (oracle)"):
         assert row in report
-    assert "1 episodes per robot cut at 100 steps (not the benchmark's 1000)" in report  # smoke: quick episodes
+    assert (
+        "1 episodes per robot, episodes cut at 100 steps (not the benchmark's 1000)," in report
+    )  # smoke: quick episodes
     assert (
         max(n for r in json.loads(next((out / "eval").glob("zero-*.json")).read_text())["robots"] for n in r["lengths"])
         == 100
@@ -225,7 +227,7 @@ def test_students_evaluated_during_distillation_are_still_evaluated_on_every_set
     run_pipeline(config, out, log=lines.append)
     assert not any(line.startswith("== evaluating hyperdistill") for line in lines)  # its last curve point
     results = json.loads((out / "report" / "results.json").read_text())
-    assert results["curve_sets"] == {"train": "train", "near": "near", "far": "far"}
+    assert results["curve_sets"] == ["train", "near", "far"]
     final = json.loads(next((out / "eval").glob("teacher-*.json")).read_text())["robots"]
     for student in ("hyperdistill", "mlp"):
         (run,) = results["runs"][student]
@@ -241,7 +243,7 @@ def test_students_evaluated_during_distillation_are_still_evaluated_on_every_set
     assert any(line.startswith("== evaluating hyperdistill on train, near, far") for line in lines)
     results = json.loads((out / "report" / "results.json").read_text())
     assert all(set(results["summary"][s]) == {"train", "near", "far"} for s in ("hyperdistill", "mlp"))
-    assert results["curve_sets"] == {"train": "train", "far": "far"}
+    assert results["curve_sets"] == ["train", "far"]
     with pytest.raises(ConfigError, match=r"curve sets \['nope', 'far'\]"):
         run_pipeline(replace(config, curve_sets=("nope", "far", "far")), out, log=lines.append)
     with pytest.raises(ConfigError, match=r"curve sets \['near'\]: .* \(far\)"):

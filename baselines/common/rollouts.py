@@ -43,6 +43,15 @@ class RobotJob:
     """Time limit of each episode (the benchmark's 1000; shorter only for quick checks such as the tests)."""
 
 
+def cut_note(max_steps: int) -> str:
+    """What a report says of its episodes' time limit: ``""`` at the benchmark's, else where they were cut."""
+    return (
+        ""
+        if max_steps == MAX_EPISODE_STEPS
+        else f", episodes cut at {max_steps} steps (not the benchmark's {MAX_EPISODE_STEPS})"
+    )
+
+
 def run_robot(agent: Agent, job: RobotJob) -> dict[str, Any]:
     """Run ``job.episodes`` single-episode envs of one robot with ``agent``.
 
@@ -154,4 +163,4 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-__all__ = ["SMOKE_EPISODE_STEPS", "RobotJob", "evaluate_robots", "robot_jobs", "run_robot", "summarise"]
+__all__ = ["SMOKE_EPISODE_STEPS", "RobotJob", "cut_note", "evaluate_robots", "robot_jobs", "run_robot", "summarise"]

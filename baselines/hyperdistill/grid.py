@@ -205,26 +205,16 @@ def _grid_curves(out: Path, configs: dict[str, PipelineConfig], results: dict[st
     plt = pyplot()
     if plt is None:  # plots are optional
         return
-    panels = {task: res.get("curve_sets", {"train": "train", "test": None}) for task, res in results.items()}
+    panels = {task: list(res.get("curve_sets", ["train"])) for task, res in results.items()}
     columns = max(len(p) for p in panels.values())
     fig, axes = plt.subplots(len(results), columns, figsize=(5 * columns, 3.5 * len(results)), squeeze=False)
     for k, (row, (task, res)) in enumerate(zip(axes, results.items(), strict=True)):
         runs = {s: [out / task / f for f in folders] for s, folders in res.get("runs", {}).items()}
-        teacher = {k: v["mean"] for k, v in res["summary"]["teacher"].items()}
-        curve_sets = panels[task]
-        for ax in row[len(curve_sets) :]:
+        sets = panels[task]
+        for ax in row[len(sets) :]:
             ax.set_visible(False)
         names = policy_names(configs[task].teacher.arch)
-        draw_curves(
-            row[: len(curve_sets)],
-            runs,
-            res["summary"],
-            teacher,
-            names,
-            curve_sets,
-            legend=k == 0,
-            title=f"{task.upper()}: ",
-        )
+        draw_curves(row[: len(sets)], runs, res["summary"], names, sets, legend=k == 0, title=f"{task.upper()}: ")
     fig.tight_layout()
     fig.savefig(out / "curves.png", dpi=100)
     plt.close(fig)

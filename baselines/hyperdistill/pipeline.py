@@ -26,7 +26,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -53,7 +53,7 @@ from ..common.latency import actor_latency, robot_observation
 from ..common.lock import holds_lock
 from ..common.plotting import pyplot
 from ..common.progress import Progress
-from ..common.rollouts import evaluate_robots, robot_jobs, summarise
+from ..common.rollouts import cut_note, evaluate_robots, robot_jobs, summarise
 from ..common.run_dir import resolve_checkpoint
 from ..common.stats import compare, gate
 from ..distill import DISTILL_PRESETS, STUDENTS, DistillConfig, distill
@@ -642,7 +642,7 @@ def write_report(
     learners = [*runs, *(label for label in evals if label == HN_RL)]  # compared with the teacher
     statistics = paired_statistics(evals, learners)
     d = config.distill
-    curve_sets = {name: name for name in ("train", *config.curve_sets)}  # the distillation's sets: ours
+    curve_sets = ["train", *config.curve_sets]  # the sets the students were evaluated on while distilling
     mode = "deterministic (mean)" if d.eval_deterministic else "stochastic"
     throughput = {}
     for student, seeds in runs.items():
@@ -656,13 +656,8 @@ def write_report(
         f"robots ({config.collect.num_envs} envs × {config.collect.steps} steps each, σ = {config.collect.action_std});"
         f" students distilled for {d.epochs} epochs on {d.per_robot_samples} transitions per robot "
         f"(batch {d.batch_size}, Adam {d.learning_rate:g}, clip {d.grad_norm}, size '{d.net or 'paper'}').",
-        f"Evaluation: {d.eval_episodes} episodes per robot"
-        + (
-            f" cut at {d.eval_max_steps} steps (not the benchmark's 1000)"
-            if d.eval_max_steps != MAX_EPISODE_STEPS
-            else ""
-        )
-        + f", {mode} actions, seed {d.eval_seed}, first "
+        f"Evaluation: {d.eval_episodes} episodes per robot{cut_note(d.eval_max_steps)}, {mode} actions, "
+        f"seed {d.eval_seed}, first "
         f"{d.eval_limit or 'all'} robots of each set: " + "; ".join(f"`{k}` = `{v}`" for k, v in sets.items()) + ".",
         "",
         "| policy | "
@@ -766,9 +761,8 @@ def draw_curves(
     axes: Any,
     runs: dict[str, list[Path]],
     summary: dict[str, Any],
-    teacher: dict[str, float],
     names: dict[str, str],
-    curve_sets: dict[str, str | None],
+    sets: Sequence[str],
     legend: bool = True,
     title: str = "",
 ) -> None:
@@ -777,25 +771,24 @@ def draw_curves(
     across them, or with one seed ± s.e. over robots; :func:`mean_curve`), the teacher's and the zero-action
     policy's final return on the same robots as lines.
 
-    :param curve_sets: the distillation's set name → the pipeline's name for it (for the teacher's line).
+    :param summary: policy → set → ``{"mean", ...}``: the final returns (the teacher's and zero action's lines).
+    :param sets: the sets the students were evaluated on while distilling, one axes each.
     :param legend: put a legend on the last axes with something drawn.
     :param title: before each axes' title (``"<set> robots"``).
     """
-    for ax, split in zip(axes, curve_sets, strict=True):
-        ours = curve_sets[split]
+    for ax, split in zip(axes, sets, strict=True):
         for k, (student, seeds) in enumerate(runs.items()):
             curve = mean_curve(seeds, split)
             if curve is not None:
                 ax.plot(curve["epochs"], curve["mean"], "o-", color=f"C{k}", label=names[student])
                 mid, band = np.array(curve["mean"]), np.nan_to_num(np.array(curve["se"]))
                 ax.fill_between(curve["epochs"], mid - band, mid + band, color=f"C{k}", alpha=0.15)
-            elif ours is not None:  # no curve: the final point only, at the last epoch
+            elif split in summary[student]:  # no curve: the final point only, at the last epoch
                 last = json.loads((seeds[0] / "config.json").read_text())["epochs"]
-                ax.plot([last], [summary[student][ours]["mean"]], "o", color=f"C{k}", label=names[student])
-        if ours is not None:
-            ax.axhline(teacher[ours], color="k", ls="--", label=names["teacher"])
-            if ours in summary.get("zero", {}):
-                ax.axhline(summary["zero"][ours]["mean"], color="0.5", ls=":", label=names["zero"])
+                ax.plot([last], [summary[student][split]["mean"]], "o", color=f"C{k}", label=names[student])
+        for label, style in (("teacher", dict(color="k", ls="--")), ("zero", dict(color="0.5", ls=":"))):
+            if split in summary.get(label, {}):
+                ax.axhline(summary[label][split]["mean"], label=names[label], **style)
         ax.set_xlabel("distillation epoch")
         ax.set_title(f"{title}{split} robots")
     axes[0].set_ylabel("mean episode return")
@@ -804,23 +797,33 @@ def draw_curves(
         drawn[-1].legend(fontsize=8)
 
 
+def save_curves(
+    path: Path, runs: dict[str, list[Path]], summary: dict[str, Any], names: dict[str, str], sets: Sequence[str]
+) -> bool:
+    """:func:`draw_curves` on a row of axes, saved to ``path``. :return: written (matplotlib is optional)."""
+    plt = pyplot()
+    if plt is None:
+        return False
+    fig, axes = plt.subplots(1, len(sets), figsize=(5 * len(sets), 4), sharey=True, squeeze=False)
+    draw_curves(axes[0], runs, summary, names, sets)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def _plots(
     folder: Path,
     runs: dict[str, list[Path]],
     summary: dict[str, Any],
     teacher: dict[str, float],
     names: dict[str, str],
-    curve_sets: dict[str, str | None],
+    curve_sets: Sequence[str],
 ) -> None:
-    """``curves.png`` (:func:`draw_curves`); ``returns.png``: every policy's final return on every set."""
-    plt = pyplot()
-    if plt is None:  # plots are optional
+    """``curves.png`` (:func:`save_curves`); ``returns.png``: every policy's final return on every set."""
+    if not save_curves(folder / "curves.png", runs, summary, names, curve_sets):  # plots are optional
         return
-    fig, axes = plt.subplots(1, len(curve_sets), figsize=(5 * len(curve_sets), 4), sharey=True, squeeze=False)
-    draw_curves(axes[0], runs, summary, teacher, names, curve_sets)
-    fig.tight_layout()
-    fig.savefig(folder / "curves.png", dpi=120)
-    plt.close(fig)
+    plt = pyplot()
     labels = list(summary)
     fig, ax = plt.subplots(figsize=(8, 4))
     splits = list(teacher)

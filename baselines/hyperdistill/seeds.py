@@ -38,7 +38,7 @@ from ..common.files import write_json
 from ..common.lock import writable_folder
 from ..common.plotting import pyplot
 from ..common.stats import compare, gate
-from .pipeline import draw_curves, mean_curve, policy_names
+from .pipeline import mean_curve, policy_names, save_curves
 
 REFERENCES = ("zero", "random")
 CURVE_WINDOW = 10  # iterations in the rolling mean of the teachers' training return
@@ -181,9 +181,9 @@ def student_folders(runs: list[dict[str, Any]]) -> dict[str, list[Path]]:
 
 
 def student_curves(runs: list[dict[str, Any]], folders: dict[str, list[Path]]) -> dict[str, dict[str, Any]]:
-    """``{student: {set: {"epochs", "mean", "se"}}}`` on the first run's curve sets (where every distillation
-    has the curve, at the same epochs: :func:`~.pipeline.mean_curve`)."""
-    splits = runs[0]["results"].get("curve_sets", {})
+    """``{student: {set: {"epochs", "mean", "se", "se_over"}}}`` on the first run's curve sets (where every
+    distillation has the curve, at the same epochs: :func:`~.pipeline.mean_curve`)."""
+    splits = runs[0]["results"].get("curve_sets", [])
     curves: dict[str, dict[str, Any]] = {}
     for student, seeds in folders.items():
         per_set = {split: mean_curve(seeds, split) for split in splits}
@@ -194,20 +194,12 @@ def student_curves(runs: list[dict[str, Any]], folders: dict[str, list[Path]]) -
 def plot_student_curves(
     runs: list[dict[str, Any]], folders: dict[str, list[Path]], combined: dict[str, Any], path: Path
 ) -> bool:
-    """:func:`~.pipeline.draw_curves` over every run's distillations. :return: written."""
-    curve_sets = runs[0]["results"].get("curve_sets", {})
-    plt = pyplot()
-    if plt is None or not curve_sets or not any(combined["curves"].values()):
+    """:func:`~.pipeline.save_curves` over every run's distillations. :return: written."""
+    sets = list(runs[0]["results"].get("curve_sets", []))
+    if not sets or not any(combined["curves"].values()):
         return False
-    summary = combined["summary"]
-    teacher = {k: v["mean"] for k, v in summary["teacher"].items()}
     names = policy_names(runs[0]["config"]["teacher"]["arch"])
-    fig, axes = plt.subplots(1, len(curve_sets), figsize=(5 * len(curve_sets), 4), sharey=True, squeeze=False)
-    draw_curves(axes[0], folders, summary, teacher, names, curve_sets)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    return save_curves(path, folders, combined["summary"], names, sets)
 
 
 def report_lines(combined: dict[str, Any]) -> list[str]:
