@@ -93,6 +93,10 @@ class CollectConfig:
         """num_envs · steps."""
         return self.num_envs * self.steps
 
+    KEY_NEUTRAL: ClassVar[dict[str, Any]] = {}
+    """Fields added since the stage keys were frozen, each with the value under which it changes nothing
+    (see :func:`~baselines.common.config.key_dict`): a field added from now on goes here."""
+
     RANGES: ClassVar[dict[str, str]] = {
         "robot_limit": "[0, inf)",
         "pd_per_robot": "[0, inf)",

@@ -132,6 +132,10 @@ class DistillConfig:
     device: str = "cpu"
     """Where the student trains: cpu, cuda or auto (cuda when available); evaluation always runs on the CPU."""
 
+    KEY_NEUTRAL: ClassVar[dict[str, Any]] = {}
+    """Fields added since the stage keys were frozen, each with the value under which it changes nothing
+    (see :func:`~baselines.common.config.key_dict`): a field added from now on goes here."""
+
     RANGES: ClassVar[dict[str, str]] = {
         "embedding_dropout": "[0, 1)",
         "epochs": "[1, inf)",

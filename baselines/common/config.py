@@ -108,6 +108,23 @@ def check_fields(config: Any) -> None:
                 raise ConfigError(f"{f.name}={value} is not allowed: {allowed.text(f.name)}")
 
 
+def key_dict(config: Any) -> dict[str, Any]:
+    """What names a config's cached outputs (the pipeline's stage keys hash it): ``config.identity()`` where the
+    class has one (without the fields that change how a run is computed, not its results), else
+    ``config.to_dict()``; in both, a field named in the class's ``KEY_NEUTRAL`` is left out while it holds the
+    value given there.
+
+    ``KEY_NEUTRAL`` (a mapping field name → value) lists the fields added to a config class after its stage keys
+    were frozen (2026-12-02), each with the value under which it changes nothing, the behaviour from before the
+    field existed. At that value an upgraded package finds the teachers, data and students that an older one
+    cached (a teacher may be hours of work); at any other value the field is part of the key.
+    ``tests/test_stage_keys.py`` holds the frozen field lists and fails on a new field that is in neither.
+    """
+    data = config.identity() if hasattr(config, "identity") else config.to_dict()
+    neutral: Mapping[str, Any] = getattr(type(config), "KEY_NEUTRAL", {})
+    return {name: value for name, value in data.items() if name not in neutral or value != neutral[name]}
+
+
 def config_from_dict(cls: type, data: Mapping[str, Any], what: str) -> Any:
     """A validated config dataclass ``cls`` from a plain dict (a saved ``config.json``).
 
@@ -243,6 +260,7 @@ __all__ = [
     "config_from_args",
     "config_from_dict",
     "field_docs",
+    "key_dict",
     "parse_field",
     "run_cli",
 ]

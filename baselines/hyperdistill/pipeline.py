@@ -12,7 +12,9 @@ determines its content: its own configuration and the hashes of the stages it re
 
 A stage whose folder holds a ``.done`` marker is skipped; an interrupted stage resumes (PPO from its
 last checkpoint, collection robot by robot, distillation after its last epoch). Changing any setting
-of a stage gives it a new key, and so a new folder, for it and every stage after it.
+of a stage gives it a new key, and so a new folder, for it and every stage after it. A setting added to the
+package later does not, while it keeps the value that means the behaviour from before it
+(:func:`~baselines.common.config.key_dict`): an upgrade finds the stages an older version cached.
 
 Where the stages run (``executor``): ``local`` runs them one after another in this process; ``ray`` sends
 the PPO runs (teacher, HN-RL) and then every student × seed to a Ray cluster at once, each as a task
@@ -44,7 +46,7 @@ from unimal_gym.morphology.sample import pd_robots
 from ..collect import COLLECT_PRESETS, CollectConfig, collect
 from ..common import interrupt
 from ..common.agents import REFERENCE_POLICIES, StudentAgent, TeacherAgent
-from ..common.config import ConfigError, check_fields
+from ..common.config import ConfigError, check_fields, key_dict
 from ..common.envs import robot_files
 from ..common.executor import Stage, check_executor, run_stages
 from ..common.expert_data import read_manifest
@@ -287,7 +289,8 @@ def student_stage(data: Path, config: DistillConfig, folder: Path) -> Stage:
 
 
 def stage_key(*parts: Any) -> str:
-    """12 hex digits of the SHA-256 of the parts' JSON."""
+    """12 hex digits of the SHA-256 of the parts' JSON (configs enter as their
+    :func:`~baselines.common.config.key_dict`)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -330,11 +333,11 @@ def run_pipeline(
     # budget); on Ray both train at once
     ppo_runs: list[tuple[str, PPOConfig, Path]] = []
     if given is None:
-        ppo_runs.append(("teacher", config.teacher, out / f"teacher-{stage_key(config.teacher.identity())}"))
+        ppo_runs.append(("teacher", config.teacher, out / f"teacher-{stage_key(key_dict(config.teacher))}"))
     learnt: dict[str, Path] = {}
     if config.hn_rl:
         hn = replace(config.teacher, arch=HN_RL)
-        ppo_runs.append(("HN-RL", hn, out / f"{HN_RL}-{stage_key(hn.identity())}"))
+        ppo_runs.append(("HN-RL", hn, out / f"{HN_RL}-{stage_key(key_dict(hn))}"))
         learnt[HN_RL] = ppo_runs[-1][2] / "checkpoints" / "final.pt"
     todo = [ppo_stage(what, cfg, folder) for what, cfg, folder in ppo_runs if not _done(folder)]
     took = run_stages(todo, config.executor, config.ray_address, log)
@@ -350,7 +353,7 @@ def run_pipeline(
 
     # 2. PD robots and expert data
     t0 = time.perf_counter()
-    data = out / f"data-{stage_key(teacher_sha, config.collect.to_dict())}"
+    data = out / f"data-{stage_key(teacher_sha, key_dict(config.collect))}"
     if not _done(data):
         log(f"== expert data in {data}")
         on = replace(config.collect, executor=config.executor, ray_address=config.ray_address)  # not in the key
@@ -381,7 +384,7 @@ def run_pipeline(
         runs[student] = []
         for i in range(config.seeds):
             cfg = replace(curves, student=student, seed=d.seed + i)
-            key = stage_key(data_sha, replace(keyed, student=student, seed=d.seed + i).to_dict())
+            key = stage_key(data_sha, key_dict(replace(keyed, student=student, seed=d.seed + i)))
             folder = out / "students" / f"{student}-{key}"
             if not _done(folder):
                 todo.append(student_stage(data, cfg, folder))

@@ -116,6 +116,10 @@ class PPOConfig:
         coef = KL_TARGET_COEF[self.task] if self.kl_target_coef is None else self.kl_target_coef
         return 0.01 * coef
 
+    KEY_NEUTRAL: ClassVar[dict[str, Any]] = {}
+    """Fields added since the stage keys were frozen, each with the value under which it changes nothing
+    (see :func:`~baselines.common.config.key_dict`): a field added from now on goes here."""
+
     RANGES: ClassVar[dict[str, str]] = {
         "robot_limit": "[0, inf)",
         "uniform_iters": "[0, inf)",
