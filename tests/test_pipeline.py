@@ -77,6 +77,16 @@ def test_stages_are_cached_and_a_changed_stage_reruns_alone(smoke_run: tuple[Pat
     lines: list[str] = []
     run_pipeline(pipeline_preset("smoke"), out, log=lines.append)
     assert [line for line in lines if line.startswith("==")] == [f"== report: {out / 'report' / 'report.md'}"]
+    # a report rewritten from cached stages says how long they took when they ran (not 0.0)
+    results = json.loads((out / "report" / "results.json").read_text())
+    before = results["done_before_s"]
+    assert set(before) == {"teacher", "data", "near", "distill hyperdistill", "distill mlp", "evaluation"}
+    assert all(isinstance(v, float) and v > 0 for v in before.values()), before
+    assert results["timings_s"]["teacher"] == 0.0 and results["timings_s"]["total"] < sum(before.values())
+    assert (
+        "Stages done before this run, as long as they took in the run that did them (s): teacher "
+        in (out / "report" / "report.md").read_text()
+    )
     config = pipeline_preset("smoke")
     lines.clear()
     run_pipeline(replace(config, students=("hyperdistill", "tf-compressed")), out, log=lines.append)
@@ -86,6 +96,17 @@ def test_stages_are_cached_and_a_changed_stage_reruns_alone(smoke_run: tuple[Pat
         "== evaluating tf-compressed on train, near, far × 1 episodes",
         f"== report: {out / 'report' / 'report.md'}",
     ]
+    before = json.loads((out / "report" / "results.json").read_text())["done_before_s"]
+    assert "distill hyperdistill" in before and "distill tf-compressed" not in before
+    (data,) = out.glob("data-*")  # a marker written before the times were recorded
+    marker = (data / ".done").read_text()
+    (data / ".done").write_text('{"stage": "data"}\n')
+    try:
+        run_pipeline(config, out, log=lines.append)
+    finally:
+        (data / ".done").write_text(marker)
+    assert json.loads((out / "report" / "results.json").read_text())["done_before_s"]["data"] is None
+    assert ", data not recorded," in (out / "report" / "report.md").read_text()
 
 
 def test_teacher_of_another_task_is_refused(smoke_run: tuple[Path, list[str]], tmp_path: Path) -> None:

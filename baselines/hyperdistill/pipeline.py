@@ -252,8 +252,9 @@ def _train_stage(config: PPOConfig, folder: Path, what: str, log: Callable[[str]
     t0 = time.perf_counter()
     log(f"== {what}: PPO ({config.arch}, {config.total_timesteps:,} steps) in {folder}")
     train(config, folder, resume=(folder / "config.json").is_file())
-    _mark_done(folder, {"stage": what})
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    _mark_done(folder, {"stage": what}, seconds)
+    return seconds
 
 
 def _distill_stage(data: Path, config: DistillConfig, folder: Path, log: Callable[[str], None] = print) -> float:
@@ -261,8 +262,9 @@ def _distill_stage(data: Path, config: DistillConfig, folder: Path, log: Callabl
     t0 = time.perf_counter()
     log(f"== distilling {config.student} (seed {config.seed}) in {folder}")
     distill(data, config, folder, resume=(folder / "config.json").is_file(), progress=log)
-    _mark_done(folder, {"stage": f"student {config.student}, seed {config.seed}"})
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    _mark_done(folder, {"stage": f"student {config.student}, seed {config.seed}"}, seconds)
+    return seconds
 
 
 TEACHER_MAX_CPUS = 8
@@ -298,8 +300,25 @@ def _done(folder: Path) -> bool:
     return (folder / ".done").is_file()
 
 
-def _mark_done(folder: Path, info: dict[str, Any]) -> None:
+def _mark_done(folder: Path, info: dict[str, Any], seconds: float) -> None:
+    """Write a finished stage's marker with the seconds it took in the run that finished it."""
+    info = {**info, "seconds": round(seconds, 3)}
     atomic_write(folder / ".done", lambda p: p.write_text(json.dumps(info) + "\n"))
+
+
+def _recorded_seconds(*files: Path) -> float | None:
+    """The seconds recorded in stage markers or evaluation files, summed; None when one has none (written
+    before the time was recorded, or unreadable)."""
+    total = 0.0
+    for file in files:
+        try:
+            value = json.loads(file.read_text()).get("seconds")
+        except (OSError, ValueError, AttributeError):
+            return None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        total += value
+    return total
 
 
 @holds_lock("out", "pipeline run")
@@ -327,7 +346,8 @@ def run_pipeline(
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "pipeline.json", lambda p: p.write_text(json.dumps(config.to_dict(), indent=1) + "\n"))
     t_start = time.perf_counter()
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {}  # this run's seconds per stage (0.0: found done)
+    before: dict[str, float | None] = {}  # stages found done: the seconds they took then (None: not recorded)
 
     # 1. teacher, and HN-RL (optional: the hypernetwork learnt by RL instead of distillation, same robots and
     # budget); on Ray both train at once
@@ -343,6 +363,7 @@ def run_pipeline(
     took = run_stages(todo, config.executor, config.ray_address, log)
     spent = dict(zip((s.args[2] for s in todo), took, strict=True))
     timings |= {"teacher": 0.0} | {what: spent.get(what, 0.0) for what, _, _ in ppo_runs}  # cached: 0
+    before |= {what: _recorded_seconds(folder / ".done") for what, _, folder in ppo_runs if folder not in spent}
     if given is not None:
         teacher_ckpt = given.path
         log(f"== teacher: given, {teacher_ckpt}")
@@ -358,7 +379,9 @@ def run_pipeline(
         log(f"== expert data in {data}")
         on = replace(config.collect, executor=config.executor, ray_address=config.ray_address)  # not in the key
         collect(teacher_ckpt, data, on, progress=log)
-        _mark_done(data, {"stage": "data"})
+        _mark_done(data, {"stage": "data"}, time.perf_counter() - t0)
+    else:
+        before["data"] = _recorded_seconds(data / ".done")
     data_sha = file_sha256(data / "manifest.json")
     near = None
     if config.near_per_robot:
@@ -366,8 +389,11 @@ def run_pipeline(
         near = out / f"near-{stage_key(data_sha, near_settings)}"
         if not _done(near):
             log(f"== near-unseen robots in {near}")
+            t1 = time.perf_counter()
             make_near_set(config, data, near)
-            _mark_done(near, {"stage": "near-unseen robots"})
+            _mark_done(near, {"stage": "near-unseen robots"}, time.perf_counter() - t1)
+        else:
+            before[NEAR_SET] = _recorded_seconds(near / ".done")
     timings["data"] = time.perf_counter() - t0
 
     d = config.distill
@@ -390,8 +416,12 @@ def run_pipeline(
                 todo.append(student_stage(data, cfg, folder))
             runs[student].append(folder)
     spent = run_stages(todo, config.executor, config.ray_address, log)
+    fresh = {s.args[2] for s in todo}
     for student in config.students:  # compute time per student (on Ray its seeds overlap in wall time)
         timings[f"distill {student}"] = sum(t for s, t in zip(todo, spent, strict=True) if s.args[1].student == student)
+        found = [run / ".done" for run in runs[student] if run not in fresh]
+        if found:
+            before[f"distill {student}"] = _recorded_seconds(*found)
 
     # 4. evaluation on training and unseen test robots
     t0 = time.perf_counter()
@@ -409,6 +439,7 @@ def run_pipeline(
         **{ref: [ref] for ref in REFERENCE_POLICIES},  # zero action and uniform random actions: the baselines
     }
     evals: dict[str, list[dict[str, Any]]] = {label: [] for label in sources}  # per seed
+    found: list[Path] = []  # evaluations done before
     for label, seeds in sources.items():
         for k, source in enumerate(seeds):
             final = runs[label][k] / "eval" / f"epoch_{d.epochs:04d}.json" if label in runs else None
@@ -419,8 +450,11 @@ def run_pipeline(
                     continue
             identity = source if label in REFERENCE_POLICIES else file_sha256(source)
             path = out / "eval" / f"{label}-{stage_key(identity, config.task, settings)}.json"
-            if not path.is_file():
+            if path.is_file():
+                found.append(path)
+            else:
                 log(f"== evaluating {label} on {', '.join(sets)} × {d.eval_episodes} episodes")
+                t1 = time.perf_counter()
                 with Progress(len(jobs), f"{config.task}: evaluating {label}", "robot", write=log) as bar:
                     results = evaluate_robots(
                         source,
@@ -432,16 +466,18 @@ def run_pipeline(
                         executor=config.executor,
                         address=config.ray_address,
                     )
-                report = {"summary": summarise(results), "robots": results}
+                report = {"summary": summarise(results), "robots": results, "seconds": time.perf_counter() - t1}
                 atomic_write(path, lambda p, r=report: p.write_text(json.dumps(r)))
                 interrupt.check(f"the evaluations finished so far are saved in {out / 'eval'}")
             evals[label].append(json.loads(path.read_text()))
     timings["evaluation"] = time.perf_counter() - t0
+    if found:
+        before["evaluation"] = _recorded_seconds(*found)
 
     # 5. cost tables and report (one pipeline at a time: the latency and plots use process-wide settings)
     with _REPORTS:
         return _tables_and_report(
-            config, out, teacher_agent, teacher_ckpt, data, runs, learnt, evals, timings, t_start, sets, log
+            config, out, teacher_agent, teacher_ckpt, data, runs, learnt, evals, timings, t_start, sets, log, before
         )
 
 
@@ -479,6 +515,7 @@ def _tables_and_report(
     t_start: float,
     sets: dict[str, str],
     log: Callable[[str], None],
+    before: dict[str, float | None],
 ) -> Path:
     """Parameters, FLOPs and latency of every network, then the report (step 5 of :func:`run_pipeline`)."""
     t0 = time.perf_counter()
@@ -494,7 +531,7 @@ def _tables_and_report(
     timings["total"] = time.perf_counter() - t_start
     names = policy_names(teacher_agent.arch)
     report = write_report(
-        out / "report", config, teacher_ckpt, data, runs, evals, costs, latencies, timings, names, sets
+        out / "report", config, teacher_ckpt, data, runs, evals, costs, latencies, timings, names, sets, before
     )
     log(f"== report: {report}")
     return report
@@ -630,12 +667,17 @@ def write_report(
     timings: dict[str, float],
     names: dict[str, str],
     sets: dict[str, str],
+    before: dict[str, float | None] | None = None,
 ) -> Path:
     """``report.md`` (+ ``results.json``, ``curves.png``, ``returns.png``): students against the teacher.
 
+    :param timings: this run's seconds per stage (0.0: found done).
     :param names: label (``teacher``, student names) → how the report names it (:func:`policy_names`).
     :param sets: evaluation set name → the bundled set or folder it was read from.
+    :param before: the stages this run found done → the seconds they took in the run that did them (None: not
+        recorded).
     """
+    before = before or {}
     folder.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(data)
     curve = _teacher_curve(teacher, folder / "teacher_curve.png")
@@ -706,6 +748,14 @@ def write_report(
         "",
         "Stage times (s; a student's is the sum over its seeds, which may overlap on Ray; 0.0 = done before): "
         + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()),
+        *(
+            [
+                "Stages done before this run, as long as they took in the run that did them (s): "
+                + ", ".join(f"{k} {'not recorded' if v is None else f'{v:.1f}'}" for k, v in before.items())
+            ]
+            if before
+            else []
+        ),
     ]
     report = folder / "report.md"
     report.write_text("\n".join(lines) + "\n")
@@ -719,6 +769,7 @@ def write_report(
         "latency_s": latencies,
         "distill_samples_per_s": throughput,
         "timings_s": timings,
+        "done_before_s": before,
         "runs": {s: [str(run.relative_to(folder.parent)) for run in seeds] for s, seeds in runs.items()},
         "curve_sets": curve_sets,
     }
