@@ -17,7 +17,7 @@ from baselines.collect import COLLECT_PRESETS, CollectConfig
 from baselines.common.config import ConfigError, Range, check_fields
 from baselines.distill import DISTILL_PRESETS, DistillConfig
 from baselines.evaluate import EvalConfig
-from baselines.hyperdistill.pipeline import PipelineConfig, pipeline_preset
+from baselines.hyperdistill.config import PipelineConfig, pipeline_preset
 from baselines.nets import UnknownNetworkError, build_network
 from baselines.ppo import PRESETS, PPOConfig
 from baselines.ppo.__main__ import main as ppo_main

@@ -21,15 +21,9 @@ from baselines.common.executor import Stage, fit_needs, kept_signal_handlers, ru
 from baselines.common.expert_data import DataError
 from baselines.evaluate import EvalConfig, evaluate
 from baselines.hyperdistill.__main__ import main
+from baselines.hyperdistill.config import PipelineConfig, pipeline_preset
 from baselines.hyperdistill.grid import GRIDS, PAPER_STUDENTS, grid_configs, run_grid
-from baselines.hyperdistill.pipeline import (
-    STUDENT_GPU_SHARE,
-    TEACHER_MAX_CPUS,
-    PipelineConfig,
-    pipeline_preset,
-    ppo_stage,
-    student_stage,
-)
+from baselines.hyperdistill.pipeline import STUDENT_GPU_SHARE, TEACHER_MAX_CPUS, ppo_stage, student_stage
 
 
 def test_the_paper_grid_is_the_papers_figures() -> None:

@@ -1,7 +1,9 @@
-"""The end-to-end HyperDistill pipeline (``python -m baselines.hyperdistill``); see :mod:`.pipeline`; grids of
-pipelines: :mod:`.grid`."""
+"""The end-to-end HyperDistill pipeline (``python -m baselines.hyperdistill``): its configuration and presets
+(:mod:`.config`), its stages (:mod:`.pipeline`), its report (:mod:`.report`), grids of pipelines (:mod:`.grid`)
+and tables across teacher seeds (:mod:`.seeds`)."""
 
+from .config import PipelineConfig, pipeline_preset
 from .grid import GRIDS, grid_configs, run_grid
-from .pipeline import PipelineConfig, pipeline_preset, run_pipeline
+from .pipeline import run_pipeline
 
 __all__ = ["GRIDS", "PipelineConfig", "grid_configs", "pipeline_preset", "run_grid", "run_pipeline"]

@@ -21,8 +21,9 @@ from ..common.config import ConfigError, run_cli
 from ..common.envs import named_sets
 from ..common.interrupt import resume_command
 from ..common.run_dir import resolve_checkpoint
+from .config import NEAR_SET, PipelineConfig, pipeline_preset
 from .grid import GRIDS, grid_configs, run_grid
-from .pipeline import NEAR_SET, PipelineConfig, pipeline_preset, run_pipeline
+from .pipeline import run_pipeline
 
 GRID_FIXED = ("task", "preset", "teacher")
 """Options a grid sets itself (refused with --grid)."""

@@ -36,7 +36,9 @@ from ..common.executor import check_executor, connect
 from ..common.files import atomic_write, write_json
 from ..common.lock import holds_lock
 from ..common.plotting import pyplot
-from .pipeline import HN_RL, REFERENCE_NAMES, PipelineConfig, draw_curves, pipeline_preset, policy_names, run_pipeline
+from .config import HN_RL, PipelineConfig, pipeline_preset
+from .pipeline import run_pipeline
+from .report import REFERENCE_NAMES, draw_curves, policy_names
 
 PAPER_STUDENTS = ("hyperdistill", "mlp", "tf-compressed", "modumorph-compressed", "modumorph")
 """The students of the paper's Figures 2–3 (the ``paper`` preset's)."""
@@ -47,7 +49,7 @@ class Grid:
     """A named grid of pipeline runs."""
 
     preset: str
-    """The pipeline preset every task runs (:func:`~.pipeline.pipeline_preset`)."""
+    """The pipeline preset every task runs (:func:`~.config.pipeline_preset`)."""
     tasks: tuple[str, ...]
     """Tasks, one pipeline each."""
     students: tuple[str, ...]
@@ -201,7 +203,7 @@ def write_grid_report(out: Path, name: str, configs: dict[str, PipelineConfig]) 
 
 
 def _grid_curves(out: Path, configs: dict[str, PipelineConfig], results: dict[str, dict[str, Any]]) -> None:
-    """``curves.png``: :func:`~.pipeline.draw_curves` of every task, one row each."""
+    """``curves.png``: :func:`~.report.draw_curves` of every task, one row each."""
     plt = pyplot()
     if plt is None:  # plots are optional
         return

@@ -38,7 +38,7 @@ from ..common.files import write_json
 from ..common.lock import writable_folder
 from ..common.plotting import pyplot
 from ..common.stats import compare, gate
-from .pipeline import mean_curve, policy_names, save_curves
+from .report import mean_curve, policy_names, save_curves
 
 REFERENCES = ("zero", "random")
 CURVE_WINDOW = 10  # iterations in the rolling mean of the teachers' training return
@@ -182,7 +182,7 @@ def student_folders(runs: list[dict[str, Any]]) -> dict[str, list[Path]]:
 
 def student_curves(runs: list[dict[str, Any]], folders: dict[str, list[Path]]) -> dict[str, dict[str, Any]]:
     """``{student: {set: {"epochs", "mean", "se", "se_over"}}}`` on the first run's curve sets (where every
-    distillation has the curve, at the same epochs: :func:`~.pipeline.mean_curve`)."""
+    distillation has the curve, at the same epochs: :func:`~.report.mean_curve`)."""
     splits = runs[0]["results"].get("curve_sets", [])
     curves: dict[str, dict[str, Any]] = {}
     for student, seeds in folders.items():
@@ -194,7 +194,7 @@ def student_curves(runs: list[dict[str, Any]], folders: dict[str, list[Path]]) -
 def plot_student_curves(
     runs: list[dict[str, Any]], folders: dict[str, list[Path]], combined: dict[str, Any], path: Path
 ) -> bool:
-    """:func:`~.pipeline.save_curves` over every run's distillations. :return: written."""
+    """:func:`~.report.save_curves` over every run's distillations. :return: written."""
     sets = list(runs[0]["results"].get("curve_sets", []))
     if not sets or not any(combined["curves"].values()):
         return False

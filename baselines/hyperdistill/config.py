@@ -1,0 +1,141 @@
+"""The pipeline's configuration: :class:`PipelineConfig` (one configuration per stage, and the run's
+robot sets, students and seeds) and its presets (:func:`pipeline_preset`: ``smoke``, ``laptop``, ``paper``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, ClassVar
+
+from unimal_gym.layout import TASKS
+
+from ..collect import COLLECT_PRESETS, CollectConfig
+from ..common.config import ConfigError, check_fields
+from ..common.executor import check_executor
+from ..distill import DISTILL_PRESETS, STUDENTS, DistillConfig
+from ..ppo import PRESETS, PPOConfig
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """One end-to-end run; each part is the configuration of its own stage."""
+
+    task: str = "ft"
+    """Task: ft, vt or obstacle."""
+    teacher: PPOConfig = field(default_factory=PPOConfig)
+    """Teacher PPO run (ignored when a teacher checkpoint is given)."""
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    """PD robots and expert data."""
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    """Distillation (the student field is set per student); its eval_* fields are the final evaluation's too."""
+    students: tuple[str, ...] = ("hyperdistill", "mlp")
+    """Students to distil; HyperDistill and at least one baseline for the comparison."""
+    test_sets: tuple[tuple[str, str], ...] = (("far", "test"),)
+    """Evaluation sets besides the training robots and the near-unseen set: (name, bundled set or folder)."""
+    curve_sets: tuple[str, ...] = ("far",)
+    """Sets besides train the students are evaluated on every distill.eval_every epochs (the curves of
+    curves.png; names of this run's sets: near or a test set's), on the final evaluation's robots."""
+    near_per_robot: int = 1
+    """Near-unseen robots per training robot: fresh mutants (m ~ U{1,2,3} operators); 0 = no near set."""
+    near_seed: int = 2026
+    """Seed of the near-unseen mutants (their own stream, not the PD robots')."""
+    hn_rl: bool = False
+    """Also train HN-RL (the hypernetwork trained by PPO, with the teacher's robots and budget) and compare it."""
+    seeds: int = 1
+    """Distillation seeds per student (distill.seed, +1, …); the report gives mean ± s.e. across them."""
+    latency_min_time: float = 0.2
+    """Seconds per latency measurement (:func:`baselines.common.latency.latency`)."""
+    executor: str = "local"
+    """Where expert-data collection and the final evaluations run their robots: local or ray (the same results)."""
+    ray_address: str = ""
+    """With executor=ray: the cluster's address ('' = a new local Ray instance)."""
+
+    RANGES: ClassVar[dict[str, str]] = {
+        "near_per_robot": "[0, inf)",
+        "near_seed": "[0, 4294967295]",
+        "seeds": "[1, inf)",
+        "latency_min_time": "(0, inf)",
+    }
+    """The values each numeric field may take (checked by :func:`~baselines.common.config.check_fields`)."""
+
+    def validate(self) -> PipelineConfig:
+        """:raises ConfigError: unknown task or student. :return: self."""
+        check_fields(self)
+        if self.task not in TASKS:
+            raise ConfigError(f"task={self.task!r} is not allowed; choose one of {', '.join(TASKS)}")
+        unknown = [s for s in self.students if s not in STUDENTS]
+        if unknown or not self.students:
+            raise ConfigError(f"students {unknown or '(none)'}: choose from {', '.join(STUDENTS)}")
+        names = [name for name, _ in self.test_sets]
+        reserved = [n for n in names if n in ("train", NEAR_SET) or names.count(n) > 1 or not n]
+        if reserved:
+            raise ConfigError(
+                f"test set names {reserved}: each needs a new, non-empty name (train and near are built in)"
+            )
+        known = [*((NEAR_SET,) if self.near_per_robot else ()), *names]
+        odd = list(dict.fromkeys(n for n in self.curve_sets if n not in known or self.curve_sets.count(n) > 1))
+        if odd:
+            raise ConfigError(
+                f"curve sets {odd}: each must be one of this run's evaluation sets besides train, once "
+                f"({', '.join(known) or 'none'})"
+            )
+        if self.near_per_robot < 0 or self.seeds < 1:
+            raise ConfigError(f"near_per_robot={self.near_per_robot} must be ≥ 0 and seeds={self.seeds} ≥ 1")
+        check_executor(self.executor, self.ray_address)
+        self.teacher.validate()
+        self.collect.validate()
+        self.distill.validate()
+        return self
+
+    def with_training_set(self, robots: str, robot_limit: int) -> PipelineConfig:
+        """The same run on another training set: the teacher's, the PD parents' and the ``train`` evaluation's
+        (the distillation curves on ``train`` are exactly the teacher's robots, whatever ``eval_limit``)."""
+        return replace(
+            self,
+            teacher=replace(self.teacher, robots=robots, robot_limit=robot_limit),
+            collect=replace(self.collect, robots=robots, robot_limit=robot_limit),
+            distill=replace(self.distill, eval_train=robots, eval_train_limit=robot_limit),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+
+LAPTOP_TERRAIN_STEPS = 1_200_000
+"""The laptop teacher's PPO budget on VT and Obstacle (FT: the PPO preset's 3M), so that every task's
+pipeline fits an hour on a 2-core machine."""
+HN_RL = "hn-rl"
+NEAR_SET = "near"
+"""Name of the built-in near-unseen evaluation set (mutants of the training robots)."""
+
+
+def pipeline_preset(name: str, task: str = "ft") -> PipelineConfig:
+    """``smoke`` (tests: seconds), ``laptop`` (a 2-core machine, under an hour) or ``paper``.
+
+    :raises ConfigError: unknown preset or task.
+    """
+    if name not in ("smoke", "laptop", "paper"):
+        raise ConfigError(f"unknown preset {name!r}; choose smoke, laptop or paper")
+    teacher = replace(PRESETS[name], task=task)
+    if name == "laptop" and task != "ft":  # the terrain tasks' PPO iterations cost ~2× FT's: the same hour
+        teacher = replace(teacher, total_timesteps=LAPTOP_TERRAIN_STEPS)
+    distill_cfg = DISTILL_PRESETS[name]
+    if name == "smoke":
+        distill_cfg = replace(
+            distill_cfg, evaluate=False, eval_limit=teacher.robot_limit, eval_episodes=1, eval_workers=1
+        )
+    if name != "paper":  # the curves on train: exactly the robots the teacher was trained on
+        distill_cfg = replace(distill_cfg, eval_train=teacher.robots, eval_train_limit=teacher.robot_limit)
+    students = (
+        ("hyperdistill", "mlp", "tf-compressed", "modumorph-compressed", "modumorph") if name == "paper" else None
+    )
+    return PipelineConfig(
+        task=task,
+        **({"students": students} if students else {}),
+        teacher=teacher,
+        collect=replace(COLLECT_PRESETS[name], robots=teacher.robots, robot_limit=teacher.robot_limit),
+        distill=distill_cfg,
+        curve_sets=(NEAR_SET,) if name == "laptop" else ("far",),  # laptop: far is untestable at its budget
+        near_per_robot=2 if name == "laptop" else 1,
+        latency_min_time={"smoke": 0.002, "laptop": 0.1, "paper": 0.2}[name],
+    )
