@@ -14,7 +14,7 @@ import torch
 
 from baselines.common.config import ConfigError
 from baselines.common.files import CheckpointError
-from baselines.hyperdistill import pipeline_preset, run_pipeline, seeds
+from baselines.hyperdistill import pipeline, pipeline_preset, run_pipeline, seeds
 from baselines.hyperdistill.__main__ import main
 
 torch.set_num_threads(1)
@@ -115,6 +115,29 @@ def test_teacher_of_another_task_is_refused(smoke_run: tuple[Path, list[str]], t
     with pytest.raises(CheckpointError, match="is a ft policy"):
         run_pipeline(pipeline_preset("smoke", "vt"), tmp_path / "vt", teacher=teacher, log=lambda _: None)
     assert main(["--preset", "nope", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_a_moved_run_folder_keeps_every_stage(
+    smoke_run: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, _ = smoke_run
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved, symlinks=True)
+    lines: list[str] = []
+    run_pipeline(pipeline_preset("smoke"), moved, log=lines.append)  # the near set's path changed with OUT
+    assert [line for line in lines if line.startswith("==")] == [f"== report: {moved / 'report' / 'report.md'}"]
+    # evaluations cached before their keys left OUT's path out are found under the old name, and renamed
+    old = tmp_path / "old"
+    shutil.copytree(out, old, symlinks=True)
+    shutil.rmtree(old / "eval")
+    monkeypatch.setattr(pipeline, "_portable", lambda text, out: text)  # keys with the absolute near path
+    run_pipeline(pipeline_preset("smoke"), old, log=lines.append)
+    monkeypatch.undo()
+    lines.clear()
+    run_pipeline(pipeline_preset("smoke"), old, log=lines.append)
+    evaluated = {line.split(" on ")[0].split()[-1] for line in lines if line.startswith("== evaluating")}
+    assert not evaluated & {"teacher", "zero", "random"}, lines
+    assert all(len(list((old / "eval").glob(f"{label}-*.json"))) == 1 for label in ("teacher", "zero", "random"))
 
 
 def test_an_interrupted_stage_resumes(smoke_run: tuple[Path, list[str]]) -> None:

@@ -146,6 +146,12 @@ def student_stage(data: Path, config: DistillConfig, folder: Path) -> Stage:
     return Stage(name, _distill_stage, (data, config, folder), cpus, gpus)
 
 
+def _portable(text: str, out: Path) -> str:
+    """``text`` (a set's folder, or ``name=folder,...``) with the run folder's own path taken out: the stage keys
+    that name sets made inside ``OUT`` (the near-unseen set) stay the same when ``OUT`` is moved."""
+    return text.replace(f"{out}/", "")
+
+
 def stage_key(*parts: Any) -> str:
     """12 hex digits of the SHA-256 of the parts' JSON (configs enter as their
     :func:`~baselines.common.config.key_dict`)."""
@@ -259,7 +265,7 @@ def run_pipeline(
     # 3. students, each with config.seeds seeds (on Ray: all at once), evaluated while they learn on train and
     # the curve sets, with the robots of the final evaluation
     curves = curve_settings(config, sets, limits)
-    keyed = replace(curves, eval_sets=curves.eval_sets.replace(str(out) + "/", ""))  # the key: OUT may move
+    keyed = replace(curves, eval_sets=_portable(curves.eval_sets, out))
     runs: dict[str, list[Path]] = {}
     todo = []
     for student in config.students:
@@ -281,7 +287,8 @@ def run_pipeline(
 
     # 4. evaluation on training and unseen test robots
     t0 = time.perf_counter()
-    settings = [sets, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed, limits]
+    portable = {name: _portable(where, out) for name, where in sets.items()}  # the key: OUT may move
+    settings = [portable, d.eval_limit, d.eval_episodes, d.eval_deterministic, d.eval_seed, limits]
     if d.eval_max_steps != MAX_EPISODE_STEPS:  # only then: the evaluations of runs made before it stay cached
         settings.append(d.eval_max_steps)
     jobs = robot_jobs(
@@ -306,6 +313,9 @@ def run_pipeline(
                     continue
             identity = source if label in REFERENCE_POLICIES else file_sha256(source)
             path = out / "eval" / f"{label}-{stage_key(identity, config.task, settings)}.json"
+            old = out / "eval" / f"{label}-{stage_key(identity, config.task, [sets, *settings[1:]])}.json"
+            if not path.is_file() and old.is_file():  # keyed by OUT's absolute path, before OUT could move
+                old.replace(path)
             if path.is_file():
                 found.append(path)
             else:
