@@ -221,11 +221,11 @@ def run_pipeline(
         hn = replace(config.teacher, arch=HN_RL)
         ppo_runs.append(("HN-RL", hn, out / f"{HN_RL}-{stage_key(key_dict(hn))}"))
         learnt[HN_RL] = ppo_runs[-1][2] / "checkpoints" / "final.pt"
-    todo = [ppo_stage(what, cfg, folder) for what, cfg, folder in ppo_runs if not _done(folder)]
-    took = run_stages(todo, config.executor, config.ray_address, log)
-    spent = dict(zip((s.args[2] for s in todo), took, strict=True))
+    pending = [run for run in ppo_runs if not _done(run[2])]
+    took = run_stages([ppo_stage(*run) for run in pending], config.executor, config.ray_address, log)
+    spent = {what: seconds for (what, _, _), seconds in zip(pending, took, strict=True)}  # this run's PPO stages
     timings |= {"teacher": 0.0} | {what: spent.get(what, 0.0) for what, _, _ in ppo_runs}  # cached: 0
-    before |= {what: _recorded_seconds(folder / ".done") for what, _, folder in ppo_runs if folder not in spent}
+    before |= {what: _recorded_seconds(folder / ".done") for what, _, folder in ppo_runs if what not in spent}
     if given is not None:
         teacher_ckpt = given.path
         log(f"== teacher: given, {teacher_ckpt}")
