@@ -141,6 +141,39 @@ def test_a_moved_run_folder_keeps_every_stage(
     assert all(len(list((old / "eval").glob(f"{label}-*.json"))) == 1 for label in ("teacher", "zero", "random"))
 
 
+def test_an_unfinished_student_resumes_in_a_moved_run_folder(smoke_run: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """A student interrupted after its first epoch, then OUT moved: its saved config names the near set (a curve
+    set here) by its old path; the pipeline points it at the moved near set and the student continues (it was
+    refused before)."""
+    out, _ = smoke_run
+    config = replace(pipeline_preset("smoke"), curve_sets=("near",))
+    first, moved = tmp_path / "first", tmp_path / "moved"
+    shutil.copytree(out, first, symlinks=True)
+    run_pipeline(config, first, log=lambda _: None)  # students with curves on near
+    shutil.copytree(first, moved, symlinks=True)
+    folder = next(f for f in (moved / "students").glob("mlp-*") if "near=" in (f / "config.json").read_text())
+    for name in (".done", "checkpoints/final.pt", "checkpoints/epoch_0002.pt"):
+        (folder / name).unlink()
+    saved = json.loads((folder / "config.json").read_text())
+    assert f"{first}/" in saved["eval_sets"]  # the old OUT's near set
+    lines: list[str] = []
+    run_pipeline(config, moved, log=lines.append)
+    assert any("into mlp" in line and "epochs 1→2" in line for line in lines)
+    assert json.loads((folder / "config.json").read_text()) == {
+        **saved,
+        "eval_sets": saved["eval_sets"].replace(f"{first}/", f"{moved}/"),
+    }
+    # anything else that differs is still refused, with the file left as it was
+    (folder / ".done").unlink()
+    (folder / "checkpoints" / "final.pt").unlink()
+    changed = json.loads((folder / "config.json").read_text())
+    changed["eval_sets"] = changed["eval_sets"].replace(f"{moved}/", f"{first}/") + "x"
+    (folder / "config.json").write_text(json.dumps(changed))
+    with pytest.raises(CheckpointError, match="differs"):
+        run_pipeline(config, moved, log=lambda _: None)
+    assert json.loads((folder / "config.json").read_text()) == changed
+
+
 def test_an_interrupted_stage_resumes(smoke_run: tuple[Path, list[str]]) -> None:
     """A student stage killed after its first epoch (no marker, no final checkpoint) continues from there."""
     out, _ = smoke_run

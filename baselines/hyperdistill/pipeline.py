@@ -49,7 +49,7 @@ from ..common.config import ConfigError, key_dict
 from ..common.envs import robot_files
 from ..common.executor import Stage, run_stages
 from ..common.expert_data import read_manifest
-from ..common.files import CheckpointError, atomic_write, file_sha256
+from ..common.files import CheckpointError, atomic_write, file_sha256, write_json
 from ..common.latency import actor_latency, robot_observation
 from ..common.lock import holds_lock
 from ..common.progress import Progress
@@ -150,6 +150,35 @@ def _portable(text: str, out: Path) -> str:
     """``text`` (a set's folder, or ``name=folder,...``) with the run folder's own path taken out: the stage keys
     that name sets made inside ``OUT`` (the near-unseen set) stay the same when ``OUT`` is moved."""
     return text.replace(f"{out}/", "")
+
+
+def _follow_moved_sets(config_file: Path, eval_sets: str, out: Path) -> None:
+    """An unfinished student's saved config names the sets made inside ``OUT`` (the near-unseen set) by their
+    absolute path. When ``OUT`` has moved since, point them at the same sets in the new ``OUT``, so that the
+    student resumes rather than being refused; any other difference is left for the resume check to refuse.
+
+    :param config_file: the student's ``config.json`` (absent: nothing to do).
+    :param eval_sets: the evaluation sets the student is given now (``name=folder,...``).
+    """
+    if not config_file.is_file():
+        return
+    try:
+        saved = json.loads(config_file.read_text())
+        old = saved["eval_sets"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return  # broken: the resume check says so
+    if not isinstance(old, str) or old == eval_sets:
+        return
+    given, before = eval_sets.split(","), old.split(",")
+    if len(given) != len(before):
+        return
+    for new_item, old_item in zip(given, before, strict=True):
+        name, _, new_path = new_item.partition("=")
+        old_name, _, old_path = old_item.partition("=")
+        inside = _portable(new_path, out)  # relative to OUT for a set made inside it
+        if new_item != old_item and (name != old_name or inside == new_path or not old_path.endswith(f"/{inside}")):
+            return
+    write_json(config_file, {**saved, "eval_sets": eval_sets}, indent=2)
 
 
 def stage_key(*parts: Any) -> str:
@@ -275,6 +304,7 @@ def run_pipeline(
             key = stage_key(data_sha, key_dict(replace(keyed, student=student, seed=d.seed + i)))
             folder = out / "students" / f"{student}-{key}"
             if not _done(folder):
+                _follow_moved_sets(folder / "config.json", cfg.eval_sets, out)
                 todo.append(student_stage(data, cfg, folder))
             runs[student].append(folder)
     spent = run_stages(todo, config.executor, config.ray_address, log)
