@@ -30,6 +30,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from baselines.common.machine import machine_line
 from unimal_gym.envs import ACCELERATED, UnimalEnv
 from unimal_gym.morphology import load
 
@@ -127,6 +128,7 @@ def main() -> None:
     parser.add_argument("--resets", type=int, default=50, help="resets timed separately")
     parser.add_argument("--repeats", type=int, default=5, help="runs per robot (best speed, median ratio)")
     args = parser.parse_args()
+    print(f"machine: {machine_line()}")
     print(
         f"task {args.task}, {args.steps} steps, frame_skip 4, best of {args.repeats} (ratios: median); "
         f"raw = mj_step(nstep=4) only, same model; compiled kernels: {ACCELERATED}"

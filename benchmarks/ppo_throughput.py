@@ -31,6 +31,7 @@ import torch
 
 from baselines.common.config import parse_field
 from baselines.common.envs import make_env, robot_files
+from baselines.common.machine import machine_line
 from baselines.ppo import PRESETS, PPOConfig, make_vec_env, train
 
 
@@ -110,6 +111,7 @@ def main() -> None:
     def cell(values: list[float]) -> str:
         return f"{np.median(values):,.0f} ({min(values):,.0f}–{max(values):,.0f})"
 
+    print(f"machine: {machine_line()}")
     print(
         f"robots: {len(robots)} of '{config.robots}', arch {config.arch} '{config.net}', n_envs {config.n_envs}, "
         f"{args.rounds} round(s)"

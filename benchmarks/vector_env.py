@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from collections.abc import Callable
 from functools import partial
@@ -43,6 +42,7 @@ import gymnasium as gym
 import numpy as np
 
 import unimal_gym
+from baselines.common.machine import machine_line
 from unimal_gym.envs.vector import available_cpus
 from unimal_gym.layout import ENV_IDS
 
@@ -205,7 +205,7 @@ def main() -> None:
     print(
         f"# benchmarks/vector_env.py --task {task} --envs {n} --robots {args.robots} --steps {args.steps} "
         f"--rounds {args.rounds}; {available_cpus()} CPUs ({os.cpu_count()} in the machine), "
-        f"{platform.processor() or platform.machine()}, unimal_gym {unimal_gym.__version__}, "
+        f"{machine_line()}, unimal_gym {unimal_gym.__version__}, "
         f"compiled kernels {unimal_gym.envs.ACCELERATED}"
     )
     print(f"{'way':<18} {'steps/s (median)':>17} {'min':>8} {'max':>8}")

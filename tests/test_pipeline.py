@@ -14,6 +14,7 @@ import torch
 
 from baselines.common.config import ConfigError
 from baselines.common.files import CheckpointError
+from baselines.common.machine import machine, machine_line
 from baselines.hyperdistill import pipeline, pipeline_preset, run_pipeline, seeds
 from baselines.hyperdistill.__main__ import main
 
@@ -48,6 +49,12 @@ def test_smoke_pipeline_writes_the_report(smoke_run: tuple[Path, list[str]]) -> 
     )
     results = json.loads((out / "report" / "results.json").read_text())
     assert results["done_before_s"] == {}  # every stage ran in this run
+    # where the times were measured (the clock in MHz may move between readings on a machine that scales it)
+    here = {k: v for k, v in machine().items() if k != "mhz"}
+    assert {k: v for k, v in results["machine"].items() if k != "mhz"} == here
+    assert f"Machine of this run's stages and latencies: {machine_line(results['machine'])}." in report
+    marker = json.loads(next(out.glob("teacher-*/.done")).read_text())["machine"]
+    assert marker.startswith(here["cpu"]) and f"Python {here['python']}" in marker
     assert set(results["summary"]) == {"teacher", "hyperdistill", "mlp", "zero", "random"}
     assert all(set(s) == {"train", "near", "far"} for s in results["summary"].values())
     assert results["distill_samples_per_s"]["hyperdistill"] > 0

@@ -11,5 +11,15 @@ module             what it holds
 ``rollouts``       the evaluation harness: episodes of one robot, per-set summaries
 ``expert_data``    the expert-data folder ``collect`` writes and ``distill`` reads
 ``latency``        per-step inference latency (batch 1, one thread)
+``stats``          paired statistics over robots: the teacher gate, students against the teacher
+``vec_env``        the native vector env as a stable-baselines3 ``VecEnv``
+``executor``       where work runs: local processes or a Ray cluster (``--executor ray``)
+``progress``       progress of a long job: a bar on a terminal, a line per step in a log
+``interrupt``      Ctrl-C / SIGTERM: save the step in hand, say how to resume
+``lock``           one writer per run folder
+``threads``        torch's thread count for a block of work
+``machine``        the machine a measurement was made on (CPU, cores, versions)
+``plotting``       matplotlib's pyplot when installed, on the file-only backend
+``legacy``         readers for files written before the layer restructure
 =================  ===========================================================================
 """

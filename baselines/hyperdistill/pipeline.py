@@ -52,6 +52,7 @@ from ..common.expert_data import read_manifest
 from ..common.files import CheckpointError, atomic_write, file_sha256, write_json
 from ..common.latency import actor_latency, robot_observation
 from ..common.lock import holds_lock
+from ..common.machine import machine_line
 from ..common.progress import Progress
 from ..common.rollouts import evaluate_robots, robot_jobs, summarise
 from ..common.run_dir import resolve_checkpoint
@@ -192,8 +193,8 @@ def _done(folder: Path) -> bool:
 
 
 def _mark_done(folder: Path, info: dict[str, Any], seconds: float) -> None:
-    """Write a finished stage's marker with the seconds it took in the run that finished it."""
-    info = {**info, "seconds": round(seconds, 3)}
+    """Write a finished stage's marker with the seconds it took in the run that finished it, and where."""
+    info = {**info, "seconds": round(seconds, 3), "machine": machine_line()}
     atomic_write(folder / ".done", lambda p: p.write_text(json.dumps(info) + "\n"))
 
 

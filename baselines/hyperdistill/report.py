@@ -19,6 +19,7 @@ from torch import nn
 from ..common.agents import REFERENCE_POLICIES
 from ..common.expert_data import read_manifest
 from ..common.files import read_csv
+from ..common.machine import machine, machine_line
 from ..common.plotting import pyplot
 from ..common.rollouts import cut_note
 from ..common.stats import compare, gate
@@ -182,6 +183,7 @@ def write_report(
         recorded).
     """
     before = before or {}
+    machine_info = machine()
     folder.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(data)
     curve = _teacher_curve(teacher, folder / "teacher_curve.png")
@@ -260,6 +262,7 @@ def write_report(
             if before
             else []
         ),
+        f"Machine of this run's stages and latencies: {machine_line(machine_info)}.",
     ]
     report = folder / "report.md"
     report.write_text("\n".join(lines) + "\n")
@@ -274,6 +277,7 @@ def write_report(
         "distill_samples_per_s": throughput,
         "timings_s": timings,
         "done_before_s": before,
+        "machine": machine_info,
         "runs": {s: [str(run.relative_to(folder.parent)) for run in seeds] for s, seeds in runs.items()},
         "curve_sets": curve_sets,
     }
