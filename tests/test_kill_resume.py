@@ -28,7 +28,7 @@ from baselines.ppo import PRESETS, run_dir, train
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-TIMING_KEYS = ("distill_samples_per_s", "latency_s", "timings_s", "done_before_s")
+TIMING_KEYS = ("distill_samples_per_s", "latency_s", "timings_s", "done_before_s", "machine")  # where, how fast
 
 
 def _run_killed(cmd: list[str], rng: np.random.Generator, longest: float, attempts: int = 12) -> int:

@@ -31,11 +31,11 @@ def test_the_first_processor_names_the_cpu_and_its_widest_vector_set(tmp_path: P
     (tmp_path / "intel").write_text(INTEL)
     m = machine(tmp_path / "intel")
     assert (m["cpu"], m["mhz"], m["simd"]) == ("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", 2900, "avx512f")
-    assert m["torch"] == torch.__version__ and m["torch_threads"] == torch.get_num_threads()
+    assert m["torch"] == torch.__version__
     assert m["python"] == platform.python_version() and m["mujoco"] and m["cores"] >= 1
     line = machine_line(m)
     assert line.startswith("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz (2900 MHz, avx512f), ")
-    assert f"torch {torch.__version__} with {torch.get_num_threads()} threads" in line and "GPU" not in line
+    assert f", torch {torch.__version__}, mujoco " in line and "GPU" not in line
 
 
 def test_without_a_model_name_or_a_cpuinfo_it_says_what_platform_knows(tmp_path: Path) -> None:

@@ -59,9 +59,13 @@ def _per_robot_attention(net: torch.nn.Module, on: bool) -> None:
 @pytest.mark.parametrize(("arch", "task"), [("modumorph", "ft"), ("modumorph-compressed", "ft"), ("modumorph", "vt")])
 def test_per_robot_fixed_attention_equals_per_sample_attention(arch: str, task: str) -> None:
     """Fixed attention's weights computed once per robot give nn.MultiheadAttention's outputs and
-    gradients (to rounding)."""
-    net = network(arch, task)
-    obs = to_torch(batch(task, n_robots=3, per_robot=3))
+    gradients (to rounding). In float64: the two ways sum in different orders, and in float32 the
+    gradients' rounding depends on the CPU's kernels (4.4e-6 × their size on one machine, 5.2e-5 on an
+    AVX2-only AMD EPYC); in float64 it is ~1e-14, so the tolerance says "the same function" anywhere."""
+    net = network(arch, task).double()
+    obs = {
+        k: v.double() if v.is_floating_point() else v for k, v in to_torch(batch(task, n_robots=3, per_robot=3)).items()
+    }
     params = [p for p in net.parameters() if p.requires_grad]
     results = []
     try:
@@ -73,12 +77,12 @@ def test_per_robot_fixed_attention_equals_per_sample_attention(arch: str, task: 
     finally:
         _per_robot_attention(net, True)
     (plain, plain_grads), (per_robot, per_robot_grads) = results
-    torch.testing.assert_close(per_robot, plain, rtol=0, atol=1e-5)
+    torch.testing.assert_close(per_robot, plain, rtol=0, atol=1e-10)
     for gp, gr in zip(plain_grads, per_robot_grads, strict=True):
         assert (gp is None) == (gr is None)
-        if gp is not None:  # float32 rounding grows with the gradient's size: a tolerance relative to it
-            size = gp.abs().max().item()  # (measured: error ≤ 4.4e-6 × size on the three cases)
-            torch.testing.assert_close(gr, gp, rtol=1e-4, atol=2e-5 * max(size, 1e-3))
+        if gp is not None:  # rounding grows with the gradient's size: a tolerance relative to it
+            size = gp.abs().max().item()
+            torch.testing.assert_close(gr, gp, rtol=1e-9, atol=1e-10 * max(size, 1e-3))
 
 
 @pytest.mark.parametrize(("arch", "task"), CASES)

@@ -42,8 +42,9 @@ def machine(cpuinfo: Path = CPUINFO) -> dict[str, Any]:
     :param cpuinfo: where to read the CPU's description (tests pass a file).
     :return: ``cpu`` (model name), ``mhz`` (its clock as Linux reports it now; 0 when unknown), ``simd``
         (the widest vector instruction set, or ``""`` when unknown), ``cores`` (logical CPUs this process may
-        use), ``torch_threads``, ``gpu`` (CUDA device name or ``""``), and the ``python`` / ``torch`` /
-        ``mujoco`` versions (``""`` and 0 threads for one not installed).
+        use), ``gpu`` (CUDA device name or ``""``), and the ``python`` / ``torch`` /
+        ``mujoco`` versions (``""`` for one not installed). Not torch's thread count: each stage sets its own
+        (its config records it).
     """
     info = _cpuinfo(cpuinfo)
     flags = set((info.get("flags") or info.get("Features") or "").split())
@@ -67,7 +68,6 @@ def machine(cpuinfo: Path = CPUINFO) -> dict[str, Any]:
         "mhz": mhz,
         "simd": next((flag for flag in SIMD_FLAGS if flag in flags), ""),
         "cores": cores,
-        "torch_threads": torch.get_num_threads() if torch else 0,
         "gpu": torch.cuda.get_device_name(0) if torch and torch.cuda.is_available() else "",
         "python": platform.python_version(),
         "torch": torch.__version__ if torch else "",
@@ -76,13 +76,13 @@ def machine(cpuinfo: Path = CPUINFO) -> dict[str, Any]:
 
 
 def machine_line(info: dict[str, Any] | None = None) -> str:
-    """:func:`machine` (or ``info``) as one line, e.g. ``AMD EPYC (2445 MHz, avx2), 2 cores, torch 2.13.0+cpu with 2
-    threads, mujoco 4.0.0, Python 3.11.7``."""
+    """:func:`machine` (or ``info``) as one line, e.g. ``AMD EPYC (2445 MHz, avx2), 2 cores, torch 2.13.0+cpu, mujoco
+    4.0.0, Python 3.11.7``."""
     m = info if info is not None else machine()
     simd = ", ".join(filter(None, (f"{m['mhz']} MHz" if m["mhz"] else "", m["simd"])))
     simd = f" ({simd})" if simd else ""
     gpu = f", GPU {m['gpu']}" if m["gpu"] else ""
-    torch = f", torch {m['torch']} with {m['torch_threads']} threads" if m["torch"] else ""
+    torch = f", torch {m['torch']}" if m["torch"] else ""
     return f"{m['cpu']}{simd}, {m['cores']} cores{gpu}{torch}, mujoco {m['mujoco']}, Python {m['python']}"
 
 
