@@ -3,6 +3,8 @@ the result equals running every sample on its own (each a batch of one robot), i
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from nets_data import batch, network, one_torch_thread  # noqa: F401  (autouse fixture)
@@ -62,7 +64,7 @@ def test_per_robot_fixed_attention_equals_per_sample_attention(arch: str, task: 
     gradients (to rounding). In float64: the two ways sum in different orders, and in float32 the
     gradients' rounding depends on the CPU's kernels (4.4e-6 × their size on one machine, 5.2e-5 on an
     AVX2-only AMD EPYC); in float64 it is ~1e-14, so the tolerance says "the same function" anywhere."""
-    net = network(arch, task).double()
+    net = copy.deepcopy(network(arch, task)).double()  # a copy: the session's network stays float32
     obs = {
         k: v.double() if v.is_floating_point() else v for k, v in to_torch(batch(task, n_robots=3, per_robot=3)).items()
     }
