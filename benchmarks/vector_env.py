@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import time
 from collections.abc import Callable
 from functools import partial
@@ -42,9 +43,17 @@ import gymnasium as gym
 import numpy as np
 
 import unimal_gym
-from baselines.common.machine import machine_line
 from unimal_gym.envs.vector import available_cpus
 from unimal_gym.layout import ENV_IDS
+
+try:  # the machine line lives in baselines, which needs torch; this benchmark does not
+    from baselines.common.machine import machine_line
+except ImportError:
+
+    def machine_line() -> str:
+        """Without torch installed: what the platform module says."""
+        return f"{platform.machine()}, Python {platform.python_version()}"
+
 
 Stepper = Callable[[int], float]  # steps → seconds
 
