@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from functools import partial
@@ -208,11 +209,18 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_smoke_run_is_reproducible_and_writes_the_run_directory(tmp_path: Path) -> None:
+def test_smoke_run_is_reproducible_and_writes_the_run_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two runs of one config train the same weights, whichever way the envs run (native threads, one after
-    another, subprocesses): ``vec_env`` is how, not what."""
+    another, subprocesses): ``vec_env`` is how, not what. A run writes only into its run directory: no
+    ``SB3-<time>`` folder lands in the temporary folder (SB3's default logger makes an empty one per run)."""
     assert SMOKE.vec_env == "native"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     final_a = train(SMOKE, tmp_path / "a", quiet=True)
+    assert not list(scratch.glob("SB3-*"))  # (torch may put its one shared compile cache there: not ours)
     final_b = train(replace(SMOKE, vec_env="dummy"), tmp_path / "b", quiet=True)
     a, b = _params(final_a), _params(final_b)
     c = _params(train(replace(SMOKE, vec_env="subproc"), tmp_path / "c", quiet=True))

@@ -42,7 +42,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import DictRolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import explained_variance
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecEnvWrapper, VecNormalize
 
@@ -337,7 +337,8 @@ def build_model(config: PPOConfig, venv: VecEnv) -> UnimalPPO:
     model.kl_limit = config.kl_limit
     model.clip_value = config.clip_value
     model.rollout_threads = config.rollout_threads
-    model.set_logger(configure(None, []))
+    # A logger with no outputs: SB3's configure() would make an empty tmp/SB3-<time> folder per run.
+    model.set_logger(Logger(folder=None, output_formats=[]))
     return model
 
 
