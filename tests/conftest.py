@@ -49,6 +49,24 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(message)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (pytest-xdist): one worker per core, at most 8.
+
+    With ``--dist loadfile`` each test file runs whole in one worker, so its module fixtures (trained
+    teachers, smoke pipelines) are made once; the suite has ~55 files, and every worker imports torch and
+    MuJoCo (~0.5 GB), so more than 8 workers cost memory and gain little.
+    """
+    return max(1, min(8, len(os.sched_getaffinity(0))))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with a ``slow`` test run first (stable order otherwise): in parallel runs (``-n auto --dist
+    loadfile``) a worker then takes each long file early, and no long file is left running alone at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 def train_robot_files() -> list[Path]:
     """The 100 original UNIMAL training robots (read from ../shared, never copied); [] without ../shared."""
     return sorted(TRAIN_XML.glob("*.xml"))
