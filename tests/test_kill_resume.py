@@ -1,7 +1,8 @@
 """Runs killed at random points (SIGKILL, several seeds) resume to the same result.
 
 The smoke pipeline on a fixed teacher (expert data, two students distilled, every evaluation, the report) is
-killed at a random moment, run again with the same command, killed again, … until it completes; its
+killed at a random point (the first time once it has written a random number of its files, later after a random
+delay), run again with the same command, killed again, … until it completes; its
 ``results.json`` must equal an uninterrupted run's (timings aside). SIGKILL gives the process no chance to clean
 up: locks, half-written files and log rows past the last checkpoint are all left behind.
 
@@ -31,15 +32,29 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMING_KEYS = ("distill_samples_per_s", "latency_s", "timings_s", "done_before_s", "machine")  # where, how fast
 
 
-def _run_killed(cmd: list[str], rng: np.random.Generator, longest: float, attempts: int = 12) -> int:
-    """Run ``cmd`` again and again, each time SIGKILLed (its whole process group) after a random delay in
-    [0.2, ``longest``] s, until a run completes. :return: how many runs were killed."""
+def _files(out: Path) -> int:
+    return sum(1 for f in out.rglob("*") if f.is_file()) if out.is_dir() else 0
+
+
+def _run_killed(
+    cmd: list[str], out: Path, rng: np.random.Generator, longest: float, files: int, attempts: int = 12
+) -> int:
+    """Run ``cmd`` (writing into ``out``) again and again, each time SIGKILLed (its whole process group), until a
+    run completes. The first run is killed once it has written a random number of files in [1, ``files`` / 2]
+    (``files``: what a whole run writes), so at least one kill lands mid-run however loaded the machine is; each
+    later run after a random delay in [0.2, ``longest``] s. :return: how many runs were killed."""
     killed = 0
-    for _ in range(attempts):
+    for attempt in range(attempts):
         proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
         try:
+            if attempt == 0:
+                threshold = int(rng.integers(1, max(1, files // 2) + 1))
+                while proc.poll() is None and _files(out) < threshold:
+                    time.sleep(0.02)
+                if proc.poll() is None:
+                    raise subprocess.TimeoutExpired(cmd, 0)
             _, err = proc.communicate(timeout=float(rng.uniform(0.2, longest)))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -69,12 +84,13 @@ def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, float]:
+def uninterrupted(teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, float, int]:
+    """The whole run's results, its seconds and how many files it wrote."""
     out = tmp_path_factory.mktemp("whole") / "run"
     t0 = time.perf_counter()
     cmd = [sys.executable, "-m", "baselines.hyperdistill", "--preset", "smoke", "--teacher", str(teacher)]
     subprocess.run([*cmd, "--out", str(out)], cwd=ROOT, check=True, capture_output=True, timeout=600)
-    return _results(out), time.perf_counter() - t0
+    return _results(out), time.perf_counter() - t0, _files(out)
 
 
 def _results(out: Path) -> dict:
@@ -84,12 +100,12 @@ def _results(out: Path) -> dict:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_pipeline_killed_at_random_points_resumes_to_the_same_result(
-    seed: int, teacher: Path, uninterrupted: tuple[dict, float], tmp_path: Path
+    seed: int, teacher: Path, uninterrupted: tuple[dict, float, int], tmp_path: Path
 ) -> None:
-    expected, seconds = uninterrupted
+    expected, seconds, files = uninterrupted
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "baselines.hyperdistill", "--preset", "smoke", "--teacher", str(teacher)]
-    killed = _run_killed([*cmd, "--out", str(out)], np.random.default_rng(seed), longest=seconds)
+    killed = _run_killed([*cmd, "--out", str(out)], out, np.random.default_rng(seed), seconds, files)
     assert killed >= 1, "every run finished before its kill: the test tested nothing"
     assert _without_timings(_results(out)) == _without_timings(expected)
     assert not list(out.rglob(".*.tmp")) and not list(out.rglob(".tmp-*"))  # no litter left once complete
