@@ -57,7 +57,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     teachers, smoke pipelines) are made once; the suite has ~55 files, and every worker imports torch and
     MuJoCo (~0.5 GB), so more than 8 workers cost memory and gain little.
     """
-    return max(1, min(8, len(os.sched_getaffinity(0))))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # Linux / other
+    return max(1, min(8, cores))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
