@@ -24,7 +24,6 @@ ratio. The first line says whether the compiled kernels (``unimal_gym.envs.ACCEL
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
@@ -32,16 +31,8 @@ import mujoco
 import numpy as np
 
 from unimal_gym.envs import ACCELERATED, UnimalEnv
+from unimal_gym.machine import machine_line
 from unimal_gym.morphology import load
-
-try:  # the machine line lives in baselines, which needs torch; this benchmark does not
-    from baselines.common.machine import machine_line
-except ImportError:
-
-    def machine_line() -> str:
-        """Without torch installed: what the platform module says."""
-        return f"{platform.machine()}, Python {platform.python_version()}"
-
 
 ROBOTS = ("floor-5506-3-10-01-14-19-06", "floor-1409-5-4-01-13-42-51", "floor-1409-15-4-01-15-28-42")
 OWN_DIR = Path(__file__).resolve().parents[1] / "morphologies" / "train" / "xml"

@@ -31,8 +31,8 @@ import torch
 
 from baselines.common.config import parse_field
 from baselines.common.envs import make_env, robot_files
-from baselines.common.machine import machine_line
 from baselines.ppo import PRESETS, PPOConfig, make_vec_env, train
+from unimal_gym.machine import machine_line
 
 
 def bare_single(robots: list[Path], steps: int, seed: int = 0) -> float:

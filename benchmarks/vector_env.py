@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from collections.abc import Callable
 from functools import partial
@@ -43,17 +42,8 @@ import gymnasium as gym
 import numpy as np
 
 import unimal_gym
-from unimal_gym.envs.vector import available_cpus
 from unimal_gym.layout import ENV_IDS
-
-try:  # the machine line lives in baselines, which needs torch; this benchmark does not
-    from baselines.common.machine import machine_line
-except ImportError:
-
-    def machine_line() -> str:
-        """Without torch installed: what the platform module says."""
-        return f"{platform.machine()}, Python {platform.python_version()}"
-
+from unimal_gym.machine import available_cpus, machine_line
 
 Stepper = Callable[[int], float]  # steps → seconds
 

@@ -1,13 +1,17 @@
-"""baselines.common.machine: the machine line of reports and benchmark headers, from /proc/cpuinfo."""
+"""unimal_gym.machine: the machine line of reports and benchmark headers, from /proc/cpuinfo, without torch."""
 
 from __future__ import annotations
 
+import json
+import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
 
-from baselines.common.machine import machine, machine_line
+from unimal_gym.machine import machine, machine_line
 
 INTEL = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -48,3 +52,23 @@ def test_without_a_model_name_or_a_cpuinfo_it_says_what_platform_knows(tmp_path:
     assert machine_line({**none, "torch": "", "gpu": "H200"}) == (
         f"{none['cpu']}, {none['cores']} cores, GPU H200, mujoco {none['mujoco']}, Python {none['python']}"
     )
+
+
+def test_the_line_needs_no_torch_and_imports_nothing_heavy(tmp_path: Path) -> None:
+    # the env benchmarks print this line where torch is not installed: a stand-in torch that fails to import
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text("raise ImportError('No module named torch')\n")
+    code = (
+        "import json, sys\n"
+        "from unimal_gym.machine import machine, machine_line\n"
+        "machine_line()\n"
+        "assert not {'torch', 'mujoco'} & set(sys.modules), sorted({'torch', 'mujoco'} & set(sys.modules))\n"
+        "print(json.dumps(machine()))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    child, here = json.loads(proc.stdout), machine()
+    assert child["gpu"] == ""  # not asked without torch imported
+    for key in ("cpu", "simd", "cores", "python", "torch", "mujoco"):  # versions from metadata, not imports
+        assert child[key] == here[key], key

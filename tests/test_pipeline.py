@@ -14,9 +14,9 @@ import torch
 
 from baselines.common.config import ConfigError
 from baselines.common.files import CheckpointError
-from baselines.common.machine import machine, machine_line
 from baselines.hyperdistill import pipeline, pipeline_preset, run_pipeline, seeds
 from baselines.hyperdistill.__main__ import main
+from unimal_gym.machine import machine, machine_line
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.slow  # every test here runs the smoke pipeline (≈ 7–12 s each)

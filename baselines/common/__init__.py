@@ -18,8 +18,10 @@ module             what it holds
 ``interrupt``      Ctrl-C / SIGTERM: save the step in hand, say how to resume
 ``lock``           one writer per run folder
 ``threads``        torch's thread count for a block of work
-``machine``        the machine a measurement was made on (CPU, cores, versions)
 ``plotting``       matplotlib's pyplot when installed, on the file-only backend
 ``legacy``         readers for files written before the layer restructure
 =================  ===========================================================================
+
+The machine a measurement was made on (CPU, cores, versions) is :mod:`unimal_gym.machine`: the torch-free
+environment benchmarks print it too.
 """

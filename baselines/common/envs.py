@@ -24,8 +24,8 @@ import unimal_gym  # registers the environments
 from unimal_gym.envs import UnimalVectorEnv
 from unimal_gym.envs.errors import UnknownRobotError
 from unimal_gym.envs.robots import BUNDLED_SETS, folder_robot_files, resolve_robot, robot_set_folder
-from unimal_gym.envs.vector import available_cpus
 from unimal_gym.layout import ENV_IDS
+from unimal_gym.machine import available_cpus
 from unimal_gym.morphology import MorphologyError
 
 from . import interrupt

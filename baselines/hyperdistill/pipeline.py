@@ -39,6 +39,7 @@ import numpy as np
 from unimal_gym import MAX_EPISODE_STEPS
 from unimal_gym.envs.errors import RobotTooLargeError
 from unimal_gym.envs.robots import check_robot_size
+from unimal_gym.machine import machine_line
 from unimal_gym.morphology import load, save, to_xml
 from unimal_gym.morphology.sample import pd_robots
 
@@ -52,7 +53,6 @@ from ..common.expert_data import read_manifest
 from ..common.files import CheckpointError, atomic_write, file_sha256, write_json
 from ..common.latency import actor_latency, robot_observation
 from ..common.lock import holds_lock
-from ..common.machine import machine_line
 from ..common.progress import Progress
 from ..common.rollouts import evaluate_robots, robot_jobs, summarise
 from ..common.run_dir import resolve_checkpoint

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from unimal_gym.machine import machine, machine_line
+
 from ..common.agents import REFERENCE_POLICIES
 from ..common.expert_data import read_manifest
 from ..common.files import read_csv
-from ..common.machine import machine, machine_line
 from ..common.plotting import pyplot
 from ..common.rollouts import cut_note
 from ..common.stats import compare, gate

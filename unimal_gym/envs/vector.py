@@ -45,19 +45,12 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from ..machine import available_cpus
 from .errors import InvalidStateError
 from .robots import RobotSpec, resolve_robots
 from .unimal_env import DEFAULT_ROBOTS, UnimalEnv
 
 Obs = dict[str, np.ndarray]
-
-
-def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask where the platform has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def autoreset_mode_of(mode: AutoresetMode | str) -> AutoresetMode:

@@ -5,14 +5,19 @@ Times depend on the CPU as much as on the code: the laptop teacher's PPO runs at
 cannot be compared, so the pipeline's ``results.json`` and ``report.md`` and the benchmarks' headers carry
 :func:`machine` / :func:`machine_line`.
 
-``python -c "from baselines.common.machine import machine_line; print(machine_line())"``
+The module needs only the standard library: it lives in the torch-free package so that the environment
+benchmarks, which run without torch, print the same line as the baselines' reports. torch and MuJoCo are
+described when they are installed.
+
+``python -c "from unimal_gym.machine import machine_line; print(machine_line())"``
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import platform
+import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -36,29 +41,40 @@ def _cpuinfo(path: Path = CPUINFO) -> dict[str, str]:
     return info
 
 
+def available_cpus() -> int:
+    """The logical CPUs this process may run on: its affinity mask where the platform has one (Linux), else
+    all of the machine's (macOS, Windows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _version(distribution: str) -> str:
+    """The installed version of ``distribution`` (``""`` where it is not installed), without importing it."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
 def machine(cpuinfo: Path = CPUINFO) -> dict[str, Any]:
     """What decides how fast this process runs the project's code.
+
+    Imports nothing: versions come from the installed distributions' metadata, and the GPU is asked for only
+    where this process has already imported torch (the baselines have; an env benchmark has not, and needs no
+    2-second torch import to print its header).
 
     :param cpuinfo: where to read the CPU's description (tests pass a file).
     :return: ``cpu`` (model name), ``mhz`` (its clock as Linux reports it now; 0 when unknown), ``simd``
         (the widest vector instruction set, or ``""`` when unknown), ``cores`` (logical CPUs this process may
-        use), ``gpu`` (CUDA device name or ``""``), and the ``python`` / ``torch`` /
-        ``mujoco`` versions (``""`` for one not installed). Not torch's thread count: each stage sets its own
-        (its config records it).
+        use), ``gpu`` (CUDA device name, or ``""`` for none or torch not imported), and the ``python`` /
+        ``torch`` / ``mujoco`` versions (``""`` for one not installed). Not torch's thread count: each stage
+        sets its own (its config records it).
     """
     info = _cpuinfo(cpuinfo)
     flags = set((info.get("flags") or info.get("Features") or "").split())
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 0
-    modules: dict[str, Any] = {}
-    for name in ("torch", "mujoco"):  # torch: absent where only unimal_gym is installed (env benchmarks)
-        try:
-            modules[name] = importlib.import_module(name)
-        except ImportError:
-            modules[name] = None
-    torch, mujoco = modules["torch"], modules["mujoco"]
+    torch = sys.modules.get("torch")
     try:
         mhz = round(float(info.get("cpu MHz", "0")))
     except ValueError:
@@ -67,11 +83,11 @@ def machine(cpuinfo: Path = CPUINFO) -> dict[str, Any]:
         "cpu": info.get("model name") or platform.processor() or platform.machine(),
         "mhz": mhz,
         "simd": next((flag for flag in SIMD_FLAGS if flag in flags), ""),
-        "cores": cores,
-        "gpu": torch.cuda.get_device_name(0) if torch and torch.cuda.is_available() else "",
+        "cores": available_cpus(),
+        "gpu": torch.cuda.get_device_name(0) if torch is not None and torch.cuda.is_available() else "",
         "python": platform.python_version(),
-        "torch": torch.__version__ if torch else "",
-        "mujoco": mujoco.__version__ if mujoco else "",
+        "torch": _version("torch"),
+        "mujoco": _version("mujoco"),
     }
 
 
@@ -86,4 +102,4 @@ def machine_line(info: dict[str, Any] | None = None) -> str:
     return f"{m['cpu']}{simd}, {m['cores']} cores{gpu}{torch}, mujoco {m['mujoco']}, Python {m['python']}"
 
 
-__all__ = ["machine", "machine_line"]
+__all__ = ["available_cpus", "machine", "machine_line"]
