@@ -14,7 +14,7 @@ import torch
 
 from baselines.common.config import ConfigError
 from baselines.common.files import CheckpointError
-from baselines.hyperdistill import pipeline, pipeline_preset, run_pipeline, seeds
+from baselines.hyperdistill import PipelineConfig, pipeline, pipeline_preset, publish, run_pipeline, seeds
 from baselines.hyperdistill.__main__ import main
 from unimal_gym.machine import machine, machine_line
 
@@ -345,16 +345,24 @@ def test_the_train_set_is_exactly_the_teachers_robots(tmp_path: Path) -> None:
     assert robots == {"train": 2, "near": 2, "far": config.distill.eval_limit} and config.distill.eval_limit == 3
 
 
+@pytest.fixture(scope="module")
+def two_teacher_seeds(tmp_path_factory: pytest.TempPathFactory) -> tuple[PipelineConfig, Path, Path]:
+    """Two smoke runs (train and near sets, 2-point distillation curves) with teacher seeds 0 and 7."""
+    config = replace(pipeline_preset("smoke"), test_sets=(), curve_sets=("near",))  # train and near are enough
+    config = replace(config, distill=replace(config.distill, evaluate=True, eval_every=1))  # curves of 2 points
+    root = tmp_path_factory.mktemp("seeds")  # (the shared smoke run is changed by other tests)
+    first, second = root / "seed1", root / "seed2"
+    run_pipeline(config, first, log=lambda _: None)
+    run_pipeline(replace(config, teacher=replace(config.teacher, seed=7)), second, log=lambda _: None)
+    return config, first, second
+
+
 def test_runs_with_other_teacher_seeds_combine_into_one_table(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two_teacher_seeds: tuple[PipelineConfig, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """baselines.hyperdistill.seeds: each cell is the mean over runs of the runs' own means, the gate is
     counted per run, and runs that differ in more than the teacher's seed are refused."""
-    config = replace(pipeline_preset("smoke"), test_sets=(), curve_sets=("near",))  # train and near are enough
-    config = replace(config, distill=replace(config.distill, evaluate=True, eval_every=1))  # curves of 2 points
-    first, second = tmp_path / "seed1", tmp_path / "seed2"  # (the shared smoke run is changed by other tests)
-    run_pipeline(config, first, log=lambda _: None)
-    run_pipeline(replace(config, teacher=replace(config.teacher, seed=7)), second, log=lambda _: None)
+    config, first, second = two_teacher_seeds
     seeds.write([first, second], tmp_path / "across")
     combined = json.loads((tmp_path / "across" / "results.json").read_text())
     own = [json.loads((run / "report" / "results.json").read_text()) for run in (first, second)]
@@ -398,3 +406,65 @@ def test_runs_with_other_teacher_seeds_combine_into_one_table(
     assert seeds.main([str(first), str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "is not a finished pipeline run" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_published_run_holds_its_report_and_logs_and_combines_like_the_run(
+    two_teacher_seeds: tuple[PipelineConfig, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """baselines.hyperdistill.publish: the shareable files only, no path of this machine in them, and
+    baselines.hyperdistill.seeds gives the same table from published folders as from the runs."""
+    _, first, second = two_teacher_seeds
+    pub = [tmp_path / "pub" / "seed1", tmp_path / "pub" / "seed2"]
+    for run, dest in zip((first, second), pub, strict=True):
+        written = publish.publish(run, dest)
+        assert sorted(p.as_posix() for p in written) == sorted(
+            p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()
+        )
+        results = json.loads((run / "report" / "results.json").read_text())
+        teacher = Path(results["teacher"]).parent.parent
+        expected = {"pipeline.json", "report.md", "results.json", "teacher/config.json", "teacher/progress.csv"}
+        students = [s for runs in results["runs"].values() for s in runs]
+        expected |= {f"{s}/{name}" for s in students for name in ("config.json", "eval.csv")}
+        assert expected <= {p.as_posix() for p in written}
+        assert not any(p.suffix in (".pt", ".npz", ".xml") for p in written)  # no checkpoints, data or robots
+        assert (dest / "teacher" / "progress.csv").read_bytes() == (teacher / "progress.csv").read_bytes()
+        for path in dest.rglob("*"):
+            if path.suffix in (".json", ".csv", ".md"):
+                assert str(first.parent) not in path.read_text(), path
+        published = json.loads((dest / "results.json").read_text())
+        assert published["teacher"] == f"OUT/{teacher.name}/checkpoints/final.pt"
+        assert {k: v for k, v in published.items() if k != "teacher"} == {
+            k: v for k, v in results.items() if k != "teacher"
+        }
+    seeds.write([first, second], tmp_path / "from-runs")
+    seeds.write(pub, tmp_path / "from-published")
+    from_runs, from_pub = (
+        json.loads((tmp_path / d / "results.json").read_text()) for d in ("from-runs", "from-published")
+    )
+    assert from_runs.pop("runs") != from_pub.pop("runs")
+    assert from_runs == from_pub
+    for run, dest in zip((first, second), pub, strict=True):  # the teachers' training logs (curves)
+        assert seeds.load_run(dest)["teacher_log"].read_bytes() == seeds.load_run(run)["teacher_log"].read_bytes()
+
+    # a mixed pair: a new run beside a published one
+    seeds.write([pub[0], second], tmp_path / "mixed")
+    assert json.loads((tmp_path / "mixed" / "results.json").read_text())["summary"] == from_runs["summary"]
+
+    # a teacher trained outside the run (--teacher): its folder becomes TEACHER
+    moved = tmp_path / "moved"
+    shutil.copytree(first, moved / "run")
+    teacher = next((moved / "run").glob("teacher-*")).rename(moved / "my-teacher")
+    saved = json.loads((moved / "run" / "report" / "results.json").read_text())
+    saved["teacher"] = str(teacher / "checkpoints" / "final.pt")
+    (moved / "run" / "report" / "results.json").write_text(json.dumps(saved))
+    written = publish.publish(moved / "run", moved / "pub")
+    assert json.loads((moved / "pub" / "results.json").read_text())["teacher"] == "TEACHER/checkpoints/final.pt"
+    assert {"teacher/config.json", "teacher/progress.csv"} <= {p.as_posix() for p in written}
+
+    # refused: a destination in use, an unfinished run; nothing is written
+    assert publish.main([str(first), str(pub[0])]) == 2
+    assert "is not an empty folder" in capsys.readouterr().err
+    assert publish.main([str(tmp_path / "pub"), str(tmp_path / "new")]) == 2
+    assert "is not a finished pipeline run (pipeline.json is missing)" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    assert sorted(p.name for p in (tmp_path / "pub").iterdir()) == ["seed1", "seed2"]  # no staging folder left

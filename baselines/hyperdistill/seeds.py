@@ -3,8 +3,10 @@
 ``python -m baselines.hyperdistill.seeds RUN_A RUN_B RUN_C --out DIR``
 
 Each ``RUN`` is the output folder of ``python -m baselines.hyperdistill`` (its ``pipeline.json`` and
-``report/results.json``). The runs must agree on everything but ``teacher.seed``: task, robots, sets,
-students and every other setting. For every evaluated set and policy ``DIR`` gets:
+``report/results.json``) or that folder published by ``python -m baselines.hyperdistill.publish`` (as under
+``benchmarks/results/``), so a new teacher seed combines with the published ones. The runs must agree on
+everything but ``teacher.seed``: task, robots, sets, students and every other setting. For every evaluated
+set and policy ``DIR`` gets:
 
 - the mean over runs of the run's mean return, its standard error across runs and the runs' range
   (where a newcomer's rerun of the same command should land);
@@ -49,8 +51,11 @@ class SeedsError(UserError, ValueError):
 
 
 def load_run(root: Path) -> dict[str, Any]:
-    """``{"root", "config", "results"}`` of one pipeline run. :raises SeedsError: not a finished run."""
-    paths = {"config": root / "pipeline.json", "results": root / "report" / "results.json"}
+    """``{"root", "config", "results", "teacher_log"}`` of one pipeline run or published run (the teacher's
+    ``progress.csv`` may be absent). :raises SeedsError: not a finished run."""
+    published = not (root / "report").is_dir() and (root / "results.json").is_file()
+    results = root / "results.json" if published else root / "report" / "results.json"
+    paths = {"config": root / "pipeline.json", "results": results}
     run: dict[str, Any] = {"root": root}
     for key, path in paths.items():
         if not path.is_file():
@@ -61,6 +66,8 @@ def load_run(root: Path) -> dict[str, Any]:
             raise SeedsError(f"{path} is broken: {exc}") from None
     if "returns" not in run["results"]:
         raise SeedsError(f"{paths['results']} has no per-robot returns (written by an older version); rerun its report")
+    teacher = Path(run["results"].get("teacher", "")).parent.parent  # <teacher run>/checkpoints/final.pt
+    run["teacher_log"] = root / "teacher" / "progress.csv" if published else teacher / "progress.csv"
     return run
 
 
@@ -134,8 +141,7 @@ def teacher_curves(runs: list[dict[str, Any]]) -> list[tuple[np.ndarray, np.ndar
     """Per run with a readable teacher ``progress.csv``: (timesteps, rolling-mean training return)."""
     curves = []
     for run in runs:
-        teacher = Path(run["results"].get("teacher", ""))
-        progress = teacher.parent.parent / "progress.csv"
+        progress = run["teacher_log"]
         if not progress.is_file():
             continue
         with progress.open(newline="") as f:

@@ -1,0 +1,131 @@
+"""A finished pipeline run reduced to what can be shared and committed: its report, tables, logs and settings.
+
+``python -m baselines.hyperdistill.publish RUN DEST``
+
+A run folder of ``python -m baselines.hyperdistill`` holds checkpoints, expert data and generated robots
+(hundreds of MB at the ``laptop`` preset). ``DEST`` gets the files that say what the run did and found
+(0.5–1.1 MB at the ``laptop`` preset), laid out as ``benchmarks/results/laptop/<task>/seed<N>/``::
+
+    DEST/pipeline.json                                  the run's settings
+    DEST/report.md, results.json, *.png                 its report (RUN/report/)
+    DEST/teacher/config.json, progress.csv, robots.csv  the teacher's settings and training log
+    DEST/students/<run>/config.json, progress.csv, eval.csv
+                                                        each distillation's settings and logs
+
+Paths in the copied text files name no folder of the machine that made them: RUN becomes ``OUT`` and a
+teacher trained outside it (``--teacher``) ``TEACHER`` (its run folder). Other paths given on the command
+line (a ``--robots`` folder, say) are kept as given.
+
+``python -m baselines.hyperdistill.seeds`` reads a published folder as it reads a run folder, so a new
+teacher seed can be combined with published ones. ``DEST`` must be new or empty; it appears whole or not at
+all (written beside it, then renamed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from ..common.config import UserError, run_cli
+
+TEACHER_FILES = ("config.json", "progress.csv", "robots.csv")
+STUDENT_FILES = ("config.json", "progress.csv", "eval.csv")
+TEXT_SUFFIXES = (".json", ".csv", ".md")
+
+
+class PublishError(UserError, ValueError):
+    """A run that cannot be published: unfinished, or a destination that is not new or empty."""
+
+
+def _finished_results(run: Path) -> dict:
+    """``RUN/report/results.json``. :raises PublishError: not a finished pipeline run."""
+    for path in (run / "pipeline.json", run / "report" / "results.json"):
+        if not path.is_file():
+            raise PublishError(f"{run} is not a finished pipeline run ({path.relative_to(run)} is missing)")
+    try:
+        return json.loads((run / "report" / "results.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise PublishError(f"{run / 'report' / 'results.json'} is broken: {exc}") from None
+
+
+def _renames(run: Path, teacher_dir: Path) -> list[tuple[str, str]]:
+    """(path as written, its placeholder), longest first so that a teacher inside RUN becomes ``OUT/...``."""
+    pairs = {str(run.resolve()): "OUT", str(run): "OUT"}
+    if not teacher_dir.resolve().is_relative_to(run.resolve()):
+        pairs |= {str(teacher_dir.resolve()): "TEACHER", str(teacher_dir): "TEACHER"}
+    return sorted(((k, v) for k, v in pairs.items() if k not in ("", ".")), key=lambda p: -len(p[0]))
+
+
+def _copy(source: Path, target: Path, renames: list[tuple[str, str]]) -> None:
+    """Copy one file; in text files, every path of ``renames`` becomes its placeholder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.suffix not in TEXT_SUFFIXES:
+        shutil.copyfile(source, target)
+        return
+    text = source.read_bytes().decode()  # bytes: CSV rows end in \r\n, kept as written
+    for path, placeholder in renames:
+        text = text.replace(path, placeholder)
+    target.write_bytes(text.encode())
+
+
+def publish(run: Path, dest: Path) -> list[Path]:
+    """Copy the shareable files of the finished pipeline run ``run`` into the new folder ``dest``.
+
+    :return: the files written, relative to ``dest``.
+    :raises PublishError: ``run`` is not a finished run, or ``dest`` exists and is not an empty folder.
+    """
+    results = _finished_results(run)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise PublishError(f"{dest} exists and is not an empty folder; publish into a new one")
+    teacher_dir = Path(results["teacher"]).parent.parent  # <teacher run>/checkpoints/final.pt
+    if not teacher_dir.is_dir() and (run / teacher_dir.name).is_dir():  # a run folder moved since its report
+        teacher_dir = run / teacher_dir.name
+    renames = _renames(run, teacher_dir)
+    files: dict[str, Path] = {"pipeline.json": run / "pipeline.json"}
+    for path in sorted((run / "report").iterdir()):
+        if path.is_file() and path.suffix in (".md", ".json", ".png"):
+            files[path.name] = path
+    files |= {f"teacher/{name}": teacher_dir / name for name in TEACHER_FILES if (teacher_dir / name).is_file()}
+    for runs in results.get("runs", {}).values():
+        for student in runs:  # "students/<name>", relative to RUN
+            for name in STUDENT_FILES:
+                if (run / student / name).is_file():
+                    files[f"{student}/{name}"] = run / student / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        for relative, source in files.items():
+            _copy(source, staging / relative, renames)
+        if dest.exists():
+            dest.rmdir()  # empty, checked above
+        staging.rename(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [Path(r) for r in files]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m baselines.hyperdistill.publish RUN DEST``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m baselines.hyperdistill.publish", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("run", help="the output folder of a finished python -m baselines.hyperdistill")
+    parser.add_argument("dest", help="a new (or empty) folder for the shareable files")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        written = publish(Path(args.run), Path(args.dest))
+        size = sum((Path(args.dest) / f).stat().st_size for f in written)
+        print(f"{args.dest}: {len(written)} files, {size / 1e3:.0f} kB")
+        return 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
