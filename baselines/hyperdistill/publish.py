@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -52,23 +53,33 @@ def _finished_results(run: Path) -> dict:
         raise PublishError(f"{run / 'report' / 'results.json'} is broken: {exc}") from None
 
 
-def _renames(run: Path, teacher_dir: Path) -> list[tuple[str, str]]:
-    """(path as written, its placeholder), longest first so that a teacher inside RUN becomes ``OUT/...``."""
-    pairs = {str(run.resolve()): "OUT", str(run): "OUT"}
+def _renames(run: Path, teacher_dir: Path) -> list[tuple[re.Pattern[str], str]]:
+    """Patterns of the run's and an outside teacher's folder in text, and their placeholders; longest first,
+    so that a teacher inside RUN becomes ``OUT/...``. A folder matches only as a whole path: its absolute
+    form anywhere it is not part of a longer name, the form given on the command line (``--out out``) only
+    where a path inside it follows (``out/teacher-…``; not ``layout/`` or a bare word ``out``)."""
+    folders = [(run, "OUT")]
     if not teacher_dir.resolve().is_relative_to(run.resolve()):
-        pairs |= {str(teacher_dir.resolve()): "TEACHER", str(teacher_dir): "TEACHER"}
-    return sorted(((k, v) for k, v in pairs.items() if k not in ("", ".")), key=lambda p: -len(p[0]))
+        folders.append((teacher_dir, "TEACHER"))
+    patterns: dict[str, tuple[str, str]] = {}
+    for folder, placeholder in folders:
+        whole = str(folder.resolve())
+        patterns[whole] = (rf"(?<![\w.\-/~]){re.escape(whole)}(?=/|\.(?!\w)|[^\w.\-]|$)", placeholder)
+        given = str(folder)
+        if given not in patterns and given not in ("", "."):
+            patterns[given] = (rf"(?<![\w.\-/~]){re.escape(given)}(?=/)", placeholder)
+    return [(re.compile(patterns[k][0]), patterns[k][1]) for k in sorted(patterns, key=len, reverse=True)]
 
 
-def _copy(source: Path, target: Path, renames: list[tuple[str, str]]) -> None:
+def _copy(source: Path, target: Path, renames: list[tuple[re.Pattern[str], str]]) -> None:
     """Copy one file; in text files, every path of ``renames`` becomes its placeholder."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if source.suffix not in TEXT_SUFFIXES:
         shutil.copyfile(source, target)
         return
     text = source.read_bytes().decode()  # bytes: CSV rows end in \r\n, kept as written
-    for path, placeholder in renames:
-        text = text.replace(path, placeholder)
+    for pattern, placeholder in renames:
+        text = pattern.sub(placeholder, text)
     target.write_bytes(text.encode())
 
 

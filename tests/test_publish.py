@@ -1,0 +1,80 @@
+"""baselines.hyperdistill.publish on hand-made run folders: which paths become OUT / TEACHER, and which stay.
+
+(A real pipeline run published and read back by ``seeds``: tests/test_pipeline.py.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from baselines.hyperdistill.publish import PublishError, publish
+
+REPORT = "Teacher `{t}`; near = `out/near-1`; see layout/out/x, out.csv, my-out/x and the word out.\n"
+
+
+def _run(root: Path, teacher: str) -> Path:
+    """A finished run folder ``root/out`` whose teacher checkpoint path is written as ``teacher``."""
+    run = root / "out"
+    (run / "report").mkdir(parents=True)
+    (run / "pipeline.json").write_text(json.dumps({"task": "ft", "note": "out"}))
+    results = {"teacher": teacher, "runs": {"mlp": ["students/mlp-1"]}, "summary": {}}
+    (run / "report" / "results.json").write_text(json.dumps(results))
+    (run / "report" / "report.md").write_text(REPORT.format(t=teacher))
+    (run / "report" / "plot.png").write_bytes(b"\x89PNG out/ bytes kept")
+    (run / "students" / "mlp-1" / "checkpoints").mkdir(parents=True)
+    (run / "students" / "mlp-1" / "eval.csv").write_bytes(b"epoch,set\r\n1,near=out/near-1\r\n")
+    (run / "students" / "mlp-1" / "checkpoints" / "final.pt").write_bytes(b"x")
+    return run
+
+
+def test_the_run_folder_given_relative_becomes_out_only_as_a_whole_path(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = _run(tmp_path, "out/teacher-a/checkpoints/final.pt")
+    (run / "teacher-a").mkdir()
+    (run / "teacher-a" / "progress.csv").write_bytes(b"iteration\r\n1\r\n")
+    written = publish(Path("out"), Path("pub"))
+    assert sorted(p.as_posix() for p in written) == [
+        "pipeline.json", "plot.png", "report.md", "results.json", "students/mlp-1/eval.csv", "teacher/progress.csv",
+    ]  # fmt: skip
+    pub = tmp_path / "pub"
+    assert (pub / "report.md").read_text() == REPORT.format(t="OUT/teacher-a/checkpoints/final.pt").replace(
+        "`out/near-1`", "`OUT/near-1`"
+    )  # layout/out, out.csv, my-out and the word "out" are not the run's folder
+    assert json.loads((pub / "pipeline.json").read_text()) == {"task": "ft", "note": "out"}
+    assert (pub / "students" / "mlp-1" / "eval.csv").read_bytes() == b"epoch,set\r\n1,near=OUT/near-1\r\n"
+    assert (pub / "plot.png").read_bytes() == b"\x89PNG out/ bytes kept"  # binary files are copied as they are
+    assert (pub / "teacher" / "progress.csv").read_bytes() == b"iteration\r\n1\r\n"
+
+
+def test_an_absolute_run_folder_and_an_outside_teacher_become_out_and_teacher(tmp_path: Path) -> None:
+    teacher = tmp_path / "teachers" / "t1"
+    (teacher / "checkpoints").mkdir(parents=True)
+    (teacher / "config.json").write_text(json.dumps({"robots": str(tmp_path / "teachers" / "t10")}))
+    run = _run(tmp_path, str(teacher / "checkpoints" / "final.pt"))
+    md = run / "report" / "report.md"
+    md.write_text(md.read_text() + f"near at {run}/near-2 and {run}.\n")
+    publish(run, tmp_path / "pub")
+    text = (tmp_path / "pub" / "report.md").read_text()
+    assert text.startswith("Teacher `TEACHER/checkpoints/final.pt`;") and text.endswith("near at OUT/near-2 and OUT.\n")
+    assert json.loads((tmp_path / "pub" / "results.json").read_text())["teacher"] == "TEACHER/checkpoints/final.pt"
+    # a longer name that starts with the teacher's folder is another folder
+    robots = json.loads((tmp_path / "pub" / "teacher" / "config.json").read_text())["robots"]
+    assert robots == str(tmp_path / "teachers" / "t10")
+
+
+def test_an_unfinished_run_or_a_used_destination_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    run = _run(tmp_path, "x/checkpoints/final.pt")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "mine.txt").write_text("keep")
+    with pytest.raises(PublishError, match=r"used exists and is not an empty folder; publish into a new one"):
+        publish(run, tmp_path / "used")
+    assert [p.name for p in (tmp_path / "used").iterdir()] == ["mine.txt"]
+    (run / "report" / "results.json").write_text("{")
+    with pytest.raises(PublishError, match=r"results.json is broken"):
+        publish(run, tmp_path / "new")
+    (run / "pipeline.json").unlink()
+    with pytest.raises(PublishError, match=r"is not a finished pipeline run \(pipeline.json is missing\)"):
+        publish(run, tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "used"]
