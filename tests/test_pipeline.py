@@ -285,7 +285,7 @@ def test_several_student_seeds_are_reported_across_seeds(smoke_run: tuple[Path, 
     main(["--preset", "smoke", "--out", str(out), "--students", "mlp", "--seeds", "2"])  # the CLI option: all cached
 
 
-def test_hn_rl_is_an_optional_stage_compared_like_a_student(smoke_run: tuple[Path, list[str]]) -> None:
+def test_hn_rl_is_an_optional_stage_compared_like_a_student(smoke_run: tuple[Path, list[str]], tmp_path: Path) -> None:
     out, _ = smoke_run
     lines: list[str] = []
     run_pipeline(replace(pipeline_preset("smoke"), hn_rl=True), out, log=lines.append)
@@ -297,6 +297,10 @@ def test_hn_rl_is_an_optional_stage_compared_like_a_student(smoke_run: tuple[Pat
     assert "| HN-RL |" in (out / "report" / "report.md").read_text()
     for entry in results["sets"].values():
         assert ("hn-rl" in entry["students"]) == entry["gate"]["passed"]
+    assert results["learnt"] == {"hn-rl": str(hn / "checkpoints" / "final.pt")}
+    written = {p.as_posix() for p in publish.publish(out, tmp_path / "pub")}  # its training log is shared too
+    assert {"hn-rl/config.json", "hn-rl/progress.csv", "teacher/progress.csv"} <= written
+    assert (tmp_path / "pub" / "hn-rl" / "progress.csv").read_bytes() == (hn / "progress.csv").read_bytes()
 
 
 def test_students_evaluated_during_distillation_are_still_evaluated_on_every_set(

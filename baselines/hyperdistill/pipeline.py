@@ -428,7 +428,7 @@ def _tables_and_report(
     timings["total"] = time.perf_counter() - t_start
     names = policy_names(teacher_agent.arch)
     report = write_report(
-        out / "report", config, teacher_ckpt, data, runs, evals, costs, latencies, timings, names, sets, before
+        out / "report", config, teacher_ckpt, data, runs, evals, costs, latencies, timings, names, sets, before, learnt
     )
     log(f"== report: {report}")
     return report

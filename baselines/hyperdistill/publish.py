@@ -9,6 +9,7 @@ A run folder of ``python -m baselines.hyperdistill`` holds checkpoints, expert d
     DEST/pipeline.json                                  the run's settings
     DEST/report.md, results.json, *.png                 its report (RUN/report/)
     DEST/teacher/config.json, progress.csv, robots.csv  the teacher's settings and training log
+    DEST/hn-rl/config.json, progress.csv, robots.csv    the same of HN-RL, where the run trained it
     DEST/students/<run>/config.json, progress.csv, eval.csv
                                                         each distillation's settings and logs
 
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from ..common.config import UserError, run_cli
 
-TEACHER_FILES = ("config.json", "progress.csv", "robots.csv")
+PPO_FILES = ("config.json", "progress.csv", "robots.csv")  # of the teacher and HN-RL
 STUDENT_FILES = ("config.json", "progress.csv", "eval.csv")
 TEXT_SUFFIXES = (".json", ".csv", ".md")
 
@@ -51,6 +52,14 @@ def _finished_results(run: Path) -> dict:
         return json.loads((run / "report" / "results.json").read_text())
     except json.JSONDecodeError as exc:
         raise PublishError(f"{run / 'report' / 'results.json'} is broken: {exc}") from None
+
+
+def _ppo_folder(run: Path, checkpoint: str) -> Path:
+    """The PPO run folder of ``<folder>/checkpoints/final.pt`` as the report wrote it (in RUN if RUN moved)."""
+    folder = Path(checkpoint).parent.parent
+    if not folder.is_dir() and (run / folder.name).is_dir():  # a run folder moved since its report
+        return run / folder.name
+    return folder
 
 
 def _renames(run: Path, teacher_dir: Path) -> list[tuple[re.Pattern[str], str]]:
@@ -92,15 +101,15 @@ def publish(run: Path, dest: Path) -> list[Path]:
     results = _finished_results(run)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise PublishError(f"{dest} exists and is not an empty folder; publish into a new one")
-    teacher_dir = Path(results["teacher"]).parent.parent  # <teacher run>/checkpoints/final.pt
-    if not teacher_dir.is_dir() and (run / teacher_dir.name).is_dir():  # a run folder moved since its report
-        teacher_dir = run / teacher_dir.name
+    teacher_dir = _ppo_folder(run, results["teacher"])
     renames = _renames(run, teacher_dir)
     files: dict[str, Path] = {"pipeline.json": run / "pipeline.json"}
     for path in sorted((run / "report").iterdir()):
         if path.is_file() and path.suffix in (".md", ".json", ".png"):
             files[path.name] = path
-    files |= {f"teacher/{name}": teacher_dir / name for name in TEACHER_FILES if (teacher_dir / name).is_file()}
+    ppo = {"teacher": teacher_dir} | {label: _ppo_folder(run, c) for label, c in results.get("learnt", {}).items()}
+    for label, folder in ppo.items():
+        files |= {f"{label}/{name}": folder / name for name in PPO_FILES if (folder / name).is_file()}
     for runs in results.get("runs", {}).values():
         for student in runs:  # "students/<name>", relative to RUN
             for name in STUDENT_FILES:

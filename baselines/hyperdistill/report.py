@@ -174,6 +174,7 @@ def write_report(
     names: dict[str, str],
     sets: dict[str, str],
     before: dict[str, float | None] | None = None,
+    learnt: dict[str, Path] | None = None,
 ) -> Path:
     """``report.md`` (+ ``results.json``, ``curves.png``, ``returns.png``): students against the teacher.
 
@@ -182,6 +183,8 @@ def write_report(
     :param sets: evaluation set name → the bundled set or folder it was read from.
     :param before: the stages this run found done → the seconds they took in the run that did them (None: not
         recorded).
+    :param learnt: policies learnt by RL beside the teacher (``hn-rl``) → their checkpoints (``learnt`` in
+        ``results.json``, as ``teacher``).
     """
     before = before or {}
     machine_info = machine()
@@ -270,6 +273,7 @@ def write_report(
     results = {
         "task": config.task,
         "teacher": str(teacher),
+        "learnt": {label: str(path) for label, path in (learnt or {}).items()},
         "summary": summary,
         "sets": statistics,
         "returns": per_robot_returns(evals),
