@@ -1,0 +1,32 @@
+"""The committed laptop results agree with themselves: each task's ``seeds/`` table is what
+``python -m baselines.hyperdistill.seeds`` computes today from the committed per-seed folders beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from baselines.hyperdistill import seeds
+
+LAPTOP = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "laptop"
+TASKS = sorted(p.parent.parent.name for p in LAPTOP.glob("*/seeds/results.json"))
+
+
+def test_every_task_has_a_table_across_seeds() -> None:
+    assert TASKS == ["ft", "obstacle", "vt"]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_table_across_seeds_is_recomputed_from_the_published_runs(task: str, tmp_path: Path) -> None:
+    committed = json.loads((LAPTOP / task / "seeds" / "results.json").read_text())
+    runs = [LAPTOP / task / Path(run).name for run in committed["runs"]]  # written relative to the task folder
+    assert all((run / "results.json").is_file() for run in runs), runs
+    configs = [json.loads((run / "pipeline.json").read_text()) for run in runs]
+    assert committed["teacher_seeds"] == [config["teacher"]["seed"] for config in configs]
+    seeds.write(runs, tmp_path / "again")
+    again = json.loads((tmp_path / "again" / "results.json").read_text())
+    assert again.pop("runs") == [str(r) for r in runs]
+    committed.pop("runs")
+    assert again == committed
