@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from baselines.common.files import CheckpointError
 from baselines.hyperdistill.publish import PublishError, publish
 
 REPORT = "Teacher `{t}`; near = `out/near-1`; see layout/out/x, out.csv, my-out/x and the word out.\n"
@@ -71,6 +72,8 @@ def test_an_unfinished_run_or_a_used_destination_is_refused_and_nothing_is_writt
     with pytest.raises(PublishError, match=r"used exists and is not an empty folder; publish into a new one"):
         publish(run, tmp_path / "used")
     assert [p.name for p in (tmp_path / "used").iterdir()] == ["mine.txt"]
+    with pytest.raises(CheckpointError, match=r"mine.txt is a file, not a folder"):  # DEST's parent
+        publish(run, tmp_path / "used" / "mine.txt" / "pub")
     (run / "report" / "results.json").write_text("{")
     with pytest.raises(PublishError, match=r"results.json is broken"):
         publish(run, tmp_path / "new")

@@ -31,8 +31,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ..common.config import UserError, run_cli
+from ..common.lock import writable_folder
 
 PPO_FILES = ("config.json", "progress.csv", "robots.csv")  # of the teacher and HN-RL
 STUDENT_FILES = ("config.json", "progress.csv", "eval.csv")
@@ -43,7 +45,7 @@ class PublishError(UserError, ValueError):
     """A run that cannot be published: unfinished, or a destination that is not new or empty."""
 
 
-def _finished_results(run: Path) -> dict:
+def _finished_results(run: Path) -> dict[str, Any]:
     """``RUN/report/results.json``. :raises PublishError: not a finished pipeline run."""
     for path in (run / "pipeline.json", run / "report" / "results.json"):
         if not path.is_file():
@@ -97,6 +99,7 @@ def publish(run: Path, dest: Path) -> list[Path]:
 
     :return: the files written, relative to ``dest``.
     :raises PublishError: ``run`` is not a finished run, or ``dest`` exists and is not an empty folder.
+    :raises CheckpointError: ``dest``'s parent folder cannot be created or written in.
     """
     results = _finished_results(run)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -115,8 +118,7 @@ def publish(run: Path, dest: Path) -> list[Path]:
             for name in STUDENT_FILES:
                 if (run / student / name).is_file():
                     files[f"{student}/{name}"] = run / student / name
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=writable_folder(dest.parent)))
     try:
         for relative, source in files.items():
             _copy(source, staging / relative, renames)
