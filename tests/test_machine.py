@@ -57,7 +57,10 @@ def test_without_a_model_name_or_a_cpuinfo_it_says_what_platform_knows(tmp_path:
 def test_the_line_needs_no_torch_and_imports_nothing_heavy(tmp_path: Path) -> None:
     # the env benchmarks print this line where torch is not installed: a stand-in torch that fails to import
     (tmp_path / "torch").mkdir()
-    (tmp_path / "torch" / "__init__.py").write_text("raise ImportError('No module named torch')\n")
+    marker = tmp_path / "torch-import-attempted"  # a failed import leaves no trace in sys.modules; this does
+    (tmp_path / "torch" / "__init__.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nraise ImportError('No module named torch')\n"
+    )
     code = (
         "import json, sys\n"
         "from unimal_gym.machine import machine, machine_line\n"
@@ -68,6 +71,7 @@ def test_the_line_needs_no_torch_and_imports_nothing_heavy(tmp_path: Path) -> No
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
+    assert not marker.exists(), "machine_line() tried to import torch"
     child, here = json.loads(proc.stdout), machine()
     assert child["gpu"] == ""  # not asked without torch imported
     for key in ("cpu", "simd", "cores", "python", "torch", "mujoco"):  # versions from metadata, not imports

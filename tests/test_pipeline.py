@@ -408,7 +408,7 @@ def test_runs_with_other_teacher_seeds_combine_into_one_table(
     with pytest.raises(seeds.SeedsError, match=r"in \['distill'\], not only in the teacher's seed"):
         seeds.write([first, other], tmp_path / "x")
     assert seeds.main([str(first), str(tmp_path), "--out", str(tmp_path / "x")]) == 2
-    assert "is not a finished pipeline run" in capsys.readouterr().err
+    assert "is neither a finished pipeline run nor a published one" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
@@ -436,9 +436,9 @@ def test_a_published_run_holds_its_report_and_logs_and_combines_like_the_run(
             if path.suffix in (".json", ".csv", ".md"):
                 assert str(first.parent) not in path.read_text(), path
         published = json.loads((dest / "results.json").read_text())
-        assert published["teacher"] == f"OUT/{teacher.name}/checkpoints/final.pt"
-        assert {k: v for k, v in published.items() if k != "teacher"} == {
-            k: v for k, v in results.items() if k != "teacher"
+        assert (published["teacher"], published["out"]) == (f"OUT/{teacher.name}/checkpoints/final.pt", "OUT")
+        assert {k: v for k, v in published.items() if k not in ("teacher", "out")} == {
+            k: v for k, v in results.items() if k not in ("teacher", "out")
         }
     seeds.write([first, second], tmp_path / "from-runs")
     seeds.write(pub, tmp_path / "from-published")
@@ -454,7 +454,8 @@ def test_a_published_run_holds_its_report_and_logs_and_combines_like_the_run(
     seeds.write([pub[0], second], tmp_path / "mixed")
     assert json.loads((tmp_path / "mixed" / "results.json").read_text())["summary"] == from_runs["summary"]
 
-    # a teacher trained outside the run (--teacher): its folder becomes TEACHER
+    # a run moved since its report, with a teacher trained outside it (--teacher): OUT and TEACHER, and no
+    # path of either place left in any file
     moved = tmp_path / "moved"
     shutil.copytree(first, moved / "run")
     teacher = next((moved / "run").glob("teacher-*")).rename(moved / "my-teacher")
@@ -464,6 +465,10 @@ def test_a_published_run_holds_its_report_and_logs_and_combines_like_the_run(
     written = publish.publish(moved / "run", moved / "pub")
     assert json.loads((moved / "pub" / "results.json").read_text())["teacher"] == "TEACHER/checkpoints/final.pt"
     assert {"teacher/config.json", "teacher/progress.csv"} <= {p.as_posix() for p in written}
+    for path in written:
+        if path.suffix in (".json", ".csv", ".md"):
+            text = (moved / "pub" / path).read_text()
+            assert str(first) not in text and str(moved) not in text, path
 
     # refused: a destination in use, an unfinished run; nothing is written
     assert publish.main([str(first), str(pub[0])]) == 2

@@ -5,22 +5,28 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from baselines.common.files import CheckpointError
+from baselines.hyperdistill import publish as publish_module
 from baselines.hyperdistill.publish import PublishError, publish
 
 REPORT = "Teacher `{t}`; near = `out/near-1`; see layout/out/x, out.csv, my-out/x and the word out.\n"
 
 
-def _run(root: Path, teacher: str) -> Path:
-    """A finished run folder ``root/out`` whose teacher checkpoint path is written as ``teacher``."""
+def _run(root: Path, teacher: str, out: str | None = None) -> Path:
+    """A finished run folder ``root/out`` whose teacher checkpoint path is written as ``teacher`` (and the
+    run folder as ``out``, where it is given)."""
     run = root / "out"
     (run / "report").mkdir(parents=True)
     (run / "pipeline.json").write_text(json.dumps({"task": "ft", "note": "out"}))
     results = {"teacher": teacher, "runs": {"mlp": ["students/mlp-1"]}, "summary": {}}
+    if out is not None:
+        results["out"] = out
     (run / "report" / "results.json").write_text(json.dumps(results))
     (run / "report" / "report.md").write_text(REPORT.format(t=teacher))
     (run / "report" / "plot.png").write_bytes(b"\x89PNG out/ bytes kept")
@@ -81,3 +87,68 @@ def test_an_unfinished_run_or_a_used_destination_is_refused_and_nothing_is_writt
     with pytest.raises(PublishError, match=r"is not a finished pipeline run \(pipeline.json is missing\)"):
         publish(run, tmp_path / "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "used"]
+
+
+def test_a_run_moved_since_its_report_names_neither_place(tmp_path: Path) -> None:
+    old = tmp_path / "old" / "out"
+    run = _run(tmp_path, f"{old}/teacher-a/checkpoints/final.pt", out=str(old))
+    (run / "teacher-a").mkdir()
+    (run / "teacher-a" / "config.json").write_text("{}")
+    md = run / "report" / "report.md"
+    md.write_text(md.read_text() + f"near = `{old}/near-1`; now {run}/near-1\n")
+    written = publish(run, tmp_path / "pub")
+    text = (tmp_path / "pub" / "report.md").read_text()
+    assert text.startswith("Teacher `OUT/teacher-a/checkpoints/final.pt`;") and text.endswith(
+        "near = `OUT/near-1`; now OUT/near-1\n"
+    )
+    assert Path("teacher/config.json") in written  # the teacher's logs are found in the moved run
+
+
+def test_a_bare_checkpoint_file_as_teacher_becomes_teacher_and_no_slash_is_touched(tmp_path: Path) -> None:
+    model = tmp_path / "models" / "t.pt"
+    run = _run(tmp_path, str(model))
+    md = run / "report" / "report.md"
+    md.write_text(md.read_text() + "returns a / b, and ./config.json\n")
+    (tmp_path / "config.json").write_text("{}")  # beside the run: not the teacher's
+    written = publish(run, tmp_path / "pub")
+    text = (tmp_path / "pub" / "report.md").read_text()
+    assert text.startswith("Teacher `TEACHER`;") and text.endswith("returns a / b, and ./config.json\n")
+    assert not any(p.parts[0] == "teacher" for p in written)  # no PPO run folder, no logs
+
+
+def test_publishing_is_all_or_nothing_and_the_folder_is_not_private(tmp_path: Path, monkeypatch) -> None:
+    run = _run(tmp_path, "x/checkpoints/final.pt")
+    (tmp_path / "empty").mkdir()
+    publish(run, tmp_path / "empty")  # an existing empty folder is filled
+    mode = stat.S_IMODE((tmp_path / "empty").stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o777 & ~umask
+    calls = []
+
+    def copy_then_fail(source: Path, target: Path, renames: list) -> None:
+        calls.append(source)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        copy(source, target, renames)
+
+    copy = publish_module._copy
+    monkeypatch.setattr(publish_module, "_copy", copy_then_fail)
+    with pytest.raises(PublishError, match=r"cannot publish .* into .*new: \[Errno 28\] No space left on device"):
+        publish(run, tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "out"]  # no staging folder, no new
+
+
+@pytest.mark.parametrize("dest", [".", ".."])
+def test_the_current_or_parent_folder_is_not_a_destination(tmp_path: Path, monkeypatch, dest: str) -> None:
+    run = _run(tmp_path, "x/checkpoints/final.pt")
+    monkeypatch.chdir(tmp_path / "out" / "report")
+    with pytest.raises(PublishError, match=r"name a new folder to publish into"):
+        publish(run, Path(dest))
+
+
+def test_a_report_that_names_no_teacher_is_refused(tmp_path: Path) -> None:
+    run = _run(tmp_path, "x/checkpoints/final.pt")
+    (run / "report" / "results.json").write_text("[]")
+    with pytest.raises(PublishError, match=r"results.json names no teacher checkpoint: not a pipeline report"):
+        publish(run, tmp_path / "pub")

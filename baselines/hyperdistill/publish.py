@@ -13,9 +13,10 @@ A run folder of ``python -m baselines.hyperdistill`` holds checkpoints, expert d
     DEST/students/<run>/config.json, progress.csv, eval.csv
                                                         each distillation's settings and logs
 
-Paths in the copied text files name no folder of the machine that made them: RUN becomes ``OUT`` and a
-teacher trained outside it (``--teacher``) ``TEACHER`` (its run folder). Other paths given on the command
-line (a ``--robots`` folder, say) are kept as given.
+Paths in the copied text files name no folder of the machine that made them: RUN (as given now and as the
+run's report wrote it, should it have moved since) becomes ``OUT``, and a teacher given with ``--teacher``
+from outside it ``TEACHER`` (its PPO run folder, whose logs are copied, or the checkpoint file itself). Other
+paths given on the command line (a ``--robots`` folder, say) are kept as given.
 
 ``python -m baselines.hyperdistill.seeds`` reads a published folder as it reads a run folder, so a new
 teacher seed can be combined with published ones. ``DEST`` must be new or empty; it appears whole or not at
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
@@ -50,36 +52,56 @@ def _finished_results(run: Path) -> dict[str, Any]:
     for path in (run / "pipeline.json", run / "report" / "results.json"):
         if not path.is_file():
             raise PublishError(f"{run} is not a finished pipeline run ({path.relative_to(run)} is missing)")
+    path = run / "report" / "results.json"
     try:
-        return json.loads((run / "report" / "results.json").read_text())
-    except json.JSONDecodeError as exc:
-        raise PublishError(f"{run / 'report' / 'results.json'} is broken: {exc}") from None
+        results = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PublishError(f"{path} is broken: {exc}") from None
+    if not isinstance(results, dict) or not isinstance(results.get("teacher"), str):
+        raise PublishError(f"{path} names no teacher checkpoint: not a pipeline report")
+    return results
 
 
-def _ppo_folder(run: Path, checkpoint: str) -> Path:
-    """The PPO run folder of ``<folder>/checkpoints/final.pt`` as the report wrote it (in RUN if RUN moved)."""
-    folder = Path(checkpoint).parent.parent
+def teacher_folder(run: Path, checkpoint: str) -> Path | None:
+    """The PPO run folder of a checkpoint the report wrote as ``<folder>/checkpoints/<file>``, looked for in
+    RUN where RUN has moved since; None for a checkpoint file given outside a PPO run (no logs to share)."""
+    path = Path(checkpoint)
+    if path.parent.name != "checkpoints":
+        return None
+    folder = path.parent.parent
     if not folder.is_dir() and (run / folder.name).is_dir():  # a run folder moved since its report
         return run / folder.name
     return folder
 
 
-def _renames(run: Path, teacher_dir: Path) -> list[tuple[re.Pattern[str], str]]:
-    """Patterns of the run's and an outside teacher's folder in text, and their placeholders; longest first,
-    so that a teacher inside RUN becomes ``OUT/...``. A folder matches only as a whole path: its absolute
-    form anywhere it is not part of a longer name, the form given on the command line (``--out out``) only
-    where a path inside it follows (``out/teacher-…``; not ``layout/`` or a bare word ``out``)."""
-    folders = [(run, "OUT")]
-    if not teacher_dir.resolve().is_relative_to(run.resolve()):
-        folders.append((teacher_dir, "TEACHER"))
-    patterns: dict[str, tuple[str, str]] = {}
-    for folder, placeholder in folders:
-        whole = str(folder.resolve())
-        patterns[whole] = (rf"(?<![\w.\-/~]){re.escape(whole)}(?=/|\.(?!\w)|[^\w.\-]|$)", placeholder)
-        given = str(folder)
-        if given not in patterns and given not in ("", "."):
-            patterns[given] = (rf"(?<![\w.\-/~]){re.escape(given)}(?=/)", placeholder)
-    return [(re.compile(patterns[k][0]), patterns[k][1]) for k in sorted(patterns, key=len, reverse=True)]
+def _forms(path: Path) -> set[str]:
+    """How a path may appear in a run's files: as given, absolute, and with links resolved."""
+    return {str(path), str(path.absolute()), str(path.resolve())}
+
+
+def _renames(run: Path, results: dict[str, Any]) -> list[tuple[re.Pattern[str], str]]:
+    """Patterns of the run's folder (as given now and as the report wrote it) and of an outside teacher, with
+    their placeholders, longest first (a run inside an outside teacher's folder stays ``OUT``).
+
+    A path matches only as a whole path: an absolute one anywhere it is not part of a longer name, a relative
+    one (``--out out``) only where a path inside it follows (``out/teacher-…``; not ``layout/`` or a bare word
+    ``out``). A teacher inside RUN is ``OUT/teacher-…``; one outside is ``TEACHER`` (its PPO run folder, or
+    the checkpoint file itself where it lies outside any).
+    """
+    places = {form: "OUT" for form in _forms(run) | {str(results.get("out") or run)}}
+    checkpoint = Path(results["teacher"])
+    folder = teacher_folder(run, results["teacher"])
+    outside = folder if folder is not None else checkpoint
+    if not outside.resolve().is_relative_to(run.resolve()):
+        written = checkpoint.parent.parent if folder is not None else checkpoint  # as the report wrote it
+        places |= {form: "TEACHER" for form in _forms(outside) | {str(written)} if form not in places}
+    patterns = []
+    for form in sorted(places, key=len, reverse=True):
+        if form in ("", ".", "..", "/") or Path(form).anchor == form:  # never a bare root or the current folder
+            continue
+        end = r"(?=/|\.(?!\w)|[^\w.\-]|$)" if Path(form).is_absolute() else "(?=/)"
+        patterns.append((re.compile(rf"(?<![\w.\-/~]){re.escape(form)}{end}"), places[form]))
+    return patterns
 
 
 def _copy(source: Path, target: Path, renames: list[tuple[re.Pattern[str], str]]) -> None:
@@ -94,37 +116,52 @@ def _copy(source: Path, target: Path, renames: list[tuple[re.Pattern[str], str]]
     target.write_bytes(text.encode())
 
 
+def _check_destination(dest: Path) -> None:
+    """:raises PublishError: ``dest`` is not a new or empty folder of its own name."""
+    if dest.name in ("", ".", "..") or dest.is_symlink():
+        raise PublishError(f"{dest}: name a new folder to publish into (not '.', '..' or a link)")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise PublishError(f"{dest} exists and is not an empty folder; publish into a new one")
+
+
 def publish(run: Path, dest: Path) -> list[Path]:
     """Copy the shareable files of the finished pipeline run ``run`` into the new folder ``dest``.
 
     :return: the files written, relative to ``dest``.
-    :raises PublishError: ``run`` is not a finished run, or ``dest`` exists and is not an empty folder.
+    :raises PublishError: ``run`` is not a finished run, ``dest`` is not a new or empty folder, or a file could
+        not be read or written (nothing is left behind then).
     :raises CheckpointError: ``dest``'s parent folder cannot be created or written in.
     """
     results = _finished_results(run)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise PublishError(f"{dest} exists and is not an empty folder; publish into a new one")
-    teacher_dir = _ppo_folder(run, results["teacher"])
-    renames = _renames(run, teacher_dir)
+    _check_destination(dest)
+    renames = _renames(run, results)
     files: dict[str, Path] = {"pipeline.json": run / "pipeline.json"}
     for path in sorted((run / "report").iterdir()):
         if path.is_file() and path.suffix in (".md", ".json", ".png"):
             files[path.name] = path
-    ppo = {"teacher": teacher_dir} | {label: _ppo_folder(run, c) for label, c in results.get("learnt", {}).items()}
+    ppo = {"teacher": teacher_folder(run, results["teacher"])}
+    ppo |= {label: teacher_folder(run, str(c)) for label, c in (results.get("learnt") or {}).items()}
     for label, folder in ppo.items():
-        files |= {f"{label}/{name}": folder / name for name in PPO_FILES if (folder / name).is_file()}
-    for runs in results.get("runs", {}).values():
+        if folder is not None:
+            files |= {f"{label}/{name}": folder / name for name in PPO_FILES if (folder / name).is_file()}
+    for runs in (results.get("runs") or {}).values():
         for student in runs:  # "students/<name>", relative to RUN
             for name in STUDENT_FILES:
                 if (run / student / name).is_file():
                     files[f"{student}/{name}"] = run / student / name
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=writable_folder(dest.parent)))
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private; a published one is not
         for relative, source in files.items():
             _copy(source, staging / relative, renames)
         if dest.exists():
             dest.rmdir()  # empty, checked above
         staging.rename(dest)
+    except (OSError, UnicodeDecodeError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise PublishError(f"cannot publish {run} into {dest}: {exc}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

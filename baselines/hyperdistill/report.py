@@ -272,6 +272,7 @@ def write_report(
     report.write_text("\n".join(lines) + "\n")
     results = {
         "task": config.task,
+        "out": str(folder.parent),  # the run folder as given: what publish writes as OUT
         "teacher": str(teacher),
         "learnt": {label: str(path) for label, path in (learnt or {}).items()},
         "summary": summary,

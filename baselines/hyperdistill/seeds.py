@@ -40,6 +40,7 @@ from ..common.files import write_json
 from ..common.lock import writable_folder
 from ..common.plotting import pyplot
 from ..common.stats import compare, gate
+from .publish import teacher_folder
 from .report import mean_curve, policy_names, save_curves
 
 REFERENCES = ("zero", "random")
@@ -51,23 +52,28 @@ class SeedsError(UserError, ValueError):
 
 
 def load_run(root: Path) -> dict[str, Any]:
-    """``{"root", "config", "results", "teacher_log"}`` of one pipeline run or published run (the teacher's
-    ``progress.csv`` may be absent). :raises SeedsError: not a finished run."""
+    """``{"root", "config", "results", "teacher_log"}`` of one pipeline run or published run (``teacher_log``:
+    the teacher's ``progress.csv``, which may be absent, or None). :raises SeedsError: not a finished run."""
     published = not (root / "report").is_dir() and (root / "results.json").is_file()
     results = root / "results.json" if published else root / "report" / "results.json"
     paths = {"config": root / "pipeline.json", "results": results}
     run: dict[str, Any] = {"root": root}
     for key, path in paths.items():
         if not path.is_file():
-            raise SeedsError(f"{root} is not a finished pipeline run ({path.relative_to(root)} is missing)")
+            raise SeedsError(
+                f"{root} is neither a finished pipeline run nor a published one ({path.relative_to(root)} is missing)"
+            )
         try:
             run[key] = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise SeedsError(f"{path} is broken: {exc}") from None
-    if "returns" not in run["results"]:
+    if not isinstance(run["results"], dict) or "returns" not in run["results"]:
         raise SeedsError(f"{paths['results']} has no per-robot returns (written by an older version); rerun its report")
-    teacher = Path(run["results"].get("teacher", "")).parent.parent  # <teacher run>/checkpoints/final.pt
-    run["teacher_log"] = root / "teacher" / "progress.csv" if published else teacher / "progress.csv"
+    if published:
+        run["teacher_log"] = root / "teacher" / "progress.csv"
+    else:
+        folder = teacher_folder(root, str(run["results"].get("teacher", "")))
+        run["teacher_log"] = folder / "progress.csv" if folder is not None else None  # a bare checkpoint: none
     return run
 
 
@@ -142,7 +148,7 @@ def teacher_curves(runs: list[dict[str, Any]]) -> list[tuple[np.ndarray, np.ndar
     curves = []
     for run in runs:
         progress = run["teacher_log"]
-        if not progress.is_file():
+        if progress is None or not progress.is_file():
             continue
         with progress.open(newline="") as f:
             rows = [r for r in csv.DictReader(f) if r["return_mean"] not in ("", "nan")]
@@ -279,7 +285,9 @@ def write(runs: list[Path], out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m baselines.hyperdistill.seeds RUN RUN ... --out DIR``."""
     parser = argparse.ArgumentParser(prog="python -m baselines.hyperdistill.seeds", description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", help="pipeline output folders that differ only in the teacher's seed")
+    parser.add_argument(
+        "runs", nargs="+", help="pipeline output folders, or published ones, that differ only in the teacher's seed"
+    )
     parser.add_argument("--out", required=True, help="folder for report.md, results.json and teacher_curves.png")
     args = parser.parse_args(argv)
 
