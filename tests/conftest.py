@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from unimal_gym.machine import available_cpus
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TRAIN_XML = SHARED / "unimal" / "train" / "xml"
 ORACLE = SHARED / "oracle"
@@ -57,8 +59,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     teachers, smoke pipelines) are made once; the suite has ~55 files, and every worker imports torch and
     MuJoCo (~0.5 GB), so more than 8 workers cost memory and gain little.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # Linux / other
-    return max(1, min(8, cores))
+    return max(1, min(8, available_cpus()))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
