@@ -410,6 +410,12 @@ def test_runs_with_other_teacher_seeds_combine_into_one_table(
     assert seeds.main([str(first), str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "is neither a finished pipeline run nor a published one" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    (other / "pipeline.json").write_text("[1, 2]")
+    with pytest.raises(seeds.SeedsError, match=r"other/pipeline.json names no teacher configuration"):
+        seeds.load_run(other)
+    (other / "pipeline.json").write_bytes(b"\xff\xfe")
+    with pytest.raises(seeds.SeedsError, match=r"other/pipeline.json is broken: .*codec can't decode"):
+        seeds.load_run(other)
 
 
 def test_a_published_run_holds_its_report_and_logs_and_combines_like_the_run(

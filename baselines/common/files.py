@@ -86,6 +86,17 @@ def write_json(path: str | os.PathLike[str], data: Any, indent: int | None = 1) 
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=indent) + "\n"))
 
 
+def read_json(path: str | os.PathLike[str], error: type[Exception] = UserError) -> Any:
+    """The JSON value in ``path``.
+
+    :raises error: (default :class:`UserError`) the file cannot be read or is not JSON, naming the path.
+    """
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path} is broken: {exc}") from None
+
+
 def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
     """Write an ``.npz`` atomically."""
 

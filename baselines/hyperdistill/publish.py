@@ -26,7 +26,6 @@ all (written beside it, then renamed).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..common.config import UserError, run_cli
+from ..common.files import read_json
 from ..common.lock import writable_folder
 
 PPO_FILES = ("config.json", "progress.csv", "robots.csv")  # of the teacher and HN-RL
@@ -53,10 +53,7 @@ def _finished_results(run: Path) -> dict[str, Any]:
         if not path.is_file():
             raise PublishError(f"{run} is not a finished pipeline run ({path.relative_to(run)} is missing)")
     path = run / "report" / "results.json"
-    try:
-        results = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PublishError(f"{path} is broken: {exc}") from None
+    results = read_json(path, PublishError)
     if not isinstance(results, dict) or not isinstance(results.get("teacher"), str):
         raise PublishError(f"{path} names no teacher checkpoint: not a pipeline report")
     return results

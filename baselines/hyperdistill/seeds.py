@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..common.config import UserError, run_cli
-from ..common.files import write_json
+from ..common.files import read_json, write_json
 from ..common.lock import writable_folder
 from ..common.plotting import pyplot
 from ..common.stats import compare, gate
@@ -63,10 +62,9 @@ def load_run(root: Path) -> dict[str, Any]:
             raise SeedsError(
                 f"{root} is neither a finished pipeline run nor a published one ({path.relative_to(root)} is missing)"
             )
-        try:
-            run[key] = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise SeedsError(f"{path} is broken: {exc}") from None
+        run[key] = read_json(path, SeedsError)
+    if not isinstance(run["config"], dict) or not isinstance(run["config"].get("teacher"), dict):
+        raise SeedsError(f"{paths['config']} names no teacher configuration: not a pipeline's pipeline.json")
     if not isinstance(run["results"], dict) or "returns" not in run["results"]:
         raise SeedsError(f"{paths['results']} has no per-robot returns (written by an older version); rerun its report")
     if published:
