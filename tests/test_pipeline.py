@@ -285,6 +285,24 @@ def test_several_student_seeds_are_reported_across_seeds(smoke_run: tuple[Path, 
     main(["--preset", "smoke", "--out", str(out), "--students", "mlp", "--seeds", "2"])  # the CLI option: all cached
 
 
+def test_the_collection_noise_is_an_option_that_makes_its_own_expert_data(
+    smoke_run: tuple[Path, list[str]], tmp_path: Path, capsys
+) -> None:
+    out, _ = smoke_run
+    teacher = next(out.glob("teacher-*"))
+    argv = ["--preset", "smoke", "--teacher", str(teacher), "--students", "mlp", "--epochs", "1"]
+    assert main([*argv, "--out", str(tmp_path / "bad"), "--collect-std", "0"]) == 2
+    assert "action_std=0.0 is not allowed: 0 < action_std" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    assert main([*argv, "--out", str(tmp_path / "run"), "--collect-std", "0.5"]) == 0
+    saved = json.loads((tmp_path / "run" / "pipeline.json").read_text())
+    assert saved["collect"]["action_std"] == 0.5 and pipeline_preset("smoke").collect.action_std == 0.9
+    (data,) = (tmp_path / "run").glob("data-*")
+    assert json.loads((data / "manifest.json").read_text())["config"]["action_std"] == 0.5
+    assert data.name not in {d.name for d in out.glob("data-*")}  # not the preset's data under another name
+    assert "σ = 0.5" in (tmp_path / "run" / "report" / "report.md").read_text()
+
+
 def test_hn_rl_is_an_optional_stage_compared_like_a_student(smoke_run: tuple[Path, list[str]], tmp_path: Path) -> None:
     out, _ = smoke_run
     lines: list[str] = []

@@ -51,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--epochs", type=int, default=None, help="distillation epochs (default: the preset's)")
     parser.add_argument(
+        "--collect-std",
+        type=float,
+        default=None,
+        help="std of the teacher's sampled actions while collecting expert data (default: the preset's, the "
+        "paper's 0.9)",
+    )
+    parser.add_argument(
         "--robots",
         default=None,
         help="the teacher's training robots: a bundled set or a folder (default: the preset's; with --teacher, "
@@ -126,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
         if args.epochs is not None:
             config = replace(config, distill=replace(config.distill, epochs=args.epochs))
+        if args.collect_std is not None:
+            config = replace(config, collect=replace(config.collect, action_std=args.collect_std))
         return config
 
     def body() -> int:
