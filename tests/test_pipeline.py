@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from baselines.common.config import ConfigError
-from baselines.common.files import CheckpointError
+from baselines.common.files import CONTENT_KEY, PPO_CHECKPOINT, CheckpointError, read_artifact, save_artifact
 from baselines.hyperdistill import PipelineConfig, pipeline, pipeline_preset, publish, run_pipeline, seeds
 from baselines.hyperdistill.__main__ import main
+from baselines.ppo import PPOConfig
 from unimal_gym.machine import machine, machine_line
 
 torch.set_num_threads(1)
@@ -434,6 +435,28 @@ def test_runs_with_other_teacher_seeds_combine_into_one_table(
     (other / "pipeline.json").write_bytes(b"\xff\xfe")
     with pytest.raises(seeds.SeedsError, match=r"other/pipeline.json is broken: .*codec can't decode"):
         seeds.load_run(other)
+
+
+def test_a_given_teacher_is_recorded_with_its_own_configuration(
+    two_teacher_seeds: tuple[PipelineConfig, Path, Path], tmp_path: Path
+) -> None:
+    """--teacher: pipeline.json names the teacher's own PPO settings (its seed 7, not the preset's 0), so a run
+    around a teacher trained elsewhere combines with seeds like one that trained it; a bad record is refused."""
+    config, first, second = two_teacher_seeds
+    (teacher,) = second.glob("teacher-*")
+    run_pipeline(config, tmp_path / "given", teacher=teacher, log=lambda _: None)
+    saved = json.loads((tmp_path / "given" / "pipeline.json").read_text())
+    recorded = json.loads((teacher / "config.json").read_text())
+    assert saved["teacher"] == PPOConfig.from_dict(recorded).to_dict() and saved["teacher"]["seed"] == 7
+    assert saved == json.loads((second / "pipeline.json").read_text())  # as if this run had trained it
+    combined = seeds.combine([seeds.load_run(first), seeds.load_run(tmp_path / "given")])
+    assert combined["teacher_seeds"] == [config.teacher.seed, 7]
+    state = read_artifact(teacher / "checkpoints" / "final.pt", PPO_CHECKPOINT)
+    payload = {k: v for k, v in state.items() if k not in ("kind", "format", CONTENT_KEY)}
+    save_artifact(tmp_path / "bad.pt", PPO_CHECKPOINT, {**payload, "config": {**state["config"], "n_envs": 0}})
+    with pytest.raises(CheckpointError, match=r"bad.pt: its recorded PPO configuration is not valid \(n_envs=0"):
+        run_pipeline(config, tmp_path / "bad", teacher=tmp_path / "bad.pt")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_a_published_run_holds_its_report_and_logs_and_combines_like_the_run(

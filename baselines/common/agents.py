@@ -148,6 +148,8 @@ class TeacherAgent(AgentBase):
             config = state["config"]
             self.training_set: tuple[str, int] = (str(config["robots"]), int(config["robot_limit"]))
             """The robot set it was trained on: (bundled set or folder, first-N limit; 0 = all)."""
+            self.ppo_config: dict[str, Any] = dict(config)
+            """The PPO configuration it was trained with, as its run recorded it (``PPOConfig.to_dict``)."""
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.path}: no valid training robots recorded ({exc!r})") from None
         try:

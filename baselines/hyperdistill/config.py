@@ -96,6 +96,11 @@ class PipelineConfig:
             distill=replace(self.distill, eval_train=robots, eval_train_limit=robot_limit),
         )
 
+    def with_teacher(self, teacher: PPOConfig) -> PipelineConfig:
+        """The same run around a teacher trained elsewhere: its own PPO configuration (seed, budget, robots;
+        HN-RL's too) replaces the preset's, so ``pipeline.json`` says what the teacher was."""
+        return replace(self, teacher=teacher).with_training_set(teacher.robots, teacher.robot_limit)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
         return asdict(self)

@@ -73,6 +73,14 @@ def _given_teacher(source: str | Path, task: str) -> TeacherAgent:
     return agent
 
 
+def _recorded_config(agent: TeacherAgent) -> PPOConfig:
+    """The PPO configuration the given teacher recorded. :raises CheckpointError: not a valid one."""
+    try:
+        return PPOConfig.from_dict(agent.ppo_config).validate()
+    except ConfigError as exc:
+        raise CheckpointError(f"{agent.path}: its recorded PPO configuration is not valid ({exc})") from None
+
+
 def make_near_set(config: PipelineConfig, data: Path, folder: Path) -> list[Path]:
     """The near-unseen set: ``near_per_robot`` fresh mutants of every training robot (m ~ U{1,2,3}
     operators, the PD recipe) drawn with ``near_seed``, each different from every robot of the expert
@@ -231,9 +239,9 @@ def run_pipeline(
     """
     config.validate()
     given = None
-    if teacher is not None:  # checked first; PD robots and the train evaluation follow its training robots
-        given = _given_teacher(teacher, config.task)
-        config = config.with_training_set(*given.training_set)
+    if teacher is not None:  # checked first; its own configuration replaces the preset's (seed, budget, robots),
+        given = _given_teacher(teacher, config.task)  # and PD robots and the train evaluation follow its robots
+        config = config.with_teacher(_recorded_config(given))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "pipeline.json", lambda p: p.write_text(json.dumps(config.to_dict(), indent=1) + "\n"))
