@@ -1,5 +1,6 @@
-"""The committed laptop results agree with themselves: each task's ``seeds/`` table is what
-``python -m baselines.hyperdistill.seeds`` computes today from the committed per-seed folders beside it."""
+"""The committed results agree with themselves: each ``seeds/`` table (each laptop task's, and the explorations'
+with several teacher seeds) is what ``python -m baselines.hyperdistill.seeds`` computes today from the committed
+per-seed folders beside it."""
 
 from __future__ import annotations
 
@@ -10,18 +11,24 @@ import pytest
 
 from baselines.hyperdistill import seeds
 
-LAPTOP = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "laptop"
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+LAPTOP = RESULTS / "laptop"
 TASKS = sorted(p.parent.parent.name for p in LAPTOP.glob("*/seeds/results.json"))
+TABLES = sorted(p.parent.parent.relative_to(RESULTS).as_posix() for p in RESULTS.glob("**/seeds/results.json"))
 
 
 def test_every_task_has_a_table_across_seeds() -> None:
     assert TASKS == ["ft", "obstacle", "vt"]
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_the_table_across_seeds_is_recomputed_from_the_published_runs(task: str, tmp_path: Path) -> None:
-    committed = json.loads((LAPTOP / task / "seeds" / "results.json").read_text())
-    runs = [LAPTOP / task / Path(run).name for run in committed["runs"]]  # written relative to the task folder
+def test_the_6m_step_exploration_has_its_table_too() -> None:
+    assert "laptop_exploration/ft_e7_6M_steps" in TABLES
+
+
+@pytest.mark.parametrize("folder", TABLES)
+def test_the_table_across_seeds_is_recomputed_from_the_published_runs(folder: str, tmp_path: Path) -> None:
+    committed = json.loads((RESULTS / folder / "seeds" / "results.json").read_text())
+    runs = [RESULTS / folder / Path(run).name for run in committed["runs"]]  # written relative to the folder
     assert all((run / "results.json").is_file() for run in runs), runs
     configs = [json.loads((run / "pipeline.json").read_text()) for run in runs]
     assert committed["teacher_seeds"] == [config["teacher"]["seed"] for config in configs]
