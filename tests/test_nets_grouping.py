@@ -102,3 +102,26 @@ def test_frozen_conditioning_gives_bitwise_equal_outputs(arch: str, task: str) -
             cached += [net(p) for p in parts]  # second pass: all hits
     for e, c in zip(expected + expected, cached, strict=True):
         assert torch.equal(e, c)
+
+
+@pytest.mark.parametrize(("arch", "task"), CASES)
+def test_gradients_on_two_threads_are_the_same_in_every_run(arch: str, task: str) -> None:
+    """With two torch threads (the laptop teacher's), a batch's gradients are bitwise the same every time:
+    the per-robot parts gathered to the samples must not sum their gradients with atomics, whose order
+    varies between runs (two equal PPO runs then drifted apart, and a resume was not a continuation)."""
+    net = network(arch, task)
+    obs = to_torch(batch(task, n_robots=4, per_robot=32))
+    params = [p for p in net.parameters() if p.requires_grad]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        runs = []
+        for _ in range(3):
+            out = net(obs)
+            weights = torch.linspace(-1, 1, out.numel()).reshape(out.shape)
+            runs.append(torch.autograd.grad((out * weights).sum(), params, allow_unused=True))
+    finally:
+        torch.set_num_threads(before)
+    for grads in runs[1:]:
+        for g0, g in zip(runs[0], grads, strict=True):
+            assert (g0 is None and g is None) or torch.equal(g0, g)

@@ -253,6 +253,8 @@ class LimbTransformer(nn.Module):
 
         if self.config.fixed_attention and self.attention_per_robot:
             # attention weights depend on the context only: once per robot, then gathered per sample
+            # (index_select, not w[robot]: the indexing's backward adds the repeated rows with atomics on
+            # several CPU threads, in a varying order, so two equal runs would differ in the last bits)
             n = len(self.layers)
             weights = (
                 self._attention(self.attention_context_encoder(c), mask[groups.first])
@@ -260,11 +262,12 @@ class LimbTransformer(nn.Module):
                 else cached[-n:]
             )
             for layer, w in zip(self.layers, weights, strict=True):
-                z = layer(z, mask, attention=w[groups.robot])
+                z = layer(z, mask, attention=w.index_select(0, groups.robot))
         else:
             g = None
             if self.config.fixed_attention:
-                g = (self.attention_context_encoder(c) if cached is None else cached[-1])[groups.robot]  # (B, 12, d)
+                g = self.attention_context_encoder(c) if cached is None else cached[-1]
+                g = g.index_select(0, groups.robot)  # (B, 12, d)
             for layer in self.layers:
                 z = layer(z, mask, g)
 
