@@ -17,6 +17,7 @@ from baselines.common.files import CONTENT_KEY, PPO_CHECKPOINT, CheckpointError,
 from baselines.hyperdistill import PipelineConfig, pipeline, pipeline_preset, publish, run_pipeline, seeds
 from baselines.hyperdistill.__main__ import main
 from baselines.ppo import PPOConfig
+from baselines.ppo.config import MACHINE_FIELDS
 from unimal_gym.machine import machine, machine_line
 
 torch.set_num_threads(1)
@@ -457,6 +458,28 @@ def test_a_given_teacher_is_recorded_with_its_own_configuration(
     with pytest.raises(CheckpointError, match=r"bad.pt: its recorded PPO configuration is not valid \(n_envs=0"):
         run_pipeline(config, tmp_path / "bad", teacher=tmp_path / "bad.pt")
     assert not (tmp_path / "bad").exists()
+
+
+def test_hn_rl_around_a_given_teacher_runs_with_this_machines_settings(
+    two_teacher_seeds: tuple[PipelineConfig, Path, Path], tmp_path: Path
+) -> None:
+    """--hn-rl --teacher: HN-RL takes the teacher's robots, seed and budget, but the device, threads, env runner
+    and checkpoint/log intervals of the preset it runs under (a teacher trained on a GPU machine on 8 threads
+    must not make a laptop's HN-RL ask for CUDA and 8 threads)."""
+    config, _, second = two_teacher_seeds
+    (run,) = second.glob("teacher-*")
+    state = read_artifact(run / "checkpoints" / "final.pt", PPO_CHECKPOINT)
+    payload = {k: v for k, v in state.items() if k not in ("kind", "format", CONTENT_KEY)}
+    elsewhere = {"device": "cuda", "torch_threads": 8, "rollout_threads": 4, "vec_env": "subproc", "log_every": 9}
+    save_artifact(tmp_path / "gpu.pt", PPO_CHECKPOINT, {**payload, "config": {**state["config"], **elsewhere}})
+    run_pipeline(replace(config, hn_rl=True), tmp_path / "run", teacher=tmp_path / "gpu.pt", log=lambda _: None)
+    (hn,) = (tmp_path / "run").glob("hn-rl-*")
+    used = json.loads((hn / "config.json").read_text())
+    for name in MACHINE_FIELDS:
+        assert used[name] == getattr(config.teacher, name), name  # the preset's (cpu-capable "auto", 1 thread)
+    science = {k: v for k, v in state["config"].items() if k not in (*MACHINE_FIELDS, "arch")}
+    assert {k: used[k] for k in science} == science and used["arch"] == "hn-rl" and used["seed"] == 7
+    assert json.loads((tmp_path / "run" / "pipeline.json").read_text())["teacher"]["device"] == "cuda"  # the record
 
 
 def test_a_published_run_holds_its_report_and_logs_and_combines_like_the_run(

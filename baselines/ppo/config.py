@@ -196,6 +196,12 @@ class PPOConfig:
 EXECUTION_FIELDS = ("vec_env",)
 """Fields that change how a run is computed, not its results (each tested bitwise); see :meth:`PPOConfig.identity`."""
 
+MACHINE_FIELDS = ("vec_env", "device", "torch_threads", "rollout_threads", "checkpoint_every", "log_every")
+"""Fields that fit a run to the machine it runs on (where and on how many threads it computes, how often it
+saves and prints), not what it learns. A run derived from a teacher trained elsewhere (HN-RL around a given
+teacher) takes them from the machine's preset, not from the teacher. Unlike :data:`EXECUTION_FIELDS` they may
+change a run's last bits (device, threads), so they stay in its identity."""
+
 
 PRESETS: dict[str, PPOConfig] = {
     "paper": PPOConfig(),
@@ -237,4 +243,4 @@ PRESETS: dict[str, PPOConfig] = {
 (seconds, for tests)."""
 
 
-__all__ = ["EXECUTION_FIELDS", "KL_TARGET_COEF", "PRESETS", "PPOConfig"]
+__all__ = ["EXECUTION_FIELDS", "KL_TARGET_COEF", "MACHINE_FIELDS", "PRESETS", "PPOConfig"]
