@@ -112,7 +112,9 @@ LAPTOP_TERRAIN_STEPS = 1_200_000
 pipeline fits an hour on a 2-core machine."""
 LAPTOP_TERRAIN_EPOCHS = 4
 """The laptop teacher's PPO epochs on VT and Obstacle: the value their committed runs were made with (FT: the
-PPO preset's 8, measured on FT only; at 8 a terrain iteration's update would cost twice as much)."""
+PPO preset's 8). On Obstacle 8 epochs at 0.8M steps gave no better teacher in about the same time
+(benchmarks/results/laptop_exploration/obstacle_e11_8epochs_0.8M: train −3.4 [−23.3, 21.4], one seed): the tighter
+terrain KL early stop already ends most iterations before 4 epochs are done."""
 HN_RL = "hn-rl"
 NEAR_SET = "near"
 """Name of the built-in near-unseen evaluation set (mutants of the training robots)."""
