@@ -199,8 +199,8 @@ EXECUTION_FIELDS = ("vec_env",)
 MACHINE_FIELDS = ("vec_env", "device", "torch_threads", "rollout_threads", "checkpoint_every", "log_every")
 """Fields that fit a run to the machine it runs on (where and on how many threads it computes, how often it
 saves and prints), not what it learns. A run derived from a teacher trained elsewhere (HN-RL around a given
-teacher) takes them from the machine's preset, not from the teacher. Unlike :data:`EXECUTION_FIELDS` they may
-change a run's last bits (device, threads), so they stay in its identity."""
+teacher) takes them from the machine's preset, not from the teacher. Beyond :data:`EXECUTION_FIELDS` (``vec_env``)
+they hold the device and thread counts, which may change a run's last bits, so those stay in its identity."""
 
 
 PRESETS: dict[str, PPOConfig] = {
