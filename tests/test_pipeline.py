@@ -460,7 +460,7 @@ def test_a_given_teacher_is_recorded_with_its_own_configuration(
     assert not (tmp_path / "bad").exists()
 
 
-def test_hn_rl_around_a_given_teacher_runs_with_this_machines_settings(
+def test_hn_rl_around_a_given_teacher_runs_with_the_presets_machine_settings(
     two_teacher_seeds: tuple[PipelineConfig, Path, Path], tmp_path: Path
 ) -> None:
     """--hn-rl --teacher: HN-RL takes the teacher's robots, seed and budget, but the device, threads, env runner
@@ -470,7 +470,16 @@ def test_hn_rl_around_a_given_teacher_runs_with_this_machines_settings(
     (run,) = second.glob("teacher-*")
     state = read_artifact(run / "checkpoints" / "final.pt", PPO_CHECKPOINT)
     payload = {k: v for k, v in state.items() if k not in ("kind", "format", CONTENT_KEY)}
-    elsewhere = {"device": "cuda", "torch_threads": 8, "rollout_threads": 4, "vec_env": "subproc", "log_every": 9}
+    elsewhere = {
+        "device": "cuda",
+        "torch_threads": 8,
+        "rollout_threads": 4,
+        "vec_env": "subproc",
+        "checkpoint_every": 5,
+        "log_every": 9,
+    }
+    assert set(elsewhere) == set(MACHINE_FIELDS)
+    assert all(getattr(config.teacher, k) != v for k, v in elsewhere.items())  # every field differs from the preset
     save_artifact(tmp_path / "gpu.pt", PPO_CHECKPOINT, {**payload, "config": {**state["config"], **elsewhere}})
     run_pipeline(replace(config, hn_rl=True), tmp_path / "run", teacher=tmp_path / "gpu.pt", log=lambda _: None)
     (hn,) = (tmp_path / "run").glob("hn-rl-*")

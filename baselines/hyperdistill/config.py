@@ -97,9 +97,9 @@ class PipelineConfig:
         )
 
     def with_teacher(self, teacher: PPOConfig) -> PipelineConfig:
-        """The same run around a teacher trained elsewhere: its own PPO configuration (seed, budget, robots;
-        HN-RL's too, which keeps the preset's :data:`~baselines.ppo.config.MACHINE_FIELDS`) replaces the preset's,
-        so ``pipeline.json`` says what the teacher was."""
+        """The same run around a teacher trained elsewhere: its own PPO configuration (seed, budget, robots)
+        replaces the preset's, so ``pipeline.json`` says what the teacher was. (HN-RL follows it, except for the
+        preset's :data:`~baselines.ppo.config.MACHINE_FIELDS`, which :func:`.pipeline.run_pipeline` keeps.)"""
         return replace(self, teacher=teacher).with_training_set(teacher.robots, teacher.robot_limit)
 
     def to_dict(self) -> dict[str, Any]:

@@ -197,10 +197,11 @@ EXECUTION_FIELDS = ("vec_env",)
 """Fields that change how a run is computed, not its results (each tested bitwise); see :meth:`PPOConfig.identity`."""
 
 MACHINE_FIELDS = ("vec_env", "device", "torch_threads", "rollout_threads", "checkpoint_every", "log_every")
-"""Fields that fit a run to the machine it runs on (where and on how many threads it computes, how often it
-saves and prints), not what it learns. A run derived from a teacher trained elsewhere (HN-RL around a given
-teacher) takes them from the machine's preset, not from the teacher. Beyond :data:`EXECUTION_FIELDS` (``vec_env``)
-they hold the device and thread counts, which may change a run's last bits, so those stay in its identity."""
+"""Fields that fit a run to a machine (where and on how many threads it computes, how often it saves and prints),
+not what it learns. A run derived from a teacher trained elsewhere (HN-RL around a given teacher) takes them from
+the preset it runs under, not from the teacher. All but ``vec_env`` (:data:`EXECUTION_FIELDS`) stay in
+:meth:`PPOConfig.identity`: the device and thread counts may change a run's last bits; ``checkpoint_every`` and
+``log_every`` change nothing but are kept, as they always were in the stage keys."""
 
 
 PRESETS: dict[str, PPOConfig] = {
