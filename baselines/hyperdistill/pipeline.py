@@ -239,7 +239,7 @@ def run_pipeline(
     :raises ConfigError, CheckpointError, DataError: bad input.
     """
     config.validate()
-    here = {name: getattr(config.teacher, name) for name in MACHINE_FIELDS}  # the preset's device, threads...
+    preset_teacher = config.teacher  # its MACHINE_FIELDS (device, threads...) are HN-RL's, whatever the teacher's
     given = None
     if teacher is not None:  # checked first; its own configuration replaces the preset's (seed, budget, robots),
         given = _given_teacher(teacher, config.task)  # and PD robots and the train evaluation follow its robots
@@ -258,7 +258,8 @@ def run_pipeline(
         ppo_runs.append(("teacher", config.teacher, out / f"teacher-{stage_key(key_dict(config.teacher))}"))
     learnt: dict[str, Path] = {}
     if config.hn_rl:
-        hn = replace(config.teacher, arch=HN_RL, **here)  # a given teacher's robots and budget, the preset's machine
+        machine = {name: getattr(preset_teacher, name) for name in MACHINE_FIELDS}
+        hn = replace(config.teacher, arch=HN_RL, **machine)  # a given teacher's robots and budget, the preset's machine
         ppo_runs.append(("HN-RL", hn, out / f"{HN_RL}-{stage_key(key_dict(hn))}"))
         learnt[HN_RL] = ppo_runs[-1][2] / "checkpoints" / "final.pt"
     pending = [run for run in ppo_runs if not _done(run[2])]

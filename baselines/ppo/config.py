@@ -196,7 +196,7 @@ class PPOConfig:
 EXECUTION_FIELDS = ("vec_env",)
 """Fields that change how a run is computed, not its results (each tested bitwise); see :meth:`PPOConfig.identity`."""
 
-MACHINE_FIELDS = ("vec_env", "device", "torch_threads", "rollout_threads", "checkpoint_every", "log_every")
+MACHINE_FIELDS = (*EXECUTION_FIELDS, "device", "torch_threads", "rollout_threads", "checkpoint_every", "log_every")
 """Fields that fit a run to a machine (where and on how many threads it computes, how often it saves and prints),
 not what it learns. A run derived from a teacher trained elsewhere (HN-RL around a given teacher) takes them from
 the preset it runs under, not from the teacher. All but ``vec_env`` (:data:`EXECUTION_FIELDS`) stay in
