@@ -152,3 +152,39 @@ def test_a_report_that_names_no_teacher_is_refused(tmp_path: Path) -> None:
     (run / "report" / "results.json").write_text("[]")
     with pytest.raises(PublishError, match=r"results.json names no teacher checkpoint: not a pipeline report"):
         publish(run, tmp_path / "pub")
+
+
+def test_folders_linked_into_the_run_are_named_by_their_place_in_it_and_leftover_paths_are_reported(
+    tmp_path: Path,
+) -> None:
+    """A student or a near-unseen set linked in from another run (as an experiment reusing that run's students)
+    is ``OUT/<its place>``, not the other run's folder; a path of this machine that stays is reported."""
+    other = tmp_path / "other"
+    (other / "students" / "hd-0").mkdir(parents=True)
+    (other / "near-7").mkdir()
+    run = _run(tmp_path, "x/checkpoints/final.pt")
+    robots = tmp_path / "my-robots"
+    robots.mkdir()
+    (other / "students" / "hd-0" / "config.json").write_text(
+        json.dumps({"eval_sets": f"near={other}/near-7", "out": f"{other}/students/hd-0", "robots": str(robots)})
+    )
+    os.symlink(other / "students" / "hd-0", run / "students" / "hd-0")
+    os.symlink(os.path.relpath(other / "near-7", run), run / "near-7")  # a relative link
+    results = json.loads((run / "report" / "results.json").read_text())
+    results["runs"]["hyperdistill"] = ["students/hd-0"]
+    (run / "report" / "results.json").write_text(json.dumps(results))
+    notes: list[str] = []
+    publish(run, tmp_path / "pub", note=notes.append)
+    config = json.loads((tmp_path / "pub" / "students" / "hd-0" / "config.json").read_text())
+    assert config == {"eval_sets": "near=OUT/near-7", "out": "OUT/students/hd-0", "robots": str(robots)}
+    assert notes == [f"note: {tmp_path / 'pub' / 'students' / 'hd-0' / 'config.json'} names {robots} of this machine "
+                     "(kept as given)"]  # fmt: skip
+
+
+def test_machine_paths_finds_existing_absolute_paths_only(tmp_path: Path) -> None:
+    (tmp_path / "a b").mkdir()
+    text = (
+        f"{tmp_path}/x.pt and {tmp_path}; 1,200 samples/s, https://github.com{tmp_path} OUT{tmp_path} "
+        f"~{tmp_path} {tmp_path}/nope {tmp_path}"
+    )
+    assert publish_module.machine_paths(text) == [str(tmp_path)]  # each once; /nope is not there

@@ -31,6 +31,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,33 @@ def _forms(path: Path) -> set[str]:
     return {str(path), str(path.absolute()), str(path.resolve())}
 
 
+LINK_DEPTH = 2
+"""How deep in RUN links are followed for :func:`_linked`: ``RUN/data-…`` and ``RUN/students/…``."""
+
+
+def _linked(run: Path) -> dict[str, str]:
+    """Every form of the targets of the links in RUN (down to :data:`LINK_DEPTH`) → ``OUT/<the link's place>``."""
+    places: dict[str, str] = {}
+    level = [run]
+    for _ in range(LINK_DEPTH):
+        below = []
+        for folder in level:
+            for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+                if path.is_symlink():
+                    literal = Path(os.readlink(path))
+                    target = literal if literal.is_absolute() else path.parent / literal
+                    place = "OUT/" + path.relative_to(run).as_posix()
+                    places |= {form: place for form in _forms(target) | _forms(target.resolve())}
+                elif path.is_dir():
+                    below.append(path)
+        level = below
+    return places
+
+
 def _renames(run: Path, results: dict[str, Any]) -> list[tuple[re.Pattern[str], str]]:
-    """Patterns of the run's folder (as given now and as the report wrote it) and of an outside teacher, with
-    their placeholders, longest first (a run inside an outside teacher's folder stays ``OUT``).
+    """Patterns of the run's folder (as given now and as the report wrote it), of the folders linked into it
+    (:func:`_linked`) and of an outside teacher, with their placeholders, longest first (a run inside an
+    outside teacher's folder stays ``OUT``).
 
     A path matches only as a whole path: an absolute one anywhere it is not part of a longer name, a relative
     one (``--out out``) only where a path inside it follows (``out/teacher-…``; not ``layout/`` or a bare word
@@ -92,6 +117,7 @@ def _renames(run: Path, results: dict[str, Any]) -> list[tuple[re.Pattern[str], 
     if not outside.resolve().is_relative_to(run.resolve()):
         written = checkpoint.parent.parent if folder is not None else checkpoint  # as the report wrote it
         places |= {form: "TEACHER" for form in _forms(outside) | {str(written)} if form not in places}
+    places |= {form: place for form, place in _linked(run).items() if form not in places}
     patterns = []
     for form in sorted(places, key=len, reverse=True):
         if form in ("", ".", "..", "/") or Path(form).anchor == form:  # never a bare root or the current folder
@@ -101,16 +127,33 @@ def _renames(run: Path, results: dict[str, Any]) -> list[tuple[re.Pattern[str], 
     return patterns
 
 
-def _copy(source: Path, target: Path, renames: list[tuple[re.Pattern[str], str]]) -> None:
-    """Copy one file; in text files, every path of ``renames`` becomes its placeholder."""
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~\-])/[\w.\-]+(?:/[\w.\-]+)*")
+"""An absolute path in text (not a URL's ``//host/…``, not the ``/s`` of ``samples/s``)."""
+
+
+def machine_paths(text: str) -> list[str]:
+    """The absolute paths in ``text`` that exist on this machine, in order of appearance, each once."""
+    found = dict.fromkeys(m.group() for m in ABSOLUTE_PATH.finditer(text))
+    return [path for path in found if path != "/" and os.path.lexists(path)]
+
+
+def _copy(source: Path, target: Path, renames: list[tuple[re.Pattern[str], str]]) -> list[str]:
+    """Copy one file; in text files, every path of ``renames`` becomes its placeholder.
+
+    :return: the paths of this machine the copy still names (:func:`machine_paths`)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if source.suffix not in TEXT_SUFFIXES:
         shutil.copyfile(source, target)
-        return
+        return []
     text = source.read_bytes().decode()  # bytes: CSV rows end in \r\n, kept as written
     for pattern, placeholder in renames:
         text = pattern.sub(placeholder, text)
     target.write_bytes(text.encode())
+    return machine_paths(text)
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def _check_destination(dest: Path) -> None:
@@ -121,9 +164,11 @@ def _check_destination(dest: Path) -> None:
         raise PublishError(f"{dest} exists and is not an empty folder; publish into a new one")
 
 
-def publish(run: Path, dest: Path) -> list[Path]:
+def publish(run: Path, dest: Path, note: Callable[[str], None] = _to_stderr) -> list[Path]:
     """Copy the shareable files of the finished pipeline run ``run`` into the new folder ``dest``.
 
+    :param note: receives one line per published file that still names a path of this machine (a
+        ``--robots`` folder given on the command line, say), naming the file and the paths.
     :return: the files written, relative to ``dest``.
     :raises PublishError: ``run`` is not a finished run, ``dest`` is not a new or empty folder, or a file could
         not be read or written (nothing is left behind then).
@@ -151,8 +196,7 @@ def publish(run: Path, dest: Path) -> list[Path]:
     os.umask(umask)
     try:
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private; a published one is not
-        for relative, source in files.items():
-            _copy(source, staging / relative, renames)
+        kept = {relative: _copy(source, staging / relative, renames) for relative, source in files.items()}
         if dest.exists():
             dest.rmdir()  # empty, checked above
         staging.rename(dest)
@@ -162,6 +206,9 @@ def publish(run: Path, dest: Path) -> list[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    for relative, paths in kept.items():
+        if paths:
+            note(f"note: {dest / relative} names {', '.join(paths)} of this machine (kept as given)")
     return [Path(r) for r in files]
 
 
