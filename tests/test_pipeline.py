@@ -13,7 +13,14 @@ import pytest
 import torch
 
 from baselines.common.config import ConfigError
-from baselines.common.files import CONTENT_KEY, PPO_CHECKPOINT, CheckpointError, read_artifact, save_artifact
+from baselines.common.files import (
+    CONTENT_KEY,
+    DISTILL_CHECKPOINT,
+    PPO_CHECKPOINT,
+    CheckpointError,
+    read_artifact,
+    save_artifact,
+)
 from baselines.hyperdistill import PipelineConfig, pipeline, pipeline_preset, publish, run_pipeline, seeds
 from baselines.hyperdistill.__main__ import main
 from baselines.ppo import PPOConfig
@@ -195,6 +202,37 @@ def test_an_interrupted_stage_resumes(smoke_run: tuple[Path, list[str]]) -> None
     rows = (folder / "progress.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == [1, 2]
     assert (folder / ".done").is_file()
+
+
+def test_students_run_at_once_in_worker_processes_are_the_students_of_one_after_another(
+    smoke_run: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """``jobs=2``: the two students distil side by side, each in a worker process, and come out as they did one
+    after another in this process: the same weights, the same per-robot returns."""
+    out, _ = smoke_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy, symlinks=True)
+    shutil.rmtree(copy / "students")
+    for path in (copy / "eval").glob("*.json"):
+        if path.name.split("-")[0] in ("hyperdistill", "mlp"):
+            path.unlink()
+    lines: list[str] = []
+    run_pipeline(replace(pipeline_preset("smoke"), jobs=2), copy, log=lines.append)
+    assert sum("started in worker process" in line for line in lines) == 2
+    assert any(line.startswith("[1] [epoch") for line in lines) and any(line.startswith("[2] [epoch") for line in lines)
+    students = sorted(p.name for p in (copy / "students").iterdir())
+    assert [s.split("-")[0] for s in students] == ["hyperdistill", "mlp"]
+    for name in students:
+        a, b = (
+            read_artifact(run / "students" / name / "checkpoints" / "final.pt", DISTILL_CHECKPOINT)
+            for run in (out, copy)
+        )
+        assert a["student"].keys() == b["student"].keys()
+        assert all(torch.equal(a["student"][k], b["student"][k]) for k in a["student"])
+    for label in ("hyperdistill", "mlp"):  # (the files' keys differ: a checkpoint records its wall time too)
+        (new,) = (copy / "eval").glob(f"{label}-*.json")
+        before = [json.loads(p.read_text())["robots"] for p in (out / "eval").glob(f"{label}-*.json")]  # + seed 1?
+        assert json.loads(new.read_text())["robots"] in before
 
 
 def test_near_unseen_robots_are_new_mutants_of_the_training_robots(smoke_run: tuple[Path, list[str]]) -> None:

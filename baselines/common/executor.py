@@ -7,8 +7,9 @@ Two kinds of work:
   every job is a Ray task (one CPU) instead of a job of a local process, the agent loaded once per Ray
   worker process.
 - **Stages.** A PPO run or a distillation is one :class:`Stage` with the CPUs and GPUs it needs;
-  :func:`run_stages` runs a list of them one after another in this process (local) or all at once as Ray
-  tasks (ray), each declaring its needs, fitted to the cluster (:func:`fit_needs`).
+  :func:`run_stages` runs a list of them one after another in this process (local), up to ``jobs`` at once
+  in worker processes of this machine (local, ``jobs`` > 1), or all at once as Ray tasks (ray), each
+  declaring its needs, fitted to the cluster (:func:`fit_needs`).
 
 On Ray, the cluster is the one at ``address`` (``""``: a Ray instance already running in this process, or a
 new local one). Every job's and stage's result depends on its own seeds and settings only, so the results
@@ -21,9 +22,13 @@ Ray is optional (``pip install 'unimal-gym[ray]'``); asking for it without it in
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import multiprocessing.connection
 import os
+import pickle
 import signal
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -216,17 +221,20 @@ def fit_needs(stage: Stage, nodes: Sequence[Mapping[str, float]]) -> tuple[int, 
 
 
 def run_stages(
-    stages: Sequence[Stage], executor: str, address: str = "", log: Callable[[str], None] = print
+    stages: Sequence[Stage], executor: str, address: str = "", log: Callable[[str], None] = print, jobs: int = 1
 ) -> list[Any]:
     """Run every stage; their results in order.
 
-    ``local``: one after another in this process. ``ray``: all at once as Ray tasks on the cluster at
+    ``local``: one after another in this process; with ``jobs`` > 1, up to ``jobs`` at once, each in a worker
+    process of its own (:func:`run_at_once`). ``ray``: all at once as Ray tasks on the cluster at
     ``address``, each asking for :func:`fit_needs`; when one fails, the others still finish (their work is
     kept) and then the first failure is raised (a :class:`~.config.UserError` as itself: one line). A
     Ctrl-C/SIGTERM (:mod:`.interrupt`) cancels the running tasks, which resume from their last checkpoints
     when the command is run again, and raises :class:`~.interrupt.Interrupted`.
     """
     if executor != "ray":
+        if jobs > 1 and len(stages) > 1:
+            return run_at_once(stages, jobs, log)
         return [stage.fn(*stage.args, log=log) for stage in stages]
     if not stages:
         return []
@@ -263,6 +271,148 @@ def run_stages(
     return [results[ref] for ref in refs]
 
 
+class StageFailed(RuntimeError):
+    """A stage failed in a worker process with an error that is not a user's (a bug): its traceback is the
+    message."""
+
+
+@dataclass
+class _Running:
+    """A stage running in a worker process: the process, its message pipe and its stop pipe."""
+
+    number: int
+    stage: Stage
+    process: Any
+    messages: Any
+    stop: Any
+
+
+def run_at_once(stages: Sequence[Stage], jobs: int, log: Callable[[str], None] = print) -> list[Any]:
+    """Run the stages on this machine, up to ``jobs`` at once, each in a new (spawned) worker process; their
+    results in order. A worker computes exactly what the stage computes in this process (same seeds, same
+    default torch threads), so the results are those of one after another.
+
+    Progress lines come back to ``log``, each prefixed with the stage's number (``[2] [epoch 3/30] …``). When a
+    stage fails, the running ones finish (their work is kept), none is started, and the first failure is
+    raised (a :class:`~.config.UserError` as itself; any other error as :class:`StageFailed` with the
+    worker's traceback). Ctrl-C or SIGTERM (:mod:`.interrupt`): every running stage is asked to stop at its
+    next safe point (it saves, as it would in this process), none is started, and
+    :class:`~.interrupt.Interrupted` says what each saved; a second signal stops the workers at once.
+    """
+    context = multiprocessing.get_context("spawn")
+    waiting = list(enumerate(stages, start=1))
+    running: dict[Any, _Running] = {}
+    results: dict[int, Any] = {}
+    failures: list[BaseException] = []
+    saved: dict[int, str] = {}
+    relayed = False
+    try:
+        while running or (waiting and not failures and interrupt.requested() is None):
+            while waiting and len(running) < jobs and not failures and interrupt.requested() is None:
+                number, stage = waiting.pop(0)
+                messages, child_messages = context.Pipe(duplex=False)
+                child_stop, stop = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_stage_worker, args=(child_messages, child_stop, stage), name=f"stage-{number}"
+                )
+                process.start()
+                child_messages.close()
+                child_stop.close()
+                running[messages] = _Running(number, stage, process, messages, stop)
+                log(f"== [{number}] {stage.name}: started in worker process {process.pid}")
+            if interrupt.requested() is not None and not relayed:
+                for job in running.values():
+                    _send(job.stop, interrupt.requested())
+                relayed = True
+            for conn in multiprocessing.connection.wait(list(running), timeout=1.0):
+                job = running[conn]
+                try:
+                    kind, payload = conn.recv()
+                except EOFError:  # the worker died without a word (killed)
+                    job.process.join()
+                    kind, payload = "died", job.process.exitcode
+                if kind == "log":
+                    log(f"[{job.number}] {payload}")
+                    continue
+                del running[conn]
+                job.process.join()
+                conn.close()
+                job.stop.close()
+                if kind == "done":
+                    results[job.number] = payload
+                    log(f"== [{job.number}] {job.stage.name}: done")
+                elif kind == "interrupted":
+                    saved[job.number] = f"[{job.number}] {payload}"
+                elif kind == "died":
+                    failures.append(StageFailed(f"{job.stage.name}: its worker process died (exit code {payload})"))
+                else:
+                    failures.append(payload)
+                    log(f"== [{job.number}] {job.stage.name}: failed")
+    except BaseException:  # a second signal, or an error of this process: stop the workers now
+        _stop_now(list(running.values()))
+        raise
+    if failures:
+        raise failures[0]
+    interrupt.check(
+        f"{len(results)} of {len(stages)} stages finished; "
+        + ("; ".join(saved[n] for n in sorted(saved)) if saved else "none was running")
+        + f"; {len(stages) - len(results)} resume from there"
+    )
+    return [results[number] for number in range(1, len(stages) + 1)]
+
+
+def _send(conn: Any, message: Any) -> None:
+    """Send on a pipe whose other end may be gone (a worker that has just finished)."""
+    with contextlib.suppress(OSError):
+        conn.send(message)
+
+
+def _stop_now(jobs: Sequence[_Running]) -> None:
+    """Stop running workers at once: SIGTERM (a worker already asked to stop then stops where it is), and after
+    :data:`CANCEL_GRACE_S` SIGKILL."""
+    for job in jobs:
+        job.process.terminate()
+    for job in jobs:
+        job.process.join(CANCEL_GRACE_S)
+        if job.process.is_alive():
+            job.process.kill()
+            job.process.join()
+
+
+def _stage_worker(messages: Any, stop: Any, stage: Stage) -> None:
+    """A stage in a worker process of :func:`run_at_once`: progress lines and the outcome go to ``messages``;
+    a signal name arriving on ``stop`` asks the stage to stop at its next safe point, as a signal would.
+
+    The worker handles Ctrl-C and SIGTERM as a command does (:func:`~.interrupt.stop_on_signals`): a terminal's
+    Ctrl-C reaches it directly, a SIGTERM to the main process alone comes relayed on ``stop``."""
+
+    def listen() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            interrupt.request(stop.recv())
+
+    with interrupt.stop_on_signals():
+        threading.Thread(target=listen, daemon=True).start()  # inside: stop_on_signals starts with no request
+        try:
+            outcome: tuple[str, Any] = ("done", stage.fn(*stage.args, log=lambda line: messages.send(("log", line))))
+        except interrupt.Interrupted as exc:
+            outcome = ("interrupted", str(exc))
+        except BaseException as exc:
+            # a user's error (one line) and a worker pool killed by a signal (EOFError, one line too: run_cli)
+            # come back as themselves; anything else is a bug and comes back with its traceback
+            own = isinstance(exc, UserError | ConfigError | EOFError) and _picklable(exc)
+            outcome = ("failed", exc if own else StageFailed(f"{stage.name} failed:\n{traceback.format_exc()}"))
+    _send(messages, outcome)
+
+
+def _picklable(exc: BaseException) -> bool:
+    """Whether an exception survives the trip to the main process as itself."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return False
+    return True
+
+
 def _run_stage(fn: Callable[..., Any], args: tuple[Any, ...], cpus: int) -> Any:
     """A stage in a Ray worker: torch's default thread count is the CPUs it asked for (the process may have
     run other tasks before); its progress lines go to the worker's output."""
@@ -283,11 +433,13 @@ def _cancel(ray: ModuleType, refs: list[Any]) -> None:
 __all__ = [
     "EXECUTORS",
     "Stage",
+    "StageFailed",
     "check_executor",
     "connect",
     "fit_needs",
     "kept_signal_handlers",
     "ray_map_with_agent",
     "require_ray",
+    "run_at_once",
     "run_stages",
 ]

@@ -52,6 +52,13 @@ def requested() -> str | None:
     return _requested[0] if _requested else None
 
 
+def request(signal_name: str) -> None:
+    """Ask the running body to stop at its next safe point, as the first signal ``signal_name`` would (a stage in
+    a worker process, told by its main process); nothing when a stop was asked for already."""
+    if not _requested:
+        _requested.append(signal_name)
+
+
 def check(saved: str) -> None:
     """At a safe point: raise :class:`Interrupted` (saying ``saved``) if a signal asked to stop.
 
@@ -111,6 +118,7 @@ __all__ = [
     "Interrupted",
     "check",
     "ignore_in_worker",
+    "request",
     "requested",
     "resume_command",
     "stop_on_signals",

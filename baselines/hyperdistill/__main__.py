@@ -95,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ray-address", "--address", default=None, help="with --executor ray: the cluster ('' = a local instance)"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="with the local executor: PPO runs and students at once, each in its own process (default 1: one "
+        "after another; the same results)",
+    )
     args = parser.parse_args(argv)
 
     def configure(config: PipelineConfig) -> PipelineConfig:
@@ -129,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, hn_rl=True)
         if args.executor is not None or args.ray_address is not None:
             config = replace(config, executor=args.executor or "local", ray_address=args.ray_address or "")
+        if args.jobs is not None:
+            config = replace(config, jobs=args.jobs)
         if args.students:
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
         if args.epochs is not None:

@@ -48,11 +48,15 @@ class PipelineConfig:
     """Where expert-data collection and the final evaluations run their robots: local or ray (the same results)."""
     ray_address: str = ""
     """With executor=ray: the cluster's address ('' = a new local Ray instance)."""
+    jobs: int = 1
+    """With executor=local: PPO runs and students run up to this many at once, each in a worker process of its
+    own (1: one after another in this process; the same results either way)."""
 
     RANGES: ClassVar[dict[str, str]] = {
         "near_per_robot": "[0, inf)",
         "near_seed": "[0, 4294967295]",
         "seeds": "[1, inf)",
+        "jobs": "[1, inf)",
         "latency_min_time": "(0, inf)",
     }
     """The values each numeric field may take (checked by :func:`~baselines.common.config.check_fields`)."""

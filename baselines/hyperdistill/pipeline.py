@@ -17,7 +17,8 @@ of a stage gives it a new key, and so a new folder, for it and every stage after
 package later does not, while it keeps the value that means the behaviour from before it
 (:func:`~baselines.common.config.key_dict`): an upgrade finds the stages an older version cached.
 
-Where the stages run (``executor``): ``local`` runs them one after another in this process; ``ray`` sends
+Where the stages run (``executor``): ``local`` runs them one after another in this process, or with ``jobs`` > 1
+up to that many at once in worker processes of this machine (the students of a run, say); ``ray`` sends
 the PPO runs (teacher, HN-RL) and then every student × seed to a Ray cluster at once, each as a task
 declaring the CPUs and GPUs it needs (:func:`ppo_stage`, :func:`student_stage`), and collection and
 evaluation robot by robot. The results are the same (``tests/test_grid.py``).
@@ -263,7 +264,7 @@ def run_pipeline(
         ppo_runs.append(("HN-RL", hn, out / f"{HN_RL}-{stage_key(key_dict(hn))}"))
         learnt[HN_RL] = ppo_runs[-1][2] / "checkpoints" / "final.pt"
     pending = [run for run in ppo_runs if not _done(run[2])]
-    took = run_stages([ppo_stage(*run) for run in pending], config.executor, config.ray_address, log)
+    took = run_stages([ppo_stage(*run) for run in pending], config.executor, config.ray_address, log, config.jobs)
     spent = {what: seconds for (what, _, _), seconds in zip(pending, took, strict=True)}  # this run's PPO stages
     timings |= {"teacher": 0.0} | {what: spent.get(what, 0.0) for what, _, _ in ppo_runs}  # cached: 0
     before |= {what: _recorded_seconds(folder / ".done") for what, _, folder in ppo_runs if what not in spent}
@@ -319,7 +320,7 @@ def run_pipeline(
                 _follow_moved_sets(folder / "config.json", cfg.eval_sets, out)
                 todo.append(student_stage(data, cfg, folder))
             runs[student].append(folder)
-    spent = run_stages(todo, config.executor, config.ray_address, log)
+    spent = run_stages(todo, config.executor, config.ray_address, log, config.jobs)
     fresh = {s.args[2] for s in todo}
     for student in config.students:  # compute time per student (on Ray its seeds overlap in wall time)
         timings[f"distill {student}"] = sum(t for s, t in zip(todo, spent, strict=True) if s.args[1].student == student)
