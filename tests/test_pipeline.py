@@ -465,6 +465,16 @@ def test_runs_with_other_teacher_seeds_combine_into_one_table(
     (other / "pipeline.json").write_text(json.dumps(saved))
     with pytest.raises(seeds.SeedsError, match=r"in \['distill'\], not only in the teacher's seed"):
         seeds.write([first, other], tmp_path / "x")
+    # where and how a run was computed does not matter: --jobs (absent in runs made before it), Ray, threads
+    saved["distill"]["epochs"] = config.distill.epochs
+    saved.pop("jobs", None)
+    saved["executor"], saved["teacher"]["torch_threads"], saved["distill"]["eval_workers"] = "ray", 8, 16
+    (other / "pipeline.json").write_text(json.dumps(saved))
+    seeds.write([first, other], tmp_path / "machines")
+    assert json.loads((tmp_path / "machines" / "results.json").read_text())["teacher_seeds"] == [
+        config.teacher.seed,
+        11,
+    ]
     assert seeds.main([str(first), str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "is neither a finished pipeline run nor a published one" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

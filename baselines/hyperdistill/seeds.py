@@ -39,6 +39,7 @@ from ..common.files import read_json, write_json
 from ..common.lock import writable_folder
 from ..common.plotting import pyplot
 from ..common.stats import compare, gate
+from ..ppo.config import MACHINE_FIELDS
 from .publish import teacher_folder
 from .report import mean_curve, policy_names, save_curves
 
@@ -75,8 +76,24 @@ def load_run(root: Path) -> dict[str, Any]:
     return run
 
 
+HOW_FIELDS: dict[str, tuple[str, ...]] = {
+    "": ("executor", "ray_address", "jobs"),
+    "teacher": MACHINE_FIELDS,
+    "collect": ("workers", "executor", "ray_address"),
+    "distill": ("device", "torch_threads", "eval_workers", "memory_limit_gb", "checkpoint_every"),
+}
+"""Settings of ``pipeline.json`` (top level, and per stage) that say where and how a run was computed, not what it
+computed: runs that differ in them combine (one run on a laptop, another with ``--jobs 2`` or on Ray)."""
+
+
 def _without_seed(config: dict[str, Any]) -> dict[str, Any]:
-    return {**config, "teacher": {k: v for k, v in config["teacher"].items() if k != "seed"}}
+    """A run's settings without the teacher's seed and the :data:`HOW_FIELDS`: what must be equal to combine."""
+    out = {k: v for k, v in config.items() if k not in HOW_FIELDS[""]}
+    for stage, names in HOW_FIELDS.items():
+        if stage and isinstance(out.get(stage), dict):
+            out[stage] = {k: v for k, v in out[stage].items() if k not in names}
+    out["teacher"] = {k: v for k, v in out["teacher"].items() if k != "seed"}
+    return out
 
 
 def check_comparable(runs: list[dict[str, Any]]) -> None:
