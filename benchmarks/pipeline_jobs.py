@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -60,6 +61,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1, help="distillation seeds per student")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-pipeline-jobs"))
     args = parser.parse_args()
+    if args.jobs < 2 or args.rounds < 1:
+        parser.error("--jobs must be at least 2 (it is compared with 1) and --rounds at least 1")
 
     results = json.loads((args.run / "report" / "results.json").read_text())
     config = replace(pipeline_preset(args.preset, args.task), seeds=args.seeds)
@@ -83,7 +86,7 @@ def main() -> None:
             raise SystemExit("the two ways gave different students")
     for jobs, times in ways.items():
         print(
-            f"--jobs {jobs}: median {sorted(times)[len(times) // 2] / 60:.2f} min (rounds: "
+            f"--jobs {jobs}: median {statistics.median(times) / 60:.2f} min (rounds: "
             + ", ".join(f"{t / 60:.2f}" for t in times)
             + ")"
         )

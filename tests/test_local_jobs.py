@@ -94,6 +94,28 @@ def test_a_sigterm_to_the_main_process_stops_every_running_stage_at_its_safe_poi
 
 
 @pytest.mark.slow  # worker processes start in 2–3 s each
+def test_a_worker_signalled_alone_saves_and_nothing_more_starts(tmp_path: Path) -> None:
+    """``kill PID`` of one worker (its pid is in the progress lines): that stage saves and stops, the waiting one
+    is not started, and the call ends in Interrupted (this process got no signal)."""
+    lines: list[str] = []
+    folder = tmp_path / "a"
+
+    def kill_the_worker() -> None:
+        deadline = time.monotonic() + 60
+        while not folder.is_dir() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (pid,) = [int(line.rsplit(" ", 1)[1]) for line in list(lines) if "started in worker process" in line]
+        os.kill(pid, signal.SIGTERM)
+
+    threading.Thread(target=kill_the_worker, daemon=True).start()
+    with pytest.raises(interrupt.Interrupted) as caught:
+        run_at_once([Stage("a", _wait_for_stop, (str(folder),)), Stage("b", _double, (1,))], 1, lines.append)
+    assert caught.value.signal_name == "SIGTERM"
+    assert str(caught.value) == "0 of 2 stages finished; [1] saved a; 2 resume from there"
+    assert not any(line.startswith("== [2]") for line in lines)
+
+
+@pytest.mark.slow  # worker processes start in 2–3 s each
 def test_a_second_signal_stops_the_workers_at_once(tmp_path: Path) -> None:
     folders = [tmp_path / "a", tmp_path / "b"]
     _signal_when(folders, signal.SIGTERM, times=2)
@@ -109,3 +131,7 @@ def test_jobs_on_the_command_line_must_be_a_count(tmp_path: Path, capsys: pytest
     assert main(["--preset", "smoke", "--jobs", "0", "--out", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err == "error: jobs=0 is not allowed: 1 ≤ jobs\n"
     assert not (tmp_path / "run").exists()
+    assert main(["--preset", "smoke", "--jobs", "2", "--executor", "ray", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (
+        "error: jobs=2 is for the local executor; on Ray every stage runs at once already\n"
+    )

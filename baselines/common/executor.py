@@ -272,8 +272,8 @@ def run_stages(
 
 
 class StageFailed(RuntimeError):
-    """A stage failed in a worker process with an error that is not a user's (a bug): its traceback is the
-    message."""
+    """A stage failed in a worker process with an error that is not a user's (a bug: its traceback is the message),
+    or its worker process died without a word."""
 
 
 @dataclass
@@ -292,12 +292,14 @@ def run_at_once(stages: Sequence[Stage], jobs: int, log: Callable[[str], None] =
     results in order. A worker computes exactly what the stage computes in this process (same seeds, same
     default torch threads), so the results are those of one after another.
 
-    Progress lines come back to ``log``, each prefixed with the stage's number (``[2] [epoch 3/30] …``). When a
-    stage fails, the running ones finish (their work is kept), none is started, and the first failure is
-    raised (a :class:`~.config.UserError` as itself; any other error as :class:`StageFailed` with the
-    worker's traceback). Ctrl-C or SIGTERM (:mod:`.interrupt`): every running stage is asked to stop at its
-    next safe point (it saves, as it would in this process), none is started, and
-    :class:`~.interrupt.Interrupted` says what each saved; a second signal stops the workers at once.
+    The lines a stage gives its ``log`` come back to ``log``, each prefixed with the stage's number (``[2] [epoch
+    3/30] …``; a PPO run prints its own progress lines, unnumbered). When a stage fails, the running ones finish
+    (their work is kept), none is started, and the first failure is raised (a :class:`~.config.UserError`, or the
+    ``EOFError`` of a worker pool that a signal killed, as itself: one line; any other error as
+    :class:`StageFailed` with the worker's traceback). Ctrl-C or SIGTERM (:mod:`.interrupt`) to this process, or
+    to a worker alone: every running stage is asked to stop at its next safe point (it saves, as it would in this
+    process), none is started, and :class:`~.interrupt.Interrupted` says what each saved; a second signal stops
+    the workers at once. A stop asked for after the last stage finished is left to the caller's next safe point.
     """
     context = multiprocessing.get_context("spawn")
     waiting = list(enumerate(stages, start=1))
@@ -305,10 +307,15 @@ def run_at_once(stages: Sequence[Stage], jobs: int, log: Callable[[str], None] =
     results: dict[int, Any] = {}
     failures: list[BaseException] = []
     saved: dict[int, str] = {}
+    stopped_by: list[str] = []  # the signal that stopped a worker (a worker may be signalled alone)
     relayed = False
+
+    def go_on() -> bool:
+        return not failures and not saved and interrupt.requested() is None
+
     try:
-        while running or (waiting and not failures and interrupt.requested() is None):
-            while waiting and len(running) < jobs and not failures and interrupt.requested() is None:
+        while running or (waiting and go_on()):
+            while waiting and len(running) < jobs and go_on():
                 number, stage = waiting.pop(0)
                 messages, child_messages = context.Pipe(duplex=False)
                 child_stop, stop = context.Pipe(duplex=False)
@@ -342,9 +349,13 @@ def run_at_once(stages: Sequence[Stage], jobs: int, log: Callable[[str], None] =
                     results[job.number] = payload
                     log(f"== [{job.number}] {job.stage.name}: done")
                 elif kind == "interrupted":
-                    saved[job.number] = f"[{job.number}] {payload}"
+                    saved[job.number] = f"[{job.number}] {payload[0]}"
+                    stopped_by.append(payload[1])
+                elif kind == "died" and interrupt.requested() is not None:  # the signal reached it while it started
+                    saved[job.number] = f"[{job.number}] stopped before its first safe point (exit code {payload})"
                 elif kind == "died":
                     failures.append(StageFailed(f"{job.stage.name}: its worker process died (exit code {payload})"))
+                    log(f"== [{job.number}] {job.stage.name}: died")
                 else:
                     failures.append(payload)
                     log(f"== [{job.number}] {job.stage.name}: failed")
@@ -353,11 +364,13 @@ def run_at_once(stages: Sequence[Stage], jobs: int, log: Callable[[str], None] =
         raise
     if failures:
         raise failures[0]
-    interrupt.check(
-        f"{len(results)} of {len(stages)} stages finished; "
-        + ("; ".join(saved[n] for n in sorted(saved)) if saved else "none was running")
-        + f"; {len(stages) - len(results)} resume from there"
-    )
+    if len(results) < len(stages):  # stopped by a signal, to this process or to a worker alone
+        message = (
+            f"{len(results)} of {len(stages)} stages finished; "
+            + "".join(f"{saved[n]}; " for n in sorted(saved))
+            + f"{len(stages) - len(results)} resume from there"
+        )
+        raise interrupt.Interrupted(message, interrupt.requested() or stopped_by[0])
     return [results[number] for number in range(1, len(stages) + 1)]
 
 
@@ -387,15 +400,17 @@ def _stage_worker(messages: Any, stop: Any, stage: Stage) -> None:
     Ctrl-C reaches it directly, a SIGTERM to the main process alone comes relayed on ``stop``."""
 
     def listen() -> None:
-        with contextlib.suppress(EOFError, OSError):
+        try:
             interrupt.request(stop.recv())
+        except (EOFError, OSError):  # the main process is gone (it closes the pipe only after the stage ends)
+            interrupt.request("SIGTERM")
 
     with interrupt.stop_on_signals():
         threading.Thread(target=listen, daemon=True).start()  # inside: stop_on_signals starts with no request
         try:
             outcome: tuple[str, Any] = ("done", stage.fn(*stage.args, log=lambda line: messages.send(("log", line))))
         except interrupt.Interrupted as exc:
-            outcome = ("interrupted", str(exc))
+            outcome = ("interrupted", (str(exc), exc.signal_name))
         except BaseException as exc:
             # a user's error (one line) and a worker pool killed by a signal (EOFError, one line too: run_cli)
             # come back as themselves; anything else is a bug and comes back with its traceback

@@ -84,6 +84,8 @@ class PipelineConfig:
             )
         if self.near_per_robot < 0 or self.seeds < 1:
             raise ConfigError(f"near_per_robot={self.near_per_robot} must be ≥ 0 and seeds={self.seeds} ≥ 1")
+        if self.jobs > 1 and self.executor == "ray":
+            raise ConfigError(f"jobs={self.jobs} is for the local executor; on Ray every stage runs at once already")
         check_executor(self.executor, self.ray_address)
         self.teacher.validate()
         self.collect.validate()
