@@ -122,9 +122,13 @@ class CollectConfig:
         """Plain JSON-able dict (``workers``, ``executor`` and ``ray_address`` do not change the data and are
         left out)."""
         data = asdict(self)
-        for name in ("workers", "executor", "ray_address"):
+        for name in EXECUTION_FIELDS:
             data.pop(name)
         return data
+
+
+EXECUTION_FIELDS = ("workers", "executor", "ray_address")
+"""Fields of :class:`CollectConfig` that say where and how the data is collected, not what it holds."""
 
 
 COLLECT_PRESETS: dict[str, CollectConfig] = {

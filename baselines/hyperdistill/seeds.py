@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..collect import EXECUTION_FIELDS as COLLECT_EXECUTION_FIELDS
 from ..common.config import UserError, run_cli
 from ..common.files import read_json, write_json
 from ..common.lock import writable_folder
@@ -79,7 +80,7 @@ def load_run(root: Path) -> dict[str, Any]:
 HOW_FIELDS: dict[str, tuple[str, ...]] = {
     "": ("executor", "ray_address", "jobs"),
     "teacher": MACHINE_FIELDS,
-    "collect": ("workers", "executor", "ray_address"),
+    "collect": COLLECT_EXECUTION_FIELDS,
     "distill": ("device", "torch_threads", "eval_workers", "memory_limit_gb", "checkpoint_every"),
 }
 """Settings of ``pipeline.json`` (top level, and per stage) that say where and how a run was computed, not what it
