@@ -31,6 +31,7 @@ from baselines.common.vec_env import NativeVecEnv
 from baselines.nets import UnknownNetworkError, network_config
 from baselines.ppo import PRESETS, PPOConfig, RobotSampler, UnimalPolicy, learning_rate, make_vec_env, run_dir, train
 from baselines.ppo.__main__ import main
+from baselines.ppo.trainer import MODEL, SB3_FOLDER, STATISTICS
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = PRESETS["smoke"]
@@ -329,6 +330,23 @@ def test_bad_input_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureF
     assert "cannot be read" in capsys.readouterr().err
     with pytest.raises(CheckpointError):
         load_checkpoint(ckpt)
+
+
+def test_a_run_killed_between_its_last_checkpoint_and_final_pt_completes_on_resume(tmp_path: Path) -> None:
+    """The last iteration writes its step checkpoint, then ``final.pt``, then the SB3 files: a kill between
+    them leaves nothing to train, and the resume writes what is missing (final.pt = the last checkpoint)."""
+    config = replace(SMOKE, total_timesteps=2 * 128)
+    out = tmp_path / "run"
+    train(config, out, quiet=True)
+    final, last = out / "checkpoints" / "final.pt", out / "checkpoints" / "iter_000002.pt"
+    whole = final.read_bytes()
+    for missing in ([final, out / SB3_FOLDER / STATISTICS], [out / SB3_FOLDER / STATISTICS]):
+        for path in missing:
+            path.unlink()
+        assert train(config, out, resume=True, quiet=True) == final
+        assert final.read_bytes() == whole == last.read_bytes()
+        assert (out / SB3_FOLDER / STATISTICS).is_file() and (out / SB3_FOLDER / MODEL).is_file()
+    assert [int(r["iteration"]) for r in _rows(out / "progress.csv")] == [1, 2]
 
 
 def test_a_resume_may_change_how_envs_run_but_not_what_the_run_is(tmp_path: Path) -> None:

@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError
-from .files import CheckpointError, append_csv, artifact_kind, read_csv, save_artifact, write_csv, write_json
+from .files import (
+    CheckpointError,
+    append_csv,
+    artifact_kind,
+    atomic_write,
+    read_csv,
+    save_artifact,
+    write_csv,
+    write_json,
+)
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,20 @@ class RunDir:
             for old in sorted(self.checkpoints.glob(f"{self.layout.prefix}_*.pt"))[:-keep]:
                 old.unlink(missing_ok=True)
         return path
+
+    def final_after(self, last_step: int) -> Path | None:
+        """``final.pt`` of a run whose step checkpoints reached ``last_step``, or None while they have not.
+
+        A run killed after writing its last step checkpoint but before ``final.pt`` resumes with nothing left
+        to train; this writes the missing ``final.pt`` as a copy of that checkpoint (the same content, as
+        :meth:`save_checkpoint` would have written).
+        """
+        final, latest = self.checkpoints / "final.pt", self.latest_checkpoint()
+        if latest is None or latest != self.checkpoint_path(last_step):
+            return None
+        if not final.is_file():
+            atomic_write(final, lambda tmp: tmp.write_bytes(latest.read_bytes()))
+        return final
 
     # ------------------------------------------------------------------ logs
     def truncate_logs(self, last_step: int, names: Iterable[str] | None = None) -> None:

@@ -648,6 +648,10 @@ def _loop(
     t_run = t_saved = time.perf_counter()
     save_seconds, keep = saving
     bar = Progress(config.iterations, f"PPO {config.arch} {config.task}", "it", start, None if quiet else print_line)
+    if start == config.iterations:  # killed after its last step checkpoint, before final.pt or the SB3 files
+        path = run.final_after(start) or path
+        if not (run.root / SB3_FOLDER / STATISTICS).is_file():
+            save_sb3(model, venv, run.root / SB3_FOLDER)
     for it in range(start, config.iterations):
         t0 = time.perf_counter()
         weights = sampler.weights(it)
