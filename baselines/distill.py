@@ -75,6 +75,11 @@ LAYOUT = RunLayout(
 """A distillation run directory: ``epoch_NNNN.pt`` checkpoints, progress and evaluation CSV logs."""
 
 
+MACHINE_FIELDS = ("device", "torch_threads", "eval_workers", "memory_limit_gb", "checkpoint_every")
+"""Settings of a distillation that say where and how it ran (and how often it saved), not what it computed: runs
+that differ only in them combine across seeds (:mod:`baselines.hyperdistill.seeds`)."""
+
+
 @dataclass(frozen=True)
 class DistillConfig:
     """Everything that defines one distillation run (docs/networks.md §9); saved as ``config.json``."""

@@ -14,6 +14,9 @@ from ..common.executor import check_executor
 from ..distill import DISTILL_PRESETS, STUDENTS, DistillConfig
 from ..ppo import PRESETS, PPOConfig
 
+EXECUTION_FIELDS = ("executor", "ray_address", "jobs")
+"""The pipeline's own settings that say where and how its stages ran, not what they computed."""
+
 
 @dataclass(frozen=True)
 class PipelineConfig:

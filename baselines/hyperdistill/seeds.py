@@ -40,7 +40,9 @@ from ..common.files import read_json, write_json
 from ..common.lock import writable_folder
 from ..common.plotting import pyplot
 from ..common.stats import compare, gate
+from ..distill import MACHINE_FIELDS as DISTILL_MACHINE_FIELDS
 from ..ppo.config import MACHINE_FIELDS
+from .config import EXECUTION_FIELDS
 from .publish import teacher_folder
 from .report import mean_curve, policy_names, save_curves
 
@@ -78,10 +80,10 @@ def load_run(root: Path) -> dict[str, Any]:
 
 
 HOW_FIELDS: dict[str, tuple[str, ...]] = {
-    "": ("executor", "ray_address", "jobs"),
+    "": EXECUTION_FIELDS,
     "teacher": MACHINE_FIELDS,
     "collect": COLLECT_EXECUTION_FIELDS,
-    "distill": ("device", "torch_threads", "eval_workers", "memory_limit_gb", "checkpoint_every"),
+    "distill": DISTILL_MACHINE_FIELDS,
 }
 """Settings of ``pipeline.json`` (top level, and per stage) that say where and how a run was computed, not what it
 computed: runs that differ in them combine (one run on a laptop, another with ``--jobs 2`` or on Ray)."""
