@@ -188,3 +188,8 @@ def test_machine_paths_finds_existing_absolute_paths_only(tmp_path: Path) -> Non
         f"~{tmp_path} {tmp_path}/nope {tmp_path}"
     )
     assert publish_module.machine_paths(text) == [str(tmp_path)]  # each once; /nope is not there
+    odd = tmp_path / "x=1+y@z,%"
+    odd.mkdir()
+    assert publish_module.machine_paths(f"({odd}/f.pt) /") == [str(odd)]  # characters paths may hold
+    cut = f"'{tmp_path}/a b/run.pt' /tmp/surely-not-here-3f9c"  # a space: the deepest folder that exists
+    assert publish_module.machine_paths(cut) == [str(tmp_path)]

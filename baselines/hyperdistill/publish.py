@@ -127,14 +127,25 @@ def _renames(run: Path, results: dict[str, Any]) -> list[tuple[re.Pattern[str], 
     return patterns
 
 
-ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~\-])/[\w.\-]+(?:/[\w.\-]+)*")
-"""An absolute path in text (not a URL's ``//host/…``, not the ``/s`` of ``samples/s``)."""
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~\-])/[\w.\-=+@,%~]+(?:/[\w.\-=+@,%~]+)*")
+"""An absolute path in text (not a URL's ``//host/…``, not the ``/s`` of ``samples/s``); it ends at a space or a
+character paths rarely hold (quotes, brackets, ``:``, ``;``)."""
 
 
 def machine_paths(text: str) -> list[str]:
-    """The absolute paths in ``text`` that exist on this machine, in order of appearance, each once."""
-    found = dict.fromkeys(m.group() for m in ABSOLUTE_PATH.finditer(text))
-    return [path for path in found if path != "/" and os.path.lexists(path)]
+    """The absolute paths in ``text`` that exist on this machine, in order of appearance, each once.
+
+    A path that does not exist as matched (cut at a space, as in ``/home/me/my runs/x``) is reported as its
+    deepest existing folder two or more levels below ``/`` (``/home/me``): a published file should name none.
+    """
+    found: dict[str, None] = {}
+    for match in ABSOLUTE_PATH.finditer(text):
+        path = Path(match.group())
+        while len(path.parts) > 2 and not os.path.lexists(path):
+            path = path.parent
+        if os.path.lexists(path) and (len(path.parts) > 2 or str(path) == match.group() != "/"):
+            found[str(path)] = None
+    return list(found)
 
 
 def _copy(source: Path, target: Path, renames: list[tuple[re.Pattern[str], str]]) -> list[str]:
