@@ -326,7 +326,7 @@ def test_several_student_seeds_are_reported_across_seeds(smoke_run: tuple[Path, 
     main(["--preset", "smoke", "--out", str(out), "--students", "mlp", "--seeds", "2"])  # the CLI option: all cached
 
 
-def test_the_collection_noise_is_an_option_that_makes_its_own_expert_data(
+def test_the_collection_noise_and_the_students_size_are_options(
     smoke_run: tuple[Path, list[str]], tmp_path: Path, capsys
 ) -> None:
     out, _ = smoke_run
@@ -335,6 +335,10 @@ def test_the_collection_noise_is_an_option_that_makes_its_own_expert_data(
     assert main([*argv, "--out", str(tmp_path / "bad"), "--collect-std", "0"]) == 2
     assert "action_std=0.0 is not allowed: 0 < action_std" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+    assert main([*argv, "--out", str(tmp_path / "bad"), "--student-net", "huge"]) == 2
+    assert "net='huge'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    argv += ["--student-net", "tiny,hidden_dim=16"]
     assert main([*argv, "--out", str(tmp_path / "run"), "--collect-std", "0.5"]) == 0
     saved = json.loads((tmp_path / "run" / "pipeline.json").read_text())
     assert saved["collect"]["action_std"] == 0.5 and pipeline_preset("smoke").collect.action_std == 0.9
@@ -342,6 +346,7 @@ def test_the_collection_noise_is_an_option_that_makes_its_own_expert_data(
     assert json.loads((data / "manifest.json").read_text())["config"]["action_std"] == 0.5
     assert data.name not in {d.name for d in out.glob("data-*")}  # not the preset's data under another name
     assert "σ = 0.5" in (tmp_path / "run" / "report" / "report.md").read_text()
+    assert saved["distill"]["net"] == "tiny,hidden_dim=16"
 
 
 def test_hn_rl_is_an_optional_stage_compared_like_a_student(smoke_run: tuple[Path, list[str]], tmp_path: Path) -> None:

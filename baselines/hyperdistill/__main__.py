@@ -51,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--epochs", type=int, default=None, help="distillation epochs (default: the preset's)")
     parser.add_argument(
+        "--student-net",
+        default=None,
+        metavar="NET",
+        help="the students' size: '' (the paper's), small, tiny and/or field=value,... overrides (default: the "
+        "preset's; laptop: the paper's on FT, small on VT and Obstacle)",
+    )
+    parser.add_argument(
         "--collect-std",
         type=float,
         default=None,
@@ -142,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
         if args.epochs is not None:
             config = replace(config, distill=replace(config.distill, epochs=args.epochs))
+        if args.student_net is not None:
+            config = replace(config, distill=replace(config.distill, net=args.student_net))
         if args.collect_std is not None:
             config = replace(config, collect=replace(config.collect, action_std=args.collect_std))
         return config
