@@ -116,6 +116,30 @@ def test_a_worker_signalled_alone_saves_and_nothing_more_starts(tmp_path: Path) 
 
 
 @pytest.mark.slow  # worker processes start in 2–3 s each
+def test_a_ctrl_c_that_reaches_a_worker_while_it_starts_waits_for_its_handlers(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A Ctrl-C in a worker's first seconds (its imports, before its handlers) is held until they are in place:
+    the stage then stops at its first safe point like any other, with no KeyboardInterrupt traceback."""
+    lines: list[str] = []
+
+    def interrupt_the_starting_worker() -> None:
+        deadline = time.monotonic() + 60
+        while not any("started in worker process" in line for line in list(lines)):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        (pid,) = [int(line.rsplit(" ", 1)[1]) for line in list(lines) if "started in worker process" in line]
+        os.kill(pid, signal.SIGINT)
+
+    threading.Thread(target=interrupt_the_starting_worker, daemon=True).start()
+    with pytest.raises(interrupt.Interrupted) as caught:
+        run_at_once([Stage("a", _wait_for_stop, (str(tmp_path / "a"),))], 1, lines.append)
+    assert caught.value.signal_name == "SIGINT"
+    assert str(caught.value) == "0 of 1 stages finished; [1] saved a; 1 resume from there"
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.slow  # worker processes start in 2–3 s each
 def test_a_second_signal_stops_the_workers_at_once(tmp_path: Path) -> None:
     folders = [tmp_path / "a", tmp_path / "b"]
     _signal_when(folders, signal.SIGTERM, times=2)

@@ -31,6 +31,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -322,7 +323,8 @@ def run_at_once(stages: Sequence[Stage], jobs: int, log: Callable[[str], None] =
                 process = context.Process(
                     target=_stage_worker, args=(child_messages, child_stop, stage), name=f"stage-{number}"
                 )
-                process.start()
+                with _sigint_blocked():  # inherited: a Ctrl-C waits for the worker's handlers (see _stage_worker)
+                    process.start()
                 child_messages.close()
                 child_stop.close()
                 running[messages] = _Running(number, stage, process, messages, stop)
@@ -392,6 +394,20 @@ def _stop_now(jobs: Sequence[_Running]) -> None:
             job.process.join()
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread for the block; a process started inside inherits the blocked signal.
+
+    multiprocessing's resource tracker is started first if it is not running: starting it unblocks SIGINT in the
+    calling thread (it blocks SIGINT and SIGTERM around its own start, then unblocks both)."""
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _stage_worker(messages: Any, stop: Any, stage: Stage) -> None:
     """A stage in a worker process of :func:`run_at_once`: progress lines and the outcome go to ``messages``;
     a signal name arriving on ``stop`` asks the stage to stop at its next safe point, as a signal would.
@@ -406,6 +422,9 @@ def _stage_worker(messages: Any, stop: Any, stage: Stage) -> None:
             interrupt.request("SIGTERM")
 
     with interrupt.stop_on_signals():
+        # SIGINT was blocked from the process's start (run_at_once): a Ctrl-C that came while it imported is
+        # delivered now, to the handler, instead of a KeyboardInterrupt traceback from the imports
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         threading.Thread(target=listen, daemon=True).start()  # inside: stop_on_signals starts with no request
         try:
             outcome: tuple[str, Any] = ("done", stage.fn(*stage.args, log=lambda line: messages.send(("log", line))))
