@@ -13,8 +13,9 @@ name                       network                     role in the paper
 =========================  ==========================  ============================================
 
 A network's size is ``""`` (the paper's), a named size of :data:`SIZES` (``"small"`` for the laptop
-preset, ``"tiny"`` for tests), and/or ``"field=value"`` overrides of its configuration dataclass,
-comma-separated (``"small,n_layers=2"``). Command lines take their choices from :data:`ARCHITECTURES`.
+teachers and the laptop students on VT and Obstacle, ``"tiny"`` for tests), and/or ``"field=value"`` overrides of
+its configuration dataclass, comma-separated (``"small,n_layers=2"``). Command lines take their choices from
+:data:`ARCHITECTURES`.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ SIZES: dict[str, dict[type[nn.Module], dict[str, Any]]] = {
     },
 }
 """Named sizes: ``tiny`` (the smoke preset: seconds on a CPU) and
-``small`` (the laptop preset: a 2-core CPU, where the paper's ModuMorph costs ~4 ms per sample and update).
+``small`` (the laptop preset's teachers and VT/Obstacle students: a 2-core CPU, where the paper's ModuMorph costs
+~4 ms per sample and update).
 They set widths and, for the transformers, ``n_layers``: at ``small`` and ``tiny`` a compressed variant therefore has
 its full model's depth and differs from it only in the number of heads. At every size HyperDistill's generated MLP
 and the multi-robot MLP have the same hidden layers, as in the
