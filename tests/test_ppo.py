@@ -332,6 +332,19 @@ def test_bad_input_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureF
         load_checkpoint(ckpt)
 
 
+def test_progress_lines_go_to_the_callers_logger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The pipeline hands its logger (in a ``--jobs`` worker: the numbered relay) to the PPO stage."""
+    lines: list[str] = []
+    config = replace(SMOKE, total_timesteps=2 * 128)
+    train(config, tmp_path / "run", progress=lines.append)
+    assert [line.split("]")[0] for line in lines] == ["[1/2", "[2/2"] and "steps/s" in lines[0]
+    assert capsys.readouterr().out == ""
+    train(config, tmp_path / "run", resume=True, progress=lines.append)
+    assert lines[2].startswith("resuming from iteration 2")
+    train(config, tmp_path / "quiet", quiet=True, progress=lines.append)
+    assert len(lines) == 4  # quiet: nothing (the resume's two lines: resuming, continuing)
+
+
 def test_a_run_killed_between_its_last_checkpoint_and_final_pt_completes_on_resume(tmp_path: Path) -> None:
     """The last iteration writes its step checkpoint, then ``final.pt``, then the SB3 files: a kill between
     them leaves nothing to train, and the resume writes what is missing (final.pt = the last checkpoint)."""

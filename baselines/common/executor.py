@@ -294,7 +294,7 @@ def run_at_once(stages: Sequence[Stage], jobs: int, log: Callable[[str], None] =
     default torch threads), so the results are those of one after another.
 
     The lines a stage gives its ``log`` come back to ``log``, each prefixed with the stage's number (``[2] [epoch
-    3/30] …``; a PPO run prints its own progress lines, unnumbered). When a stage fails, the running ones finish
+    3/30] …``, ``[1] [12/488] steps …``). When a stage fails, the running ones finish
     (their work is kept), none is started, and the first failure is raised (a :class:`~.config.UserError`, or the
     ``EOFError`` of a worker pool that a signal killed, as itself: one line; any other error as
     :class:`StageFailed` with the worker's traceback). Ctrl-C or SIGTERM (:mod:`.interrupt`) to this process, or

@@ -118,7 +118,7 @@ def _train_stage(config: PPOConfig, folder: Path, what: str, log: Callable[[str]
     """A PPO stage (teacher or HN-RL): train or resume it, mark it done. :return: seconds it took."""
     t0 = time.perf_counter()
     log(f"== {what}: PPO ({config.arch}, {config.total_timesteps:,} steps) in {folder}")
-    train(config, folder, resume=(folder / "config.json").is_file())
+    train(config, folder, resume=(folder / "config.json").is_file(), progress=log)
     seconds = time.perf_counter() - t0
     _mark_done(folder, {"stage": what}, seconds)
     return seconds

@@ -31,6 +31,7 @@ import os
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -510,6 +511,7 @@ def train(
     quiet: bool = False,
     checkpoint_minutes: float = CHECKPOINT_MINUTES,
     keep_checkpoints: int = KEEP_CHECKPOINTS,
+    progress: Callable[[str], None] = print_line,
 ) -> Path:
     """Run (or resume) PPO; every input is checked before anything is written or started.
 
@@ -521,6 +523,7 @@ def train(
     :param out: run directory.
     :param resume: continue from the latest checkpoint in ``out``.
     :param quiet: no progress lines.
+    :param progress: where the progress lines go (a caller's logger; unless ``quiet``).
     :param checkpoint_minutes: wall-clock minutes between checkpoints (> 0).
     :param keep_checkpoints: step checkpoints kept, the newest (0 = all).
     :return: the final checkpoint's path.
@@ -542,10 +545,11 @@ def train(
     start = state["iteration"] if state else 0
     if state is not None and state["robots"] != [f.stem for f in files]:
         raise CheckpointError(f"{out}: the robot set changed since the checkpoint")
+    say = None if quiet else progress
     if resume:
         run.truncate_logs(start)  # rows an interrupted run wrote after its last checkpoint
-        if not quiet:
-            print_line(f"resuming from iteration {start} ({latest})" if latest else f"{out}: no checkpoint yet, from 0")
+        if say:
+            say(f"resuming from iteration {start} ({latest})" if latest else f"{out}: no checkpoint yet, from 0")
 
     seed_everything(config.seed + start)
     if config.torch_threads:
@@ -564,15 +568,15 @@ def train(
             restore(model, venv, sampler, state, str(latest))
             if not restore_run_state(model, venv, state, str(latest)):  # the reset's observations, normalised
                 model._last_obs = venv.normalize_obs(venv.get_original_obs())  # with the restored statistics
-            if not quiet:
-                print_line(
+            if say:
+                say(
                     "continuing exactly where it stopped"
                     if exact
                     else "continuing with fresh episodes (no env states in this checkpoint for this vec_env: "
                     "not a bitwise continuation)"
                 )
         saving = (checkpoint_minutes * 60.0, keep_checkpoints)
-        path = _loop(config, run, model, venv, sampler, recorder, callback, start, quiet, saving)
+        path = _loop(config, run, model, venv, sampler, recorder, callback, start, say, saving)
     finally:
         venv.close()
         run.close()
@@ -641,13 +645,13 @@ def _loop(
     recorder: EpisodeRecorder,
     callback: BaseCallback,
     start: int,
-    quiet: bool,
+    say: Callable[[str], None] | None,
     saving: tuple[float, int],
 ) -> Path:
     path = run.checkpoints / "final.pt"
     t_run = t_saved = time.perf_counter()
     save_seconds, keep = saving
-    bar = Progress(config.iterations, f"PPO {config.arch} {config.task}", "it", start, None if quiet else print_line)
+    bar = Progress(config.iterations, f"PPO {config.arch} {config.task}", "it", start, say)
     if start == config.iterations:  # killed after its last step checkpoint, before final.pt or the SB3 files
         path = run.final_after(start) or path
         if not (run.root / SB3_FOLDER / STATISTICS).is_file():
