@@ -5,6 +5,7 @@ after another, errors and Ctrl-C/SIGTERM handled as in this process.
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import signal
@@ -17,6 +18,7 @@ import pytest
 from baselines.common import interrupt
 from baselines.common.config import ConfigError
 from baselines.common.executor import Stage, StageFailed, run_at_once, run_stages
+from baselines.common.progress import Progress
 
 
 def _double(x: int, log=print) -> int:
@@ -35,6 +37,15 @@ def _wait_for_stop(folder: str, log=print) -> None:
         interrupt.check(f"saved {Path(folder).name}")
         time.sleep(0.05)
     raise AssertionError("never asked to stop")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _draws_a_bar_on_a_terminal(log=print) -> bool:
+    return Progress(3, "PPO", write=log, bar_stream=_Terminal()).has_bar
 
 
 def _never_stops(folder: str, log=print) -> None:
@@ -137,6 +148,13 @@ def test_a_ctrl_c_that_reaches_a_worker_while_it_starts_waits_for_its_handlers(
     assert caught.value.signal_name == "SIGINT"
     assert str(caught.value) == "0 of 1 stages finished; [1] saved a; 1 resume from there"
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.slow  # worker processes start in 2–3 s each
+def test_a_worker_prints_lines_but_draws_no_bar_of_its_own() -> None:
+    """Its lines go to the main process; two workers' bars on one terminal would overwrite each other."""
+    assert _draws_a_bar_on_a_terminal(log=lambda line: None)  # in this process: a bar on a terminal
+    assert run_at_once([Stage("a", _draws_a_bar_on_a_terminal, ())] * 2, 2, lambda line: None) == [False, False]
 
 
 @pytest.mark.slow  # worker processes start in 2–3 s each

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from . import interrupt
 from .config import ConfigError, UserError
+from .progress import lines_only
 from .threads import torch_threads
 
 EXECUTORS = ("local", "ray")
@@ -425,6 +426,7 @@ def _stage_worker(messages: Any, stop: Any, stage: Stage) -> None:
         # SIGINT was blocked from the process's start (run_at_once): a Ctrl-C that came while it imported is
         # delivered now, to the handler, instead of a KeyboardInterrupt traceback from the imports
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        lines_only()  # its lines are printed by the main process; a bar of its own would garble them
         threading.Thread(target=listen, daemon=True).start()  # inside: stop_on_signals starts with no request
         try:
             outcome: tuple[str, Any] = ("done", stage.fn(*stage.args, log=lambda line: messages.send(("log", line))))
