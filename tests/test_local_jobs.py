@@ -143,8 +143,14 @@ def test_a_ctrl_c_that_reaches_a_worker_while_it_starts_waits_for_its_handlers(
         os.kill(pid, signal.SIGINT)
 
     threading.Thread(target=interrupt_the_starting_worker, daemon=True).start()
-    with pytest.raises(interrupt.Interrupted) as caught:
-        run_at_once([Stage("a", _wait_for_stop, (str(tmp_path / "a"),))], 1, lines.append)
+    # a worker inherits an ignored SIGINT (this suite run in the background, under nohup) and keeps ignoring it,
+    # as a command does: here it must be a terminal's Ctrl-C
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(interrupt.Interrupted) as caught:
+            run_at_once([Stage("a", _wait_for_stop, (str(tmp_path / "a"),))], 1, lines.append)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert caught.value.signal_name == "SIGINT"
     assert str(caught.value) == "0 of 1 stages finished; [1] saved a; 1 resume from there"
     assert "Traceback" not in capfd.readouterr().err
