@@ -411,8 +411,7 @@ def distill(
         and not (run.root / "eval" / f"epoch_{start:04d}.json").is_file()
     ):
         evaluate_checkpoint(run.latest_checkpoint(), start, config, run)  # interrupted during that evaluation
-    # killed after its last epoch's checkpoint, before final.pt: written now
-    path = run.final_after(config.epochs) or run.checkpoints / "final.pt"
+    path = run.checkpoints / "final.pt"
     end = config.epochs if stop_after is None else min(config.epochs, stop_after)
     t_run = time.perf_counter()
     student.train()  # docs/networks.md §9.5: train mode throughout (dropout on)

@@ -110,14 +110,17 @@ def test_resume_after_interruption_equals_the_uninterrupted_run(data: Path, tmp_
     assert [int(r["epoch"]) for r in read_csv(split / "progress.csv")] == [1, 2, 3]
 
 
-def test_a_run_killed_between_its_last_checkpoint_and_final_pt_completes_on_resume(data: Path, tmp_path: Path) -> None:
+def test_a_run_killed_while_it_writes_its_last_epoch_completes_on_resume(data: Path, tmp_path: Path) -> None:
+    """``final.pt`` is written before the last epoch's checkpoint: a kill between them leaves the epoch before as
+    the latest checkpoint, and the resume distils the last epoch again, to the same bytes."""
     config = replace(SMOKE, epochs=2)
     out = tmp_path / "run"
     final = distill(data, config, out, progress=None)
-    whole = final.read_bytes()
-    final.unlink()  # killed after epoch_0002.pt, before final.pt
+    whole, last = final.read_bytes(), out / "checkpoints" / "epoch_0002.pt"
+    assert final.stat().st_mtime_ns <= last.stat().st_mtime_ns  # the step checkpoint last
+    last.unlink()  # killed after final.pt, before epoch_0002.pt
     assert distill(data, config, out, resume=True, progress=None) == final
-    assert final.read_bytes() == whole == (out / "checkpoints" / "epoch_0002.pt").read_bytes()
+    assert final.read_bytes() == whole == last.read_bytes()
 
 
 def test_bad_inputs_are_refused_before_training(data: Path, teacher: Path, tmp_path: Path) -> None:

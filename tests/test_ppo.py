@@ -345,21 +345,24 @@ def test_progress_lines_go_to_the_callers_logger(tmp_path: Path, capsys: pytest.
     assert len(lines) == 4  # quiet: nothing (the resume's two lines: resuming, continuing)
 
 
-def test_a_run_killed_between_its_last_checkpoint_and_final_pt_completes_on_resume(tmp_path: Path) -> None:
-    """The last iteration writes its step checkpoint, then ``final.pt``, then the SB3 files: a kill between
-    them leaves nothing to train, and the resume writes what is missing (final.pt = the last checkpoint)."""
-    config = replace(SMOKE, total_timesteps=2 * 128)
+def test_a_run_killed_while_it_writes_its_last_iteration_completes_on_resume(tmp_path: Path) -> None:
+    """The last iteration writes the SB3 files, then ``final.pt``, then its step checkpoint: a kill between them
+    leaves the step before as the latest checkpoint, and the resume does the last iteration again, ending with the
+    uninterrupted run's files byte for byte."""
+    config = replace(SMOKE, total_timesteps=2 * 128, checkpoint_every=1)
     out = tmp_path / "run"
-    train(config, out, quiet=True)
+    train(config, out, quiet=True, keep_checkpoints=0)
     final, last = out / "checkpoints" / "final.pt", out / "checkpoints" / "iter_000002.pt"
     whole = final.read_bytes()
-    for missing in ([final, out / SB3_FOLDER / STATISTICS], [out / SB3_FOLDER / STATISTICS]):
-        for path in missing:
+    written = [p.stat().st_mtime_ns for p in (out / SB3_FOLDER / MODEL, out / SB3_FOLDER / STATISTICS, final, last)]
+    assert written == sorted(written)  # the step checkpoint last: on disk, it means the run is complete
+    for lost in ([last], [last, final]):  # killed after final.pt; after the SB3 files
+        for path in lost:
             path.unlink()
-        assert train(config, out, resume=True, quiet=True) == final
+        assert train(config, out, resume=True, quiet=True, keep_checkpoints=0) == final
         assert final.read_bytes() == whole == last.read_bytes()
         assert (out / SB3_FOLDER / STATISTICS).is_file() and (out / SB3_FOLDER / MODEL).is_file()
-    assert [int(r["iteration"]) for r in _rows(out / "progress.csv")] == [1, 2]
+        assert [int(r["iteration"]) for r in _rows(out / "progress.csv")] == [1, 2]
 
 
 def test_a_resume_may_change_how_envs_run_but_not_what_the_run_is(tmp_path: Path) -> None:

@@ -13,13 +13,14 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-_BARS = [True]
+_bars = True  # False in a process whose lines another process prints (lines_only)
 
 
 def lines_only() -> None:
     """No bars from now on in this process, only lines: a worker whose lines another process prints (two
     processes' bars on one terminal would overwrite each other and the lines)."""
-    _BARS[0] = False
+    global _bars
+    _bars = False
 
 
 def print_line(line: str) -> None:
@@ -50,7 +51,7 @@ class Progress:
         self._write = write
         stream = bar_stream if bar_stream is not None else sys.stderr
         self._bar: Any = None
-        if write is not None and _BARS[0] and getattr(stream, "isatty", lambda: False)():
+        if write is not None and _bars and getattr(stream, "isatty", lambda: False)():
             try:
                 from tqdm import tqdm
             except ImportError:  # tqdm is in the baselines extra; without it, lines only

@@ -24,16 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError
-from .files import (
-    CheckpointError,
-    append_csv,
-    artifact_kind,
-    atomic_write,
-    read_csv,
-    save_artifact,
-    write_csv,
-    write_json,
-)
+from .files import CheckpointError, append_csv, artifact_kind, read_csv, save_artifact, write_csv, write_json
 
 
 @dataclass(frozen=True)
@@ -135,33 +126,21 @@ class RunDir:
     def save_checkpoint(self, payload: Mapping[str, Any], step: int, final: bool, keep: int = 0) -> Path:
         """Write the step's checkpoint (and ``final.pt``) atomically, then prune old step checkpoints.
 
+        ``final.pt`` is written first: a step checkpoint on disk means everything of its step is (a run killed
+        between the two resumes from the step before and writes both again).
+
         :param keep: keep only the newest ``keep`` step checkpoints (0: keep all); ``final.pt`` is never pruned,
             and a checkpoint is deleted only after a newer one is safely on disk.
-        :return: the file written last.
+        :return: ``final.pt`` after the last step, else the step's checkpoint.
         """
-        path = self.checkpoint_path(step)
-        save_artifact(path, self.layout.kind, payload)
+        step_path, final_path = self.checkpoint_path(step), self.checkpoints / "final.pt"
         if final:
-            path = self.checkpoints / "final.pt"
-            save_artifact(path, self.layout.kind, payload)
+            save_artifact(final_path, self.layout.kind, payload)
+        save_artifact(step_path, self.layout.kind, payload)
         if keep > 0:
             for old in sorted(self.checkpoints.glob(f"{self.layout.prefix}_*.pt"))[:-keep]:
                 old.unlink(missing_ok=True)
-        return path
-
-    def final_after(self, last_step: int) -> Path | None:
-        """``final.pt`` of a run whose step checkpoints reached ``last_step``, or None while they have not.
-
-        A run killed after writing its last step checkpoint but before ``final.pt`` resumes with nothing left
-        to train; this writes the missing ``final.pt`` as a copy of that checkpoint (the same content, as
-        :meth:`save_checkpoint` would have written).
-        """
-        final, latest = self.checkpoints / "final.pt", self.latest_checkpoint()
-        if latest is None or latest != self.checkpoint_path(last_step):
-            return None
-        if not final.is_file():
-            atomic_write(final, lambda tmp: tmp.write_bytes(latest.read_bytes()))
-        return final
+        return final_path if final else step_path
 
     # ------------------------------------------------------------------ logs
     def truncate_logs(self, last_step: int, names: Iterable[str] | None = None) -> None:

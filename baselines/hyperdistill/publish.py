@@ -143,7 +143,9 @@ def machine_paths(text: str) -> list[str]:
         path = Path(match.group())
         while len(path.parts) > 2 and not os.path.lexists(path):
             path = path.parent
-        if os.path.lexists(path) and (len(path.parts) > 2 or str(path) == match.group() != "/"):
+        cut = str(path) != match.group()
+        # a cut path stops two levels down (/home/me, not /home); "/" alone is never a finding
+        if os.path.lexists(path) and len(path.parts) > 1 and (len(path.parts) > 2 or not cut):
             found[str(path)] = None
     return list(found)
 

@@ -652,10 +652,6 @@ def _loop(
     t_run = t_saved = time.perf_counter()
     save_seconds, keep = saving
     bar = Progress(config.iterations, f"PPO {config.arch} {config.task}", "it", start, say)
-    if start == config.iterations:  # killed after its last step checkpoint, before final.pt or the SB3 files
-        path = run.final_after(start) or path
-        if not (run.root / SB3_FOLDER / STATISTICS).is_file():
-            save_sb3(model, venv, run.root / SB3_FOLDER)
     for it in range(start, config.iterations):
         t0 = time.perf_counter()
         weights = sampler.weights(it)
@@ -691,11 +687,11 @@ def _loop(
         due = (it + 1) % config.checkpoint_every == 0 or time.perf_counter() - t_saved >= save_seconds
         if due or done or interrupt.requested():
             state = checkpoint_state(model, venv, sampler, config, it + 1)
+            if done:  # the same teacher in stable-baselines3's format (PPO.load, RL Zoo), before the checkpoint
+                save_sb3(model, venv, run.root / SB3_FOLDER)  # that says the run is complete
             path = run.save_checkpoint(state, it + 1, final=done, keep=keep)
             t_saved = time.perf_counter()
-            if done:  # the same teacher in stable-baselines3's format (PPO.load, RL Zoo)
-                save_sb3(model, venv, run.root / SB3_FOLDER)
-            else:
+            if not done:
                 interrupt.check(f"checkpoint {path} (iteration {it + 1} of {config.iterations})")
         ret = f"{progress['return_mean']:.1f}" if episodes else "-"
         bar.advance(1, f"return {ret}")
