@@ -118,7 +118,7 @@ class PipelineConfig:
 
 LAPTOP_TERRAIN_STEPS = 1_200_000
 """The laptop teacher's PPO budget on VT and Obstacle (FT: the PPO preset's 2M), so that every task's
-pipeline fits an hour on a 2-core machine."""
+pipeline takes about an hour on a 2-core machine (VT 39.6 minutes measured end to end)."""
 LAPTOP_TERRAIN_EPOCHS = 4
 """The laptop teacher's PPO epochs on VT and Obstacle: the value their committed runs were made with (FT: the
 PPO preset's 8). On Obstacle 8 epochs at 0.8M steps gave no better teacher in about the same time
@@ -130,14 +130,16 @@ encoder FF 256) for 20 epochs, instead of the distillation preset's ``small`` fo
 HyperDistill stayed behind its FT teacher on the training robots (0.76 of it over three teachers and three
 distillation seeds, benchmarks/results/laptop_exploration/ft_e14_distill_seeds); at the paper's sizes it matches
 its teacher on train and near-unseen robots (ft_e15_paper_size_students: 30 epochs, ft_e18_paper_size_20_epochs),
-and 20 epochs keep the FT pipeline within the hour (HyperDistill's distillation: 0.70–0.75 of 30 epochs' time)."""
+and 20 epochs keep the FT pipeline near the hour (HyperDistill's distillation: 0.70–0.75 of 30 epochs' time; the
+pipeline 53.4 minutes by stages on one 2-core VM, 62.9 end to end on another,
+benchmarks/results/laptop_exploration/ft_e20_rerun_seed1409)."""
 HN_RL = "hn-rl"
 NEAR_SET = "near"
 """Name of the built-in near-unseen evaluation set (mutants of the training robots)."""
 
 
 def pipeline_preset(name: str, task: str = "ft") -> PipelineConfig:
-    """``smoke`` (tests: seconds), ``laptop`` (a 2-core machine, under an hour) or ``paper``.
+    """``smoke`` (tests: seconds), ``laptop`` (a 2-core machine, about an hour) or ``paper``.
 
     :raises ConfigError: unknown preset or task.
     """
