@@ -105,3 +105,16 @@ def test_vector_env_benchmark_runs_every_way(monkeypatch: pytest.MonkeyPatch, ca
     for way in ("one env", "native", "native 1 thread", "gymnasium sync", "sb3 native", "sb3 dummy"):
         assert re.search(rf"^{way} +[\d,]+ ", out, re.MULTILINE), way
     assert "ratio native / one env:" in out and "sb3 subproc" not in out
+
+
+def test_padded_limbs_benchmark_checks_both_forms_are_one_function(capsys: pytest.CaptureFixture) -> None:
+    """The side-by-side benchmark of skipping padded limbs runs both forms on the smoke teacher, finds them the
+    same function and prints the ratios (no timing judged)."""
+    padded_limbs = load_script("padded_limbs")
+    result = padded_limbs.measure("ft", "smoke", None, rounds=1, per_round=1)
+    diff, rel = result["check"]
+    assert diff < 1e-6 and rel < 1e-4
+    assert 0 < result["fill"] < 1  # the smoke robots leave slots padded
+    padded_limbs.main(["--preset", "smoke", "--rounds", "1", "--per-round", "1"])
+    out = capsys.readouterr().out
+    assert re.search(r"^update +[\d.]+ \[", out, re.MULTILINE) and re.search(r"^rollout step ", out, re.MULTILINE)

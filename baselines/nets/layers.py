@@ -92,29 +92,11 @@ class PreLNEncoderLayer(nn.Module):
         scores = (q * (d // heads) ** -0.5) @ k.transpose(-1, -2)  # (R, heads, 12, 12)
         return torch.softmax(scores.masked_fill(padding_mask[:, None, None, :], float("-inf")), dim=-1)
 
-    def _attend(self, u: Tensor, attention: Tensor) -> Tensor:
-        """``MHA(·, ·, v = u)`` with given attention weights (B, heads, 12, 12): values, weighted sum
-        per head, output projection (attention dropout as in ``nn.MultiheadAttention``)."""
-        heads, d = self.attn.num_heads, u.shape[-1]
-        _, _, w_v = self.attn.in_proj_weight.chunk(3)
-        _, _, b_v = self.attn.in_proj_bias.chunk(3)
-        v = nn.functional.linear(u, w_v, b_v).unflatten(-1, (heads, d // heads)).transpose(1, 2)  # (B, h, 12, dh)
-        p = nn.functional.dropout(attention, self.attn.dropout, self.training)
-        return self.attn.out_proj((p @ v).transpose(1, 2).flatten(2))
-
-    def forward(
-        self, x: Tensor, padding_mask: Tensor, context: Tensor | None = None, attention: Tensor | None = None
-    ) -> Tensor:
+    def forward(self, x: Tensor, padding_mask: Tensor, context: Tensor | None = None) -> Tensor:
         """:param x: (B, 12, d) tokens. :param padding_mask: (B, 12), True = padded.
-        :param context: (B, 12, d) context embedding, required with fixed attention (unless ``attention``).
-        :param attention: (B, heads, 12, 12) fixed attention's weights (:meth:`context_attention` of each
-            sample's robot); given, the attention uses them (same result, without per-sample Q and K).
+        :param context: (B, 12, d) context embedding, required with fixed attention.
         :return: (B, 12, d)."""
         u = self.norm1(x)
-        if attention is not None:
-            x = x + self.dropout(self._attend(u, attention))
-            f = self.linear2(self.dropout(torch.relu(self.linear1(self.norm2(x)))))
-            return x + self.dropout(f)
         if self.norm_context is not None:
             if context is None:
                 raise ValueError("a fixed-attention layer needs the context embedding")
@@ -125,6 +107,34 @@ class PreLNEncoderLayer(nn.Module):
         x = x + self.dropout(a)
         f = self.linear2(self.dropout(torch.relu(self.linear1(self.norm2(x)))))
         return x + self.dropout(f)
+
+    def forward_real(self, t: Tensor, attention: Tensor, real: Tensor | None) -> Tensor:
+        """The layer with given attention weights on the real limbs' tokens only: at those limbs, the values
+        of :meth:`forward` with fixed attention. A padded limb is never attended to, so its token changes
+        nothing and need not be computed (on robots of 9 limbs in 12 slots, a quarter of the work).
+
+        :param t: (N, d) the tokens of a (B, 12) batch's real limbs, at the flat positions ``real``; or,
+            with ``real=None``, (B·12, d) every slot's token, padded limbs included.
+        :param attention: (B, heads, 12, 12) fixed attention's weights (:meth:`context_attention` of each
+            sample's robot).
+        :param real: (N,) int64, the flat positions (sample · 12 + limb) of the real limbs, or None.
+        :return: (N, d), or (B·12, d).
+        """
+        heads, d = self.attn.num_heads, t.shape[-1]
+        batch, slots = attention.shape[0], attention.shape[-1]
+        _, _, w_v = self.attn.in_proj_weight.chunk(3)
+        _, _, b_v = self.attn.in_proj_bias.chunk(3)
+        v = nn.functional.linear(self.norm1(t), w_v, b_v)  # (N, d)
+        if real is not None:  # padded limbs' values: 0, and weighted by 0
+            v = v.new_zeros(batch * slots, d).index_copy(0, real, v)
+        v = v.unflatten(0, (batch, slots)).unflatten(-1, (heads, d // heads)).transpose(1, 2)  # (B, h, 12, dh)
+        p = nn.functional.dropout(attention, self.attn.dropout, self.training)
+        a = (p @ v).transpose(1, 2).flatten(2).flatten(0, 1)  # (B·12, d)
+        if real is not None:
+            a = a.index_select(0, real)
+        t = t + self.dropout(self.attn.out_proj(a))
+        f = self.linear2(self.dropout(torch.relu(self.linear1(self.norm2(t)))))
+        return t + self.dropout(f)
 
 
 class HypernetHead(nn.Module):

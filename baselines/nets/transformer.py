@@ -148,6 +148,10 @@ class LimbTransformer(nn.Module):
         """Fixed attention's weights once per robot (:meth:`PreLNEncoderLayer.context_attention`); False:
         per sample through ``nn.MultiheadAttention`` (the same values to rounding; ``baselines.flops``
         counts that form)."""
+        self.padded_limbs = False
+        """Run the encoder layers on padded limbs' tokens too (with per-robot fixed attention), as before they
+        were skipped: the same function to rounding, slower (PPO update of the laptop FT teacher 1.09×, paper-size
+        ModuMorph 1.27×: benchmarks/results/padded_limbs.txt)."""
 
     def conditioning_modules(self) -> list[nn.Module]:
         """Modules that see only the context: precomputable per robot, not part of the inference
@@ -261,8 +265,15 @@ class LimbTransformer(nn.Module):
                 if cached is None
                 else cached[-n:]
             )
+            # the layers on the real limbs' tokens only (padded ones are never attended to), then back into
+            # the 12 slots with zeros at padded limbs, whose outputs are zeroed at the end
+            real = None if self.padded_limbs else (~mask).flatten().nonzero().squeeze(1)  # (N,) flat positions
+            t = z.flatten(0, 1) if real is None else z.flatten(0, 1).index_select(0, real)  # (N, d)
             for layer, w in zip(self.layers, weights, strict=True):
-                z = layer(z, mask, attention=w.index_select(0, groups.robot))
+                t = layer.forward_real(t, w.index_select(0, groups.robot), real)
+            if real is not None:
+                t = t.new_zeros(z.shape[0] * MAX_LIMBS, t.shape[-1]).index_copy(0, real, t)
+            z = t.unflatten(0, (-1, MAX_LIMBS))
         else:
             g = None
             if self.config.fixed_attention:
