@@ -462,8 +462,26 @@ def test_runs_with_other_teacher_seeds_combine_into_one_table(
             np.testing.assert_allclose(curve["se"], np.std(rows, axis=0, ddof=1) / np.sqrt(2), rtol=1e-12)
     assert (tmp_path / "across" / "student_curves.png").stat().st_size > 0
 
-    with pytest.raises(seeds.SeedsError, match="repeat"):
+    with pytest.raises(seeds.SeedsError, match="distilled the same teacher: each run needs its own"):
         seeds.write([first, first], tmp_path / "x")
+    assert len(json.loads((first / "report" / "results.json").read_text())["teacher_sha256"]) == 64
+    # one seed twice, two teachers (a rerun elsewhere is another draw): told apart by checksum, else by logs
+    again = tmp_path / "again"
+    shutil.copytree(second, again)
+    saved = json.loads((again / "pipeline.json").read_text())
+    saved["teacher"]["seed"] = config.teacher.seed
+    (again / "pipeline.json").write_text(json.dumps(saved))
+    seeds.write([first, again], tmp_path / "rerun")
+    assert "A seed appears more than once" in (tmp_path / "rerun" / "report.md").read_text()
+    results = json.loads((again / "report" / "results.json").read_text())
+    del results["teacher_sha256"]  # as written before the checksum was recorded: the training logs differ
+    (again / "report" / "results.json").write_text(json.dumps(results))
+    assert seeds.same_teacher(seeds.load_run(first), seeds.load_run(again)) is False
+    assert seeds.same_teacher(seeds.load_run(again), seeds.load_run(second)) is True  # same log (timings aside)
+    results["teacher"] = str(tmp_path / "elsewhere.pt")  # a bare checkpoint: no log either
+    (again / "report" / "results.json").write_text(json.dumps(results))
+    with pytest.raises(seeds.SeedsError, match=r"repeat and .* record neither a teacher checksum nor a training log"):
+        seeds.write([first, again], tmp_path / "x")
     other = tmp_path / "other"
     shutil.copytree(second, other)
     saved = json.loads((other / "pipeline.json").read_text())
@@ -506,6 +524,8 @@ def test_a_given_teacher_is_recorded_with_its_own_configuration(
     assert saved == json.loads((second / "pipeline.json").read_text())  # as if this run had trained it
     combined = seeds.combine([seeds.load_run(first), seeds.load_run(tmp_path / "given")])
     assert combined["teacher_seeds"] == [config.teacher.seed, 7]
+    with pytest.raises(seeds.SeedsError, match="distilled the same teacher"):  # its own run's teacher, twice
+        seeds.write([second, tmp_path / "given"], tmp_path / "twice")
     state = read_artifact(teacher / "checkpoints" / "final.pt", PPO_CHECKPOINT)
     payload = {k: v for k, v in state.items() if k not in ("kind", "format", CONTENT_KEY)}
     save_artifact(tmp_path / "bad.pt", PPO_CHECKPOINT, {**payload, "config": {**state["config"], "n_envs": 0}})

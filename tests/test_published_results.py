@@ -1,6 +1,7 @@
-"""The committed results agree with themselves: each ``seeds/`` table (each laptop task's, and the explorations'
-with several teacher seeds) is what ``python -m baselines.hyperdistill.seeds`` computes today from the committed
-per-seed folders beside it."""
+"""The committed results agree with themselves: each ``seeds/`` table (each laptop task's, the explorations'
+with several teacher seeds, and those across every draw of a laptop command) is what
+``python -m baselines.hyperdistill.seeds`` computes today from the committed per-seed folders it names (paths
+relative to the table's parent folder)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def test_the_6m_step_exploration_has_its_table_too() -> None:
 @pytest.mark.parametrize("folder", TABLES)
 def test_the_table_across_seeds_is_recomputed_from_the_published_runs(folder: str, tmp_path: Path) -> None:
     committed = json.loads((RESULTS / folder / "seeds" / "results.json").read_text())
-    runs = [RESULTS / folder / Path(run).name for run in committed["runs"]]  # written relative to the folder
+    runs = [RESULTS / folder / run for run in committed["runs"]]  # written relative to the folder
     assert all((run / "results.json").is_file() for run in runs), runs
     configs = [json.loads((run / "pipeline.json").read_text()) for run in runs]
     assert committed["teacher_seeds"] == [config["teacher"]["seed"] for config in configs]

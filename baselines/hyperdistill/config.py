@@ -4,6 +4,7 @@ robot sets, students and seeds) and its presets (:func:`pipeline_preset`: ``smok
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from unimal_gym.layout import TASKS
@@ -124,7 +125,7 @@ LAPTOP_TERRAIN_EPOCHS = 4
 PPO preset's 8). On Obstacle 8 epochs at 0.8M steps gave no better teacher in about the same time
 (benchmarks/results/laptop_exploration/obstacle_e11_8epochs_0.8M: train −3.4 [−23.3, 21.4], one seed): the tighter
 terrain KL early stop already ends most iterations before 4 epochs are done."""
-LAPTOP_FT_STUDENTS = {"net": "", "epochs": 20}
+LAPTOP_FT_STUDENTS = MappingProxyType({"net": "", "epochs": 20})
 """The laptop students on FT: the paper's sizes (hidden 256; HyperDistill's hypernetwork at embedding 128, context
 encoder FF 256) for 20 epochs, instead of the distillation preset's ``small`` for 30 (VT, Obstacle). At ``small``
 HyperDistill stayed behind its FT teacher on the training robots (0.76 of it over three teachers and three

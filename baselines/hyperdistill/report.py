@@ -20,7 +20,7 @@ from unimal_gym.machine import machine, machine_line
 
 from ..common.agents import REFERENCE_POLICIES
 from ..common.expert_data import read_manifest
-from ..common.files import read_csv
+from ..common.files import file_sha256, read_csv
 from ..common.plotting import pyplot
 from ..common.rollouts import cut_note
 from ..common.stats import compare, gate
@@ -274,6 +274,7 @@ def write_report(
         "task": config.task,
         "out": str(folder.parent),  # the run folder as given: what publish writes as OUT
         "teacher": str(teacher),
+        "teacher_sha256": file_sha256(teacher),  # tells this run's teacher from another draw of its seed
         "learnt": {label: str(path) for label, path in (learnt or {}).items()},
         "summary": summary,
         "sets": statistics,

@@ -5,8 +5,11 @@
 Each ``RUN`` is the output folder of ``python -m baselines.hyperdistill`` (its ``pipeline.json`` and
 ``report/results.json``) or that folder published by ``python -m baselines.hyperdistill.publish`` (as under
 ``benchmarks/results/``), so a new teacher seed combines with the published ones. The runs must agree on
-everything but ``teacher.seed``: task, robots, sets, students and every other setting. For every evaluated
-set and policy ``DIR`` gets:
+everything but ``teacher.seed``: task, robots, sets, students and every other setting. Each run needs its own
+teacher: two runs of one teacher are refused. Two runs may share a seed when their teachers differ (a rerun of
+a seed on another machine or checkout trains another teacher, docs/reproducing.md §4); the teachers are told
+apart by the checkpoint's SHA-256 in ``results.json`` (``teacher_sha256``) or, for runs that do not record it,
+by their PPO training logs. For every evaluated set and policy ``DIR`` gets:
 
 - the mean over runs of the run's mean return, its standard error across runs and the runs' range
   (where a newcomer's rerun of the same command should land);
@@ -99,13 +102,49 @@ def _without_seed(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+TIMING_COLUMNS = ("wall_time", "steps_per_s")
+"""Columns of a PPO ``progress.csv`` that say how fast a run went, not what it learnt: left out when two training
+logs are compared."""
+
+
+def training_log(run: dict[str, Any]) -> list[dict[str, str]] | None:
+    """The rows of a run's teacher ``progress.csv`` without :data:`TIMING_COLUMNS`, or None when it has none.
+    Two teachers trained alike to the last bit have equal rows; two draws differ from the first update on."""
+    path = run["teacher_log"]
+    if path is None or not path.is_file():
+        return None
+    with path.open(newline="") as f:
+        return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in csv.DictReader(f)]
+
+
+def same_teacher(a: dict[str, Any], b: dict[str, Any]) -> bool | None:
+    """Whether two runs distilled the same teacher: by the checkpoints' SHA-256 where both runs record it, else
+    by their training logs; None when neither tells."""
+    sha = [r["results"].get("teacher_sha256") for r in (a, b)]
+    if all(sha):
+        return sha[0] == sha[1]
+    logs = [training_log(r) for r in (a, b)]
+    if logs[0] is not None and logs[1] is not None:
+        return logs[0] == logs[1]
+    return None
+
+
 def check_comparable(runs: list[dict[str, Any]]) -> None:
-    """:raises SeedsError: fewer than 2 runs, a repeated teacher seed, or any other setting that differs."""
+    """:raises SeedsError: fewer than 2 runs, one teacher in two runs (or two runs of one seed whose teachers
+    cannot be told apart), or any other setting that differs."""
     if len(runs) < 2:
         raise SeedsError("give at least 2 runs to combine")
     seeds = [r["config"]["teacher"]["seed"] for r in runs]
-    if len(set(seeds)) != len(seeds):
-        raise SeedsError(f"teacher seeds {seeds} repeat: each run needs its own teacher seed")
+    for i, a in enumerate(runs):
+        for b in runs[i + 1 :]:
+            same = same_teacher(a, b)
+            if same:
+                raise SeedsError(f"{a['root']} and {b['root']} distilled the same teacher: each run needs its own")
+            if same is None and a["config"]["teacher"]["seed"] == b["config"]["teacher"]["seed"]:
+                raise SeedsError(
+                    f"teacher seeds {seeds} repeat and {a['root']} and {b['root']} record neither a teacher "
+                    "checksum nor a training log to tell their teachers apart: each run needs its own teacher"
+                )
     first = _without_seed(runs[0]["config"])
     for run in runs[1:]:
         other = _without_seed(run["config"])
@@ -241,6 +280,14 @@ def report_lines(combined: dict[str, Any]) -> list[str]:
         f"# Across {n} teacher seeds ({(combined['task'] or '?').upper()})",
         "",
         f"Runs (teacher seeds {combined['teacher_seeds']}): " + ", ".join(f"`{r}`" for r in combined["runs"]) + ".",
+        *(
+            [
+                "A seed appears more than once: those runs trained different teachers (their checkpoints or "
+                "training logs differ), as a rerun of a seed on another machine or checkout does."
+            ]
+            if len(set(combined["teacher_seeds"])) < n
+            else []
+        ),
         "Each cell: mean over runs of the run's mean return ± s.e. across runs [lowest run, highest run].",
         "",
         "| policy | " + " | ".join(f"{s} ({sets[s]['robots']} robots)" for s in set_names) + " |",
