@@ -26,9 +26,12 @@ from unimal_gym.morphology.context import context
 ROBOT_DIR = Path(__file__).resolve().parents[1] / "morphologies" / "train" / "xml"
 
 
-def make_batch(task: str, batch: int, seed: int = 0) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Observations of ``batch`` samples over all robots in ROBOT_DIR (shuffled) and teacher means."""
-    morph = [context(p) for p in sorted(ROBOT_DIR.glob("*.xml"))]
+def make_batch(
+    task: str, batch: int, seed: int = 0, robots: int | None = None
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Observations of ``batch`` samples over the robots in ROBOT_DIR (all, or the first ``robots``;
+    shuffled), with random states, and random teacher means."""
+    morph = [context(p) for p in sorted(ROBOT_DIR.glob("*.xml"))[:robots]]
     rng = np.random.default_rng(seed)
     robot = rng.permutation(np.arange(batch) % len(morph))
     obs = {

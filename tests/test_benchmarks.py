@@ -118,3 +118,19 @@ def test_padded_limbs_benchmark_checks_both_forms_are_one_function(capsys: pytes
     padded_limbs.main(["--preset", "smoke", "--rounds", "1", "--per-round", "1"])
     out = capsys.readouterr().out
     assert re.search(r"^update +[\d.]+ \[", out, re.MULTILINE) and re.search(r"^rollout step ", out, re.MULTILINE)
+
+
+def test_adam_fused_benchmark_finds_the_same_update_and_prints_every_row(capsys: pytest.CaptureFixture) -> None:
+    """The side-by-side benchmark of fused Adam steps both forms (distillation of both laptop students, the PPO
+    clip and step of the laptop teacher), finds them the same update to rounding and prints a row each."""
+    adam_fused = load_script("adam_fused")
+    rows = adam_fused.measure("ft", rounds=1, per_round=1, threads=1, batch_size=32, robots=4)
+    assert list(rows) == ["distil hyperdistill", "distil mlp", "PPO clip + step"]
+    for row in rows.values():
+        diff, change = row["check"]
+        assert 0 < change and diff <= 1e-3 * change  # Adam moved every network; both forms to rounding
+        assert all(len(t) == 1 and (t > 0).all() for t in row["times"].values())
+    adam_fused.main(["--rounds", "1", "--per-round", "1", "--batch-size", "32", "--robots", "4"])
+    out = capsys.readouterr().out
+    for name in rows:
+        assert re.search(rf"^{re.escape(name)} +[\d,]+ +[\d.]+ \[", out, re.MULTILINE), name

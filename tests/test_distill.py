@@ -17,7 +17,7 @@ from baselines.common import expert_data
 from baselines.common.agents import StudentAgent
 from baselines.common.envs import robot_files
 from baselines.common.expert_data import ExpertData
-from baselines.common.files import DISTILL_CHECKPOINT, CheckpointError, file_sha256, read_artifact
+from baselines.common.files import DISTILL_CHECKPOINT, CheckpointError, file_sha256, read_artifact, save_artifact
 from baselines.distill import DISTILL_PRESETS, STUDENTS, distill, kl_loss
 from baselines.ppo import PRESETS, train
 
@@ -108,6 +108,21 @@ def test_resume_after_interruption_equals_the_uninterrupted_run(data: Path, tmp_
     a, b = load_distill_checkpoint(straight)["student"], load_distill_checkpoint(resumed)["student"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [int(r["epoch"]) for r in read_csv(split / "progress.csv")] == [1, 2, 3]
+
+
+def test_adam_is_fused_and_a_run_resumes_with_the_adam_it_was_started_with(data: Path, tmp_path: Path) -> None:
+    """New runs use fused Adam; a checkpoint of a run started before (its param group not fused) resumes unfused,
+    so it continues as the code it was started with would have (the same update either way, to the last bits)."""
+    config = replace(SMOKE, epochs=2)
+    out = tmp_path / "run"
+    first = distill(data, config, out, stop_after=1, progress=None)
+    state = load_distill_checkpoint(first)
+    assert state["optimizer"]["param_groups"][0]["fused"] is True
+    for group in state["optimizer"]["param_groups"]:  # as written by a run started before fused Adam
+        group["fused"] = None
+    save_artifact(first, DISTILL_CHECKPOINT, state)
+    final = distill(data, config, out, resume=True, progress=None)
+    assert load_distill_checkpoint(final)["optimizer"]["param_groups"][0]["fused"] is None
 
 
 def test_a_run_killed_while_it_writes_its_last_epoch_completes_on_resume(data: Path, tmp_path: Path) -> None:

@@ -92,12 +92,13 @@ def test_ppo_loss_gradient_ignores_padded_action_slots(arch: str) -> None:
     assert torch.allclose(entropy, n_real * (0.5 * math.log(2 * math.pi * math.e) + math.log(0.9)))
 
 
-def test_action_std_is_fixed_and_not_optimised() -> None:
+def test_action_std_is_fixed_and_not_optimised_and_adam_is_fused() -> None:
     policy = _policy()
     assert not policy.ac.log_std.requires_grad
     assert torch.allclose(policy.ac.log_std.exp(), torch.full((1, 24), 0.9))
     sampled = policy(_obs_batch())[0]
     assert sampled.shape == (6, 24)
+    assert all(group["fused"] and group["eps"] == 1e-5 for group in policy.optimizer.param_groups)  # one Adam
 
 
 def test_learning_rate_cosine_with_warmup() -> None:
