@@ -132,8 +132,8 @@ HyperDistill stayed behind its FT teacher on the training robots (0.76 of it ove
 distillation seeds, benchmarks/results/laptop_exploration/ft_e14_distill_seeds); at the paper's sizes it matches
 its teacher on train and near-unseen robots (ft_e15_paper_size_students: 30 epochs, ft_e18_paper_size_20_epochs),
 and 20 epochs keep the FT pipeline near the hour (HyperDistill's distillation: 0.70–0.75 of 30 epochs' time; the
-pipeline 53.4 minutes by stages on one 2-core VM, 62.9 end to end on another,
-benchmarks/results/laptop_exploration/ft_e20_rerun_seed1409)."""
+pipeline 53.4 minutes by stages on one 2-core VM, 51.3–65.4 end to end in three runs on another,
+benchmarks/results/laptop_exploration/ft_e23_fused_adam_seed1409)."""
 HN_RL = "hn-rl"
 NEAR_SET = "near"
 """Name of the built-in near-unseen evaluation set (mutants of the training robots)."""
