@@ -255,6 +255,30 @@ def kl_loss(student_mean: Tensor, teacher_mean: Tensor, act_padding_mask: Tensor
     return per_sample.mean()
 
 
+def adam(student: nn.Module, learning_rate: float) -> torch.optim.Adam:
+    """docs/networks.md §9.4: Adam, eps 1e-5, fused (the whole update in one pass per tensor; HyperDistill at the
+    paper's size, 9.6M parameters: the distillation step 1.19x faster on one CPU thread than torch's default loop,
+    benchmarks/adam_fused.py; the same update to the last bits)."""
+    return torch.optim.Adam(student.parameters(), lr=learning_rate, eps=1e-5, fused=True)
+
+
+def distill_step(
+    student: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    obs: Mapping[str, Tensor],
+    teacher_mean: Tensor,
+    grad_norm: float,
+) -> Tensor:
+    """One minibatch: the KL loss of the student's means (B, 24) to the teacher's (B, 24), backward, the global
+    gradient-norm clip, the optimiser's step. :return: the loss (a scalar tensor)."""
+    loss = kl_loss(student(obs), teacher_mean, obs["act_padding_mask"])
+    optimiser.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(student.parameters(), grad_norm)
+    optimiser.step()
+    return loss
+
+
 def run_dir(root: str | Path) -> RunDir:
     """The distillation run directory at ``root``."""
     return RunDir(root, LAYOUT)
@@ -366,10 +390,8 @@ def distill(
     cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if cuda else "cpu")
     student = build_student(config, data.task).to(device)
-    # fused: the whole Adam update in one pass per tensor (HyperDistill at the paper's size, 9.6M parameters: the
-    # distillation step 1.19x faster on one CPU thread, benchmarks/adam_fused.py); the same update to the last bits.
-    # A run resumed from a checkpoint keeps the implementation it was started with (the saved param group says).
-    optimiser = torch.optim.Adam(student.parameters(), lr=config.learning_rate, eps=1e-5, fused=True)
+    # a run resumed from a checkpoint keeps the Adam it was started with (the saved param group says: fused or not)
+    optimiser = adam(student, config.learning_rate)
     start = 0
     if state is not None:
         student.load_state_dict(state["student"])
@@ -426,11 +448,7 @@ def distill(
         slices = [order[b : b + config.batch_size] for b in range(0, len(order), config.batch_size)]
         for obs, teacher_mean in prefetched(data.batch, slices, ahead=not data.in_memory):
             obs, teacher_mean = {k: v.to(device) for k, v in obs.items()}, teacher_mean.to(device)
-            loss = kl_loss(student(obs), teacher_mean, obs["act_padding_mask"])
-            optimiser.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(student.parameters(), config.grad_norm)
-            optimiser.step()
+            loss = distill_step(student, optimiser, obs, teacher_mean, config.grad_norm)
             total += loss.item() * len(teacher_mean)
 
         seconds = time.perf_counter() - t0

@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from baselines.distill import DISTILL_PRESETS, build_student, kl_loss
+from baselines.common.threads import torch_threads
+from baselines.distill import DISTILL_PRESETS, adam, build_student, distill_step
 from baselines.hyperdistill.config import LAPTOP_FT_STUDENTS
 from baselines.nets import build_actor_critic
 from baselines.ppo.config import PRESETS
@@ -50,26 +51,27 @@ BEFORE = {"distillation": {}, "ppo": {"foreach": True}}
 
 
 def optimisers(net: nn.Module, use: str) -> dict[str, tuple[nn.Module, torch.optim.Adam]]:
-    """Two copies of ``net``, one with Adam as before and one fused (lr 3e-4, eps 1e-5, as both uses)."""
+    """Two copies of ``net``: one with Adam as before (lr 3e-4, eps 1e-5), one with ``baselines.distill.adam``
+    (fused; the PPO policy's options are the same)."""
     pair = {}
-    for name, options in (("before", BEFORE[use]), ("fused", {"fused": True})):
+    for name in ("before", "fused"):
         copy_ = copy.deepcopy(net)
         if use == "ppo":
             fixed_gradients(copy_)
-        pair[name] = (copy_, torch.optim.Adam(copy_.parameters(), lr=3e-4, eps=1e-5, **options))
+        if name == "before":
+            optimiser = torch.optim.Adam(copy_.parameters(), lr=3e-4, eps=1e-5, **BEFORE[use])
+        else:
+            optimiser = adam(copy_, 3e-4)
+        pair[name] = (copy_, optimiser)
     return pair
 
 
 def distillation_step(batch: tuple[dict[str, Tensor], Tensor]) -> Callable[[nn.Module, torch.optim.Adam], None]:
-    """One step of ``baselines.distill`` on ``batch``: forward, KL loss, backward, clip 0.5, Adam."""
+    """One step of ``baselines.distill`` on ``batch`` (its ``distill_step``, gradient clip 0.5)."""
     obs, target = batch
 
     def step(net: nn.Module, optimiser: torch.optim.Adam) -> None:
-        loss = kl_loss(net(obs), target, obs["act_padding_mask"])
-        optimiser.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), 0.5)
-        optimiser.step()
+        distill_step(net, optimiser, obs, target, 0.5)
 
     return step
 
@@ -140,13 +142,9 @@ def measure(
 
 
 def _row(net: nn.Module, use: str, step, rounds: int, per_round: int, threads: int) -> dict:
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         check = same_update(optimisers(net, use), step)
         times = timed(optimisers(net, use), step, rounds, per_round)
-    finally:
-        torch.set_num_threads(before)
     return {"params": sum(p.numel() for p in net.parameters()), "check": check, "times": times}
 
 
