@@ -82,8 +82,12 @@ LINK_DEPTH = 2
 
 
 def _linked(run: Path) -> dict[str, str]:
-    """Every form of the targets of the links in RUN (down to :data:`LINK_DEPTH`) → ``OUT/<the link's place>``."""
+    """Every form of the targets of the links in RUN (down to :data:`LINK_DEPTH`) → ``OUT/<the link's place>``.
+
+    A link to a folder inside RUN itself is left out: its target already has a place in RUN (``OUT/…``), and
+    naming it after the link would rename the folder's own mentions."""
     places: dict[str, str] = {}
+    inside = run.resolve()
     level = [run]
     for _ in range(LINK_DEPTH):
         below = []
@@ -92,6 +96,8 @@ def _linked(run: Path) -> dict[str, str]:
                 if path.is_symlink():
                     literal = Path(os.readlink(path))
                     target = literal if literal.is_absolute() else path.parent / literal
+                    if target.resolve().is_relative_to(inside):
+                        continue
                     place = "OUT/" + path.relative_to(run).as_posix()
                     places |= {form: place for form in _forms(target) | _forms(target.resolve())}
                 elif path.is_dir():
