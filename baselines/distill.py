@@ -223,7 +223,7 @@ DISTILL_PRESETS: dict[str, DistillConfig] = {
         eval_every=5,  # curves of 6 points
         eval_limit=16,
         eval_episodes=4,
-        torch_threads=1,  # two threads on a busy 2-core machine were ~4× slower here
+        torch_threads=1,  # two threads on a busy 2-core VM: ~16× slower (benchmarks/results/distill_throughput.txt)
     ),
     "smoke": DistillConfig(
         net="tiny",

@@ -240,8 +240,8 @@ PRESETS: dict[str, PPOConfig] = {
     ),
 }
 """Named configurations: ``paper`` (docs/networks.md §7: 32 × 2560 steps, 8 epochs, minibatch 5120, 1e8 steps),
-``laptop`` (a teacher that walks on 16 robots in ~38 minutes on a 2-core machine: 37.8 measured on FT), ``smoke``
-(seconds, for tests)."""
+``laptop`` (a teacher that walks on 16 robots in 37–48 minutes on a 2-core machine: the FT teachers timed alone),
+``smoke`` (seconds, for tests)."""
 
 
 __all__ = ["EXECUTION_FIELDS", "KL_TARGET_COEF", "MACHINE_FIELDS", "PRESETS", "PPOConfig"]
