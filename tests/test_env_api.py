@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 
 import gymnasium as gym
@@ -108,8 +109,9 @@ def test_robot_size_limits() -> None:
 def test_bad_actions() -> None:
     env = UnimalEnv(robot=ROBOT)
     env.reset(seed=0)
-    with pytest.raises(InvalidActionError, match=r"shape \(24,\)"):
-        env.step(np.zeros(11))
+    for shape in [(11,), (2, 12), (1, 24), (24, 1)]:  # 24 numbers of another shape too, on either path
+        with pytest.raises(InvalidActionError, match=r"must have shape \(24,\) .*; got shape " + re.escape(str(shape))):
+            env.step(np.zeros(shape))
     action = np.zeros(24)
     action[5] = np.nan
     with pytest.raises(InvalidActionError, match=r"NaN or inf at slots \[5\]"):

@@ -229,6 +229,8 @@ def test_ctrl_setter_equals_numpy_and_defers_anything_else() -> None:
         (np.zeros(23), 1),
         (np.zeros(24, dtype=np.int64), 1),
         (np.zeros(48)[::2], 1),  # not contiguous
+        (np.zeros((2, 12)), 1),  # 24 numbers of another shape: numpy refuses them
+        (np.zeros((1, 24), dtype=np.float32), 1),
         (np.full(24, np.inf, dtype=np.float32), 2),
         (nan_in_padding, 2),  # NaN in a padded slot is still an error, as on the numpy path
     ]:

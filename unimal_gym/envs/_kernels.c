@@ -398,8 +398,9 @@ static int CtrlSetter_init(CtrlSetter *self, PyObject *args, PyObject *kwds) {
     return 0;
 }
 
-/* setter(action) -> 0: ctrl[k] = action[slots[k]] was written; 1: not a C-contiguous float64/float32 vector of
- * `width` items (nothing written: convert it with numpy); 2: it has NaN or inf in some slot (nothing written). */
+/* setter(action) -> 0: ctrl[k] = action[slots[k]] was written; 1: not a one-dimensional C-contiguous float64/float32
+ * vector of `width` items (nothing written: convert it with numpy, which refuses another shape); 2: it has NaN or inf
+ * in some slot (nothing written). */
 static PyObject *CtrlSetter_call(CtrlSetter *self, PyObject *args, PyObject *kwds) {
     PyObject *obj;
     Py_buffer view;
@@ -413,7 +414,7 @@ static PyObject *CtrlSetter_call(CtrlSetter *self, PyObject *args, PyObject *kwd
     const char *format = view.format == NULL ? "B" : view.format;
     const int is_double = view.itemsize == 8 && strcmp(format, "d") == 0;
     const int is_float = view.itemsize == 4 && strcmp(format, "f") == 0;
-    if ((is_double || is_float) && view.len == self->width * view.itemsize) {
+    if ((is_double || is_float) && view.ndim == 1 && view.len == self->width * view.itemsize) {
         status = 0;
         for (Py_ssize_t i = 0; i < self->width && status == 0; i++) {
             const double v = is_double ? ((const double *)view.buf)[i] : (double)((const float *)view.buf)[i];
