@@ -24,7 +24,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from unimal_gym.atomic import temp_beside
 from unimal_gym.deploy import FORMAT as STUDENT_FORMAT
 from unimal_gym.deploy import KIND as EXPORTED_STUDENT
 
@@ -68,13 +68,14 @@ def safe_name(name: object, where: str) -> str:
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it over ``path``."""
+    """Call ``write(tmp_path)`` on a temporary file next to ``path`` (:func:`unimal_gym.atomic.temp_beside`), then
+    rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(path)  # mode as open() gives it (mkstemp's files are private)
     os.close(fd)
     try:
-        write(Path(tmp))
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -12,13 +12,13 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import mujoco
 import numpy as np
 from lxml import etree
 
+from ..atomic import temp_beside
 from . import checks
 from .checks import check_axis, check_number, check_range, numbers
 from .errors import RobotFileError
@@ -504,7 +504,7 @@ def metadata(morph: Morphology) -> dict:
 
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
