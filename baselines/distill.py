@@ -48,7 +48,15 @@ from torch import Tensor, nn
 from unimal_gym import MAX_EPISODE_STEPS
 
 from .common import interrupt
-from .common.config import ConfigError, add_config_arguments, check_fields, config_from_args, config_from_dict, run_cli
+from .common.config import (
+    ConfigError,
+    add_config_arguments,
+    check_device,
+    check_fields,
+    config_from_args,
+    config_from_dict,
+    run_cli,
+)
 from .common.envs import named_sets
 from .common.expert_data import ExpertData
 from .common.files import DISTILL_CHECKPOINT, CheckpointError, atomic_write, file_sha256, read_artifact, tensors
@@ -350,6 +358,7 @@ def open_run(
     :raises ConfigError, DataError, CheckpointError: bad input, before anything is written.
     """
     config.validate()
+    check_device(config.device)
     if config.evaluate:
         _ = config.extra_sets  # every evaluation set is there before anything is written
     data = ExpertData(data_dir, config.per_robot_samples, config.memory_limit_gb)

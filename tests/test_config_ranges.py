@@ -14,7 +14,7 @@ from dataclasses import fields, replace
 import pytest
 
 from baselines.collect import COLLECT_PRESETS, CollectConfig
-from baselines.common.config import ConfigError, Range, check_fields
+from baselines.common.config import ConfigError, Range, check_device, check_fields
 from baselines.distill import DISTILL_PRESETS, DistillConfig
 from baselines.evaluate import EvalConfig
 from baselines.hyperdistill.config import PipelineConfig, pipeline_preset
@@ -110,3 +110,43 @@ def test_unimal_gym_integer_options_are_checked(argv: list[str], capsys: pytest.
 def test_network_size_overrides_are_checked(net: str) -> None:
     with pytest.raises(UnknownNetworkError, match="is not allowed"):
         build_network("modumorph", "ft", net)
+
+
+def test_cuda_is_refused_where_it_cannot_run(monkeypatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.version, "cuda", None)
+    with pytest.raises(ConfigError, match=r"^teacher.device='cuda' cannot run here: this torch \(.*\) is built"):
+        check_device("cuda", "teacher.device")
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"no CUDA GPU is visible; pass --device cpu, or auto"):
+        check_device("cuda")
+    check_device("auto")
+    check_device("cpu")
+
+
+def test_a_run_asked_for_cuda_without_one_writes_nothing(tmp_path, monkeypatch, capsys) -> None:
+    """PPO used to run on the CPU with "cuda" in its config (SB3 falls back silently); distillation raised torch's
+    assertion after writing its config, and the folder then refused both --device cpu and --resume."""
+    import torch
+
+    from baselines.distill import main as distill_main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert ppo_main(["--preset", "smoke", "--device", "cuda", "--out", str(tmp_path / "ppo")]) == 2
+    no_data = str(tmp_path / "no-data")
+    assert distill_main(["--data", no_data, "--out", str(tmp_path / "d"), "--preset", "smoke", "--device", "cuda"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: device='cuda' cannot run here") for line in lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_pipeline_checks_its_teachers_robots_before_writing(tmp_path) -> None:
+    from baselines.hyperdistill.pipeline import run_pipeline
+
+    config = pipeline_preset("smoke")
+    config = replace(config, teacher=replace(config.teacher, robots=str(tmp_path / "nosuch")))
+    with pytest.raises(ConfigError, match=r"--robots '.*nosuch': no such folder"):
+        run_pipeline(config, tmp_path / "run", log=lambda _: None)
+    assert not (tmp_path / "run").exists()

@@ -108,6 +108,27 @@ def check_fields(config: Any) -> None:
                 raise ConfigError(f"{f.name}={value} is not allowed: {allowed.text(f.name)}")
 
 
+def check_device(device: str, where: str = "device") -> None:
+    """A run asked for ``device`` can start on this machine: ``"cuda"`` needs a torch built with CUDA and a
+    visible GPU (``"auto"`` and ``"cpu"`` always can). Checked when a run starts, not when a saved config is
+    read: a GPU run's folder can be reported on a machine without one.
+
+    :param where: how the setting is named in the message (``"teacher.device"``).
+    :raises ConfigError: ``"cuda"`` here, saying why not and what to pass instead.
+    """
+    if device != "cuda":
+        return
+    import torch  # not at import: the configs are read where torch is not needed
+
+    if torch.version.cuda is None:
+        why = f"this torch ({torch.__version__}) is built without CUDA"
+    elif not torch.cuda.is_available():
+        why = "no CUDA GPU is visible"
+    else:
+        return
+    raise ConfigError(f"{where}='cuda' cannot run here: {why}; pass --device cpu, or auto (a GPU where there is one)")
+
+
 def key_dict(config: Any) -> dict[str, Any]:
     """What names a config's cached outputs (the pipeline's stage keys hash it): ``config.identity()`` where the
     class has one (without the fields that change how a run is computed, not its results), else

@@ -47,7 +47,7 @@ from unimal_gym.morphology.sample import pd_robots
 from ..collect import collect
 from ..common import interrupt
 from ..common.agents import REFERENCE_POLICIES, StudentAgent, TeacherAgent
-from ..common.config import ConfigError, key_dict
+from ..common.config import ConfigError, check_device, key_dict
 from ..common.envs import robot_files
 from ..common.executor import Stage, run_stages
 from ..common.expert_data import read_manifest
@@ -245,6 +245,12 @@ def run_pipeline(
     if teacher is not None:  # checked first; its own configuration replaces the preset's (seed, budget, robots),
         given = _given_teacher(teacher, config.task)  # and PD robots and the train evaluation follow its robots
         config = config.with_teacher(_recorded_config(given))
+    else:  # the teacher is trained here: its robots are there and can become envs, before anything is written
+        robot_files(config.teacher.robots, config.teacher.robot_limit)
+        check_device(config.teacher.device, "teacher.device")
+    if config.hn_rl:
+        check_device(preset_teacher.device, "teacher.device (HN-RL)")
+    check_device(config.distill.device, "distill.device")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "pipeline.json", lambda p: p.write_text(json.dumps(config.to_dict(), indent=1) + "\n"))

@@ -51,7 +51,7 @@ from unimal_gym.envs.errors import InvalidStateError
 from unimal_gym.normalization import DEFAULT_EPSILON, NormalizerError, ObservationNormalizer
 
 from ..common import interrupt
-from ..common.config import ConfigError
+from ..common.config import ConfigError, check_device
 from ..common.envs import make_env, robot_files
 from ..common.files import (
     PPO_CHECKPOINT,
@@ -535,6 +535,7 @@ def train(
     if keep_checkpoints < 0:
         raise ConfigError(f"keep_checkpoints={keep_checkpoints} is not allowed: 0 ≤ keep_checkpoints (0 = all)")
     config.validate()
+    check_device(config.device)
     files = robot_files(config.robots, config.robot_limit)
     run = run_dir(out)
     latest = run.start(config, resume)
