@@ -132,6 +132,12 @@ def test_bad_checkpoints_and_sets_fail_before_work(run_dir: Path, tmp_path: Path
     broken.write_bytes(b"\x00garbage")
     assert main([str(broken), "--robots", "train", "--out", str(tmp_path / "o")]) == 2
     assert "cannot be read" in capsys.readouterr().err
+    npz = np.random.default_rng(0).integers(0, 256, 400, dtype=np.uint8).tobytes()
+    for content in (b"", b"PK\x03\x04" + npz[:30], npz):  # empty, a truncated zip, garbage: not a zip traceback
+        (tmp_path / "student.npz").write_bytes(content)
+        assert main([str(tmp_path / "student.npz"), "--robots", "train", "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "student.npz cannot be read as an exported student" in err, err
     assert main([str(tmp_path / "nothing"), "--robots", "train"]) == 2
     assert "neither a checkpoint" in capsys.readouterr().err
     assert main([str(run_dir), "--robots", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2

@@ -24,6 +24,8 @@ import io
 import json
 import os
 import re
+import zipfile
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -265,8 +267,9 @@ def artifact_kind(path: str | os.PathLike[str]) -> str:
                 kind = str(npz["kind"]) if "kind" in npz.files else ""
                 if not kind and "format" in npz.files and str(npz["format"]) == STUDENT_FORMAT:
                     kind = EXPORTED_STUDENT  # exported before files named their kind
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f"{path} cannot be read ({exc})") from None
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:  # as deploy's loader
+            why = f"{type(exc).__name__}: {exc}"
+            raise CheckpointError(f"{path} cannot be read as an exported student ({why})") from None
         if kind != EXPORTED_STUDENT:
             raise CheckpointError(f"{path} is not an exported student (kind {kind or 'missing'!r})")
         return kind
