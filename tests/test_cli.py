@@ -93,3 +93,21 @@ def test_bad_input_gives_one_clear_line(tmp_path: Path, case: str) -> None:
     assert lines[0].startswith("unimal-gym: error: ") and expect in lines[0]
     assert path.stem in lines[0]
     assert proc.stdout == ""
+
+
+def test_an_output_folder_blocked_by_a_file_is_one_line_and_the_file_is_kept(tmp_path: Path, capsys) -> None:
+    assert main(["generate", "--count", "1", "--seed", "5", "--out", str(tmp_path / "g")]) == 0
+    robot = tmp_path / "g" / "xml" / "unimal-random-000.xml"
+    blocker = tmp_path / "afile"
+    blocker.write_text("mine")
+    capsys.readouterr()
+    for argv in (
+        ["generate", "--count", "1", "--seed", "0", "--out", str(blocker)],
+        ["mutate", str(robot), "--count", "1", "--out", str(blocker)],
+        ["vary", str(robot), "--out", str(blocker / "inside")],
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"unimal-gym: error: {blocker}"), err
+        assert "(a file stands where a folder is needed)" in err
+    assert blocker.read_text() == "mine"

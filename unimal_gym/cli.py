@@ -296,6 +296,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MorphologyError as e:
         print(f"unimal-gym: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # an output folder that cannot be made or written in: name it, no traceback
+        print(f"unimal-gym: error: {_os_error(e)}", file=sys.stderr)
+        return 2
+
+
+def _os_error(e: OSError) -> str:
+    """One line for a file-system error: the path, what went wrong, and for a file standing where a folder is
+    needed (``--out`` naming a file), that."""
+    what = e.strerror or str(e)
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        what += " (a file stands where a folder is needed)"
+    return f"{e.filename}: {what}" if e.filename is not None else what
 
 
 if __name__ == "__main__":  # pragma: no cover
