@@ -461,6 +461,15 @@ def test_runs_with_other_teacher_seeds_combine_into_one_table(
             np.testing.assert_allclose(curve["mean"], np.mean(rows, axis=0), rtol=1e-12)
             np.testing.assert_allclose(curve["se"], np.std(rows, axis=0, ddof=1) / np.sqrt(2), rtol=1e-12)
     assert (tmp_path / "across" / "student_curves.png").stat().st_size > 0
+    # --out: an earlier table is updated; a run's own report (or any other folder with files) is refused, untouched
+    seeds.write([second, first], tmp_path / "across")
+    assert json.loads((tmp_path / "across" / "results.json").read_text())["teacher_seeds"] == [7, config.teacher.seed]
+    report = {p.name: p.read_bytes() for p in (first / "report").iterdir()}
+    with pytest.raises(seeds.SeedsError, match=r"report holds curves.png, .*not an earlier table across seeds"):
+        seeds.write([first, second], first / "report")
+    assert {p.name: p.read_bytes() for p in (first / "report").iterdir()} == report
+    with pytest.raises(seeds.SeedsError, match=r"holds .*pipeline.json"):
+        seeds.write([first, second], second)
 
     with pytest.raises(seeds.SeedsError, match="distilled the same teacher: each run needs its own"):
         seeds.write([first, first], tmp_path / "x")

@@ -24,7 +24,8 @@ by their PPO training logs. For every evaluated set and policy ``DIR`` gets:
   over runs as lines (``curves.<student>.<set>`` in ``results.json``: epochs, mean, se).
 
 Written: ``report.md``, ``results.json`` (``sets.<set>.gate``, ``sets.<set>.students.<s>``,
-``summary.<policy>.<set>``, ``curves``), ``teacher_curves.png``, ``student_curves.png``.
+``summary.<policy>.<set>``, ``curves``), ``teacher_curves.png``, ``student_curves.png``. ``DIR`` must be new, empty,
+or an earlier ``DIR`` of this command, which is then updated: a run's own ``report/`` is refused.
 """
 
 from __future__ import annotations
@@ -54,7 +55,38 @@ CURVE_WINDOW = 10  # iterations in the rolling mean of the teachers' training re
 
 
 class SeedsError(UserError, ValueError):
-    """Runs that cannot be combined: missing results, or settings other than the teacher's seed differ."""
+    """Runs that cannot be combined (missing results, settings other than the teacher's seed differ), or an
+    ``--out`` folder that holds something else than an earlier table of this command."""
+
+
+WRITTEN = ("report.md", "results.json", "teacher_curves.png", "student_curves.png")
+"""The files :func:`write` puts in its folder."""
+
+
+def check_out(out: Path) -> None:
+    """``out`` is new, empty, or an earlier ``--out`` of this command (only its files, its ``results.json`` a
+    table across seeds), which is then updated; anything else (a run's own ``report/``, a run folder) is refused
+    before a file is written.
+
+    :raises SeedsError: ``out`` holds other files.
+    """
+    if not out.is_dir():
+        return  # new (or a file: writable_folder says so)
+    held = sorted(p.name for p in out.iterdir())
+    if not held:
+        return
+    other = [name for name in held if name not in WRITTEN]
+    earlier = out / "results.json"
+    if not other and earlier.is_file():
+        try:
+            if "teacher_seeds" in read_json(earlier, SeedsError):
+                return
+        except (SeedsError, TypeError):
+            pass
+    raise SeedsError(
+        f"--out {out} holds {', '.join(other or held)}, not an earlier table across seeds; "
+        "give a new or empty folder (nothing was written)"
+    )
 
 
 def load_run(root: Path) -> dict[str, Any]:
@@ -327,6 +359,7 @@ def write(runs: list[Path], out: Path) -> Path:
     """Combine the runs into ``out``. :return: the report. :raises SeedsError: see :func:`check_comparable`."""
     loaded = [load_run(Path(r)) for r in runs]
     check_comparable(loaded)
+    check_out(out)
     out = writable_folder(out)
     combined = combine(loaded)
     folders = student_folders(loaded)
