@@ -4,7 +4,9 @@
 
 RUN is a distillation run directory (its ``final.pt``) or a distillation checkpoint; every robot of
 the set (default: the robots the run was distilled on, from its expert data) gets ``DIR/<robot>.npz``,
-and ``DIR/manifest.json`` names the checkpoint, the task and the robots. Each file holds the MLP the
+and ``DIR/manifest.json`` names the checkpoint, the task and the robots. ``DIR`` is new, empty, or an
+earlier export of the same checkpoint at the same epoch, which the new robots join (another student's folder
+is refused: one manifest speaks for every file). Each file holds the MLP the
 hypernetwork generates for the robot, the observation-normalisation statistics, the feature slice (the
 17 state features per limb out of the 52) and the action mask: everything
 :class:`unimal_gym.deploy.StudentPolicy` needs to act from the raw environment observation with numpy
@@ -33,7 +35,7 @@ from .common.agents import StudentAgent
 from .common.config import ConfigError, run_cli
 from .common.envs import robot_files
 from .common.expert_data import DataError, read_manifest
-from .common.files import save_npz, write_json
+from .common.files import read_json, save_npz, write_json
 from .common.latency import robot_observation
 from .common.lock import writable_folder
 from .common.run_dir import resolve_checkpoint
@@ -196,6 +198,7 @@ def export_run(
             raise ConfigError(f"the run's robots cannot be found ({exc}); name a set with --robots") from None
     else:
         files = robot_files(robots)
+    earlier = earlier_export(Path(out), agent)
     out = writable_folder(out)
     written = []
     for k, xml in enumerate(files, 1):
@@ -213,10 +216,34 @@ def export_run(
             "checkpoint": str(agent.path.resolve()),
             "task": agent.task,
             "epoch": agent.iteration,
-            "robots": [f.stem for f in files],
+            "robots": earlier + [f.stem for f in files if f.stem not in earlier],
         },
     )
     return written
+
+
+def earlier_export(out: Path, agent: StudentAgent) -> list[str]:
+    """The robots ``out`` already holds students of: none for a new or empty folder; an earlier export of the same
+    checkpoint at the same epoch is added to (its manifest then lists both exports' robots).
+
+    :raises ConfigError: ``out`` holds files but no export manifest, or students of another checkpoint or epoch
+        (the folder would mix two students under one manifest); nothing is written then.
+    """
+    if not out.is_dir() or not any(out.iterdir()):
+        return []
+    path = out / "manifest.json"
+    try:
+        manifest = read_json(path, ConfigError) if path.is_file() else None
+        source, epoch, robots = manifest["checkpoint"], manifest["epoch"], manifest["robots"]  # type: ignore[index]
+    except (ConfigError, KeyError, TypeError):
+        why = f"--out {out} holds files but no export manifest"
+        raise ConfigError(f"{why}; export into a new or empty folder") from None
+    if source != str(agent.path.resolve()) or epoch != agent.iteration:
+        raise ConfigError(
+            f"--out {out} holds students exported from {source} (epoch {epoch}), not from {agent.path.resolve()} "
+            f"(epoch {agent.iteration}); export into a new or empty folder"
+        )
+    return [str(name) for name in robots]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -219,6 +219,18 @@ def test_export_command_writes_a_student_per_robot_of_the_run(
         shutil.copy(xml, others / xml.name)
     assert main([str(run), "--out", str(tmp_path / "others-out"), "--robots", str(others)]) == 0
     assert sorted(p.stem for p in (tmp_path / "others-out").glob("*.npz")) == ["unimal-test-000", "unimal-test-001"]
+    # the same student again into its folder: the new robots join the manifest; another student's is refused
+    assert main([str(run), "--out", str(out), "--robots", str(others)]) == 0
+    assert json.loads((out / "manifest.json").read_text())["robots"] == [*names, "unimal-test-000", "unimal-test-001"]
+    later = tmp_path / "later"
+    distill(data, replace(SMOKE, epochs=1, seed=1), later, progress=None)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert main([str(later), "--out", str(out)]) == 2
+    assert f"--out {out} holds students exported from {(run / 'checkpoints').resolve()}" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing written
+    assert main([str(later), "--out", str(others)]) == 2  # robot files, no export manifest
+    assert "holds files but no export manifest" in capsys.readouterr().err
     mlp = tmp_path / "mlp"
     distill(data, replace(SMOKE, student="mlp", epochs=1), mlp, progress=None)
     capsys.readouterr()
