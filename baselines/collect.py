@@ -17,7 +17,6 @@ teacher, task or config is refused.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from unimal_gym.arguments import ArgumentParser
 from unimal_gym.morphology import load, pd_robots, save
 
 from .common import interrupt
@@ -334,7 +334,7 @@ def collect(
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see ``python -m baselines.collect --help``."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.collect", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m baselines.collect", description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", required=True, help="teacher PPO checkpoint or run directory")
     parser.add_argument("--out", required=True, help="data folder (an existing one is resumed)")
     add_config_arguments(parser, CollectConfig, COLLECT_PRESETS)

@@ -31,7 +31,6 @@ the torch RNG state is restored, so a resumed run is the uninterrupted run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -46,6 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from unimal_gym import MAX_EPISODE_STEPS
+from unimal_gym.arguments import ArgumentParser
 
 from .common import interrupt
 from .common.config import (
@@ -494,7 +494,7 @@ def distill(
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see ``python -m baselines.distill --help``."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.distill", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m baselines.distill", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="expert-data folder (baselines.collect)")
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")

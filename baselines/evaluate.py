@@ -18,7 +18,6 @@ installed. A robot that cannot be loaded is reported by name, listed as skipped,
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
@@ -31,6 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from unimal_gym import MAX_EPISODE_STEPS
+from unimal_gym.arguments import ArgumentParser
 from unimal_gym.layout import TASKS
 
 from .common.agents import REFERENCE_POLICIES, load_agent
@@ -310,7 +310,7 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see ``python -m baselines.evaluate --help``."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.evaluate", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m baselines.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("source", help="checkpoint, run directory, exported .npz student, 'random' or 'zero'")
     parser.add_argument(
         "--robots", action="append", required=True, help="robot set or folder, or NAME=SET_OR_DIR (repeatable)"

@@ -17,7 +17,6 @@ alone. ONNX export (``pip install 'unimal-gym[onnx]'``) writes the same computat
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from unimal_gym.arguments import ArgumentParser
 from unimal_gym.deploy import DIGEST_KEY, FORMAT, KIND, StudentPolicy, arrays_digest
 from unimal_gym.layout import ACTION_DIM, PROPRIOCEPTIVE_DIM
 from unimal_gym.normalization import ObservationNormalizer
@@ -248,7 +248,7 @@ def earlier_export(out: Path, agent: StudentAgent) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see ``python -m baselines.export --help``."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.export", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m baselines.export", description=__doc__.splitlines()[0])
     parser.add_argument("run", help="distillation run directory or checkpoint (a HyperDistill student)")
     parser.add_argument("--out", required=True, help="folder for the per-robot .npz students")
     parser.add_argument("--robots", default=None, help="robot set or folder (default: the run's own robots)")

@@ -21,13 +21,13 @@ HyperDistill is counted on the MLP it generates for a robot (:meth:`HyperDistill
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from unimal_gym.arguments import ArgumentParser
 from unimal_gym.layout import CONTEXT_DIM, HFIELD_DIM, LIMB_OBS_DIM, MAX_LIMBS, TASKS
 
 from .nets import (
@@ -183,7 +183,7 @@ def format_table(rows: Mapping[str, Cost], reference: str = "HyperDistill") -> s
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: print the table for ``--task``."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.flops", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m baselines.flops", description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=TASKS, default="ft", help="task (default: ft)")
     args = parser.parse_args(argv)
     print(f"Inference parameters and FLOPs per control step, {args.task.upper()} (docs/networks.md §11 conventions)")

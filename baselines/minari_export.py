@@ -19,7 +19,6 @@ Minari is an optional extra (``pip install 'unimal-gym[minari]'``); datasets go 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -29,6 +28,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from unimal_gym.arguments import ArgumentParser
 from unimal_gym.layout import ENV_IDS
 
 from .common.agents import TeacherAgent
@@ -141,7 +141,7 @@ def export(
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see the module docstring."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.minari_export", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m baselines.minari_export", description=__doc__.splitlines()[0])
     parser.add_argument("teacher", help="a PPO run directory or checkpoint")
     parser.add_argument("--dataset-id", required=True, help="Minari id, e.g. unimal/ft-modumorph-v0")
     parser.add_argument("--robots", default="train", help="robot set or folder (default train)")

@@ -7,6 +7,7 @@ network size overrides."""
 
 from __future__ import annotations
 
+import importlib
 import math
 import typing
 from dataclasses import fields, replace
@@ -150,3 +151,32 @@ def test_the_pipeline_checks_its_teachers_robots_before_writing(tmp_path) -> Non
     with pytest.raises(ConfigError, match=r"--robots '.*nosuch': no such folder"):
         run_pipeline(config, tmp_path / "run", log=lambda _: None)
     assert not (tmp_path / "run").exists()
+
+
+COMMANDS = {
+    "python -m baselines.hyperdistill": "baselines.hyperdistill.__main__",
+    "python -m baselines.hyperdistill.publish": "baselines.hyperdistill.publish",
+    "python -m baselines.hyperdistill.seeds": "baselines.hyperdistill.seeds",
+    "python -m baselines.ppo": "baselines.ppo.__main__",
+    "python -m baselines.ppo.sb3": "baselines.ppo.sb3",
+    "python -m baselines.collect": "baselines.collect",
+    "python -m baselines.distill": "baselines.distill",
+    "python -m baselines.evaluate": "baselines.evaluate",
+    "python -m baselines.export": "baselines.export",
+    "python -m baselines.flops": "baselines.flops",
+    "python -m baselines.minari_export": "baselines.minari_export",
+    "unimal-gym": "unimal_gym.cli",
+}
+
+
+@pytest.mark.parametrize("prog", list(COMMANDS))
+def test_every_command_line_says_a_wrong_argument_in_one_line(prog: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse's own errors (an unknown option, a value of the wrong type) print its usage block first; here they
+    are one line naming the command, as every other user error, with exit status 2."""
+    main = importlib.import_module(COMMANDS[prog]).main
+    for argv in (["--no-such-option"], ["--no-such-option", "--help-me"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"{prog}: error: ") and err.endswith(f"(see {prog} --help)\n")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import gl  # noqa: F401  (first: MUJOCO_GL on a headless machine, before MuJoCo is imported)
+from .arguments import ArgumentParser
 from .envs.assembly import CAMERAS, ft_model
 from .envs.robots import folder_robot_files, resolve_robot, robot_file, robot_set_folder
 from .morphology import Morphology, MorphologyError, compile_robot, load, save
@@ -203,7 +204,7 @@ class _DefaultsFormatter(argparse.HelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``unimal-gym``."""
-    parser = argparse.ArgumentParser(prog="unimal-gym", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="unimal-gym", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:

@@ -12,9 +12,10 @@ seed of the paper's Figures 2–3) and writes one table across them.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import replace
+
+from unimal_gym.arguments import ArgumentParser
 
 from ..common.agents import TeacherAgent
 from ..common.config import ConfigError, run_cli
@@ -31,7 +32,7 @@ GRID_FIXED = ("task", "preset", "teacher")
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see ``python -m baselines.hyperdistill --help``."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.hyperdistill", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m baselines.hyperdistill", description=__doc__.splitlines()[0])
     parser.add_argument("--task", default=None, help="ft, vt or obstacle (default ft)")
     parser.add_argument("--preset", default=None, help="smoke, laptop (default) or paper")
     parser.add_argument(

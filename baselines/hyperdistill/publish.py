@@ -25,7 +25,6 @@ all (written beside it, then renamed).
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -34,6 +33,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from unimal_gym.arguments import ArgumentParser
 
 from ..common.config import UserError, run_cli
 from ..common.files import read_json
@@ -233,9 +234,7 @@ def publish(run: Path, dest: Path, note: Callable[[str], None] = _to_stderr) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m baselines.hyperdistill.publish RUN DEST``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m baselines.hyperdistill.publish", description=__doc__.splitlines()[0]
-    )
+    parser = ArgumentParser(prog="python -m baselines.hyperdistill.publish", description=__doc__.splitlines()[0])
     parser.add_argument("run", help="the output folder of a finished python -m baselines.hyperdistill")
     parser.add_argument("dest", help="a new (or empty) folder for the shareable files")
     args = parser.parse_args(argv)

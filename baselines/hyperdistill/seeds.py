@@ -30,13 +30,14 @@ or an earlier ``DIR`` of this command, which is then updated: a run's own ``repo
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from unimal_gym.arguments import ArgumentParser
 
 from ..collect import EXECUTION_FIELDS as COLLECT_EXECUTION_FIELDS
 from ..common.config import UserError, run_cli
@@ -382,7 +383,7 @@ def write(runs: list[Path], out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m baselines.hyperdistill.seeds RUN RUN ... --out DIR``."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.hyperdistill.seeds", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m baselines.hyperdistill.seeds", description=__doc__.splitlines()[0])
     parser.add_argument(
         "runs", nargs="+", help="pipeline output folders, or published ones, that differ only in the teacher's seed"
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from unimal_gym.arguments import ArgumentParser
 
 from ..common.config import add_config_arguments, config_from_args, run_cli
 from ..common.interrupt import resume_command
@@ -13,7 +14,7 @@ from .config import PRESETS, PPOConfig
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see ``python -m baselines.ppo --help``."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.ppo", description=trainer.__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m baselines.ppo", description=trainer.__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="run directory (config, checkpoints, logs)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")

@@ -25,11 +25,12 @@ exactly those; with plain Gymnasium, ``FilterObservation(env, baselines.common.e
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+
+from unimal_gym.arguments import ArgumentParser
 
 from ..common.config import ConfigError, run_cli
 from ..common.envs import robot_files
@@ -61,7 +62,7 @@ def export_sb3(source: str | os.PathLike[str], out: str | os.PathLike[str]) -> t
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m baselines.ppo.sb3 RUN_OR_CHECKPOINT --out DIR``."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.ppo.sb3", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m baselines.ppo.sb3", description=__doc__.splitlines()[0])
     parser.add_argument("source", help="a PPO run directory or checkpoint")
     parser.add_argument("--out", required=True, help="folder for model.zip and vecnormalize.pkl")
     args = parser.parse_args(argv)
