@@ -40,7 +40,7 @@ from .common.executor import check_executor
 from .common.lock import writable_folder
 from .common.plotting import pyplot
 from .common.progress import Progress
-from .common.rollouts import SMOKE_EPISODE_STEPS, cut_note, evaluate_robots, robot_jobs, summarise
+from .common.rollouts import SMOKE_EPISODE_STEPS, cut_note, evaluate_robots, per_robot, robot_jobs, summarise
 from .common.run_dir import resolve_checkpoint
 
 
@@ -126,7 +126,7 @@ def write_reports(out: Path, meta: dict[str, Any], results: list[dict[str, Any]]
     lines = [
         f"# Evaluation of `{meta['source']}`",
         "",
-        f"{meta['episodes']} episodes per robot, {mode} actions, seed {meta['seed']}, task {meta['task']}"
+        f"{per_robot(meta['episodes'])}, {mode} actions, seed {meta['seed']}, task {meta['task']}"
         f"{cut_note(meta.get('max_steps', MAX_EPISODE_STEPS))}.",
         "",
         "| set | robots | mean return ± s.e. over robots | skipped |",

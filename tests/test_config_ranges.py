@@ -180,3 +180,9 @@ def test_every_command_line_says_a_wrong_argument_in_one_line(prog: str, capsys:
         assert exit_.value.code == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith(f"{prog}: error: ") and err.endswith(f"(see {prog} --help)\n")
+
+
+def test_an_empty_student_list_is_refused_not_read_as_the_default(tmp_path, capsys) -> None:
+    main = importlib.import_module("baselines.hyperdistill.__main__").main
+    assert main(["--preset", "smoke", "--students", "", "--out", str(tmp_path / "run")]) == 2
+    assert "students (none): choose from" in capsys.readouterr().err and not (tmp_path / "run").exists()

@@ -50,7 +50,7 @@ def test_smoke_pipeline_writes_the_report(smoke_run: tuple[Path, list[str]]) -> 
     for row in ("| Teacher (ModuMorph, PPO) |", "| HyperDistill |", "| Multi-robot MLP |", "ModuMorph (oracle)"):
         assert row in report
     assert (
-        "1 episodes per robot, episodes cut at 100 steps (not the benchmark's 1000)," in report
+        "1 episode per robot, episodes cut at 100 steps (not the benchmark's 1000)," in report
     )  # smoke: quick episodes
     assert (
         max(n for r in json.loads(next((out / "eval").glob("zero-*.json")).read_text())["robots"] for n in r["lengths"])

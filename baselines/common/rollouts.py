@@ -43,6 +43,11 @@ class RobotJob:
     """Time limit of each episode (the benchmark's 1000; shorter only for quick checks such as the tests)."""
 
 
+def per_robot(episodes: int) -> str:
+    """``"1 episode per robot"``, ``"4 episodes per robot"``: how reports name their evaluation's episodes."""
+    return f"{episodes} episode{'s' * (episodes != 1)} per robot"
+
+
 def cut_note(max_steps: int) -> str:
     """What a report says of its episodes' time limit: ``""`` at the benchmark's, else where they were cut."""
     return (

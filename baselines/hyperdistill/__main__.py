@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, executor=args.executor or "local", ray_address=args.ray_address or "")
         if args.jobs is not None:
             config = replace(config, jobs=args.jobs)
-        if args.students:
+        if args.students is not None:  # "" names none: refused below, not the default
             config = replace(config, students=tuple(s.strip() for s in args.students.split(",") if s.strip()))
         if args.epochs is not None:
             config = replace(config, distill=replace(config.distill, epochs=args.epochs))

@@ -22,7 +22,7 @@ from ..common.agents import REFERENCE_POLICIES
 from ..common.expert_data import read_manifest
 from ..common.files import file_sha256, read_csv
 from ..common.plotting import pyplot
-from ..common.rollouts import cut_note
+from ..common.rollouts import cut_note, per_robot
 from ..common.stats import compare, gate
 from ..evaluate import plot_learning_curve
 from ..flops import count, example_observation, format_table, table
@@ -211,7 +211,7 @@ def write_report(
         f"robots ({config.collect.num_envs} envs × {config.collect.steps} steps each, σ = {config.collect.action_std});"
         f" students distilled for {d.epochs} epochs on {d.per_robot_samples} transitions per robot "
         f"(batch {d.batch_size}, Adam {d.learning_rate:g}, clip {d.grad_norm}, size '{d.net or 'paper'}').",
-        f"Evaluation: {d.eval_episodes} episodes per robot{cut_note(d.eval_max_steps)}, {mode} actions, "
+        f"Evaluation: {per_robot(d.eval_episodes)}{cut_note(d.eval_max_steps)}, {mode} actions, "
         f"seed {d.eval_seed}, first "
         f"{d.eval_limit or 'all'} robots of each set: " + "; ".join(f"`{k}` = `{v}`" for k, v in sets.items()) + ".",
         "",
