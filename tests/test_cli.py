@@ -111,3 +111,13 @@ def test_an_output_folder_blocked_by_a_file_is_one_line_and_the_file_is_kept(tmp
         assert err.count("\n") == 1 and err.startswith(f"unimal-gym: error: {blocker}"), err
         assert "(a file stands where a folder is needed)" in err
     assert blocker.read_text() == "mine"
+
+
+def test_mutate_and_vary_take_a_robot_by_name_as_info_and_render_do(tmp_path: Path, capsys) -> None:
+    assert main(["mutate", "unimal-train-000", "--count", "1", "--seed", "2", "--out", str(tmp_path / "m")]) == 0
+    assert [p.name.split("-mutate-")[0] for p in (tmp_path / "m" / "xml").iterdir()] == ["unimal-train-000"]
+    assert main(["vary", "unimal-train-000", "--dynamics", "1", "--kinematics", "0", "--out", str(tmp_path / "v")]) == 0
+    assert len(list((tmp_path / "v" / "xml").iterdir())) == 1
+    capsys.readouterr()
+    assert main(["mutate", "no-such-robot", "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.startswith("unimal-gym: error: unknown robot 'no-such-robot'")

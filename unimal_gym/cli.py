@@ -103,7 +103,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_mutate(args: argparse.Namespace) -> int:
-    robot = load(args.robot)
+    robot = load(robot_file(args.robot))
     rng = np.random.default_rng(args.seed)
     for k in range(args.count):
         m = args.n if args.n is not None else int(rng.integers(1, 4))  # paper App. B.1: m ~ U{1,2,3}
@@ -115,7 +115,7 @@ def _cmd_mutate(args: argparse.Namespace) -> int:
 
 
 def _cmd_vary(args: argparse.Namespace) -> int:
-    robot = load(args.robot)
+    robot = load(robot_file(args.robot))
     for v in variants(robot, np.random.default_rng(args.seed), args.dynamics, args.kinematics):
         print(save(v, args.out))
     return 0
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_generate)
 
     p = command("mutate", help="PD-style mutants of a robot (m ~ U{1,2,3} operators each)")
-    p.add_argument("robot", help="robot XML file")
+    p.add_argument("robot", help="a robot: its XML file or its name (unimal-train-000)")
     p.add_argument("--count", type=_integer(1), default=9, help="number of mutants (the paper uses 9)")
     p.add_argument("-n", type=_integer(1, 10), help="operators per mutant, 1 to 10 (default: drawn from {1, 2, 3})")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the mutations")
@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_mutate)
 
     p = command("vary", help="MetaMorph-style dynamics and kinematics variants of a robot")
-    p.add_argument("robot", help="robot XML file")
+    p.add_argument("robot", help="a robot: its XML file or its name (unimal-train-000)")
     p.add_argument("--dynamics", type=_integer(0), default=16, help="dynamics variants (MetaMorph: 16)")
     p.add_argument("--kinematics", type=_integer(0), default=8, help="kinematics variants (MetaMorph: 8)")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the variations")
