@@ -205,10 +205,12 @@ def test_buffer_limit_exceeded_in_a_middle_substep_is_caught(limit: str) -> None
 def test_bad_state() -> None:
     env = UnimalEnv(robot=ROBOT)
     env.reset(seed=0)
-    with pytest.raises(InvalidStateError, match=f"qpos .* must be {env.model.nq} finite numbers"):
+    with pytest.raises(InvalidStateError, match=rf"qpos .* must be {env.model.nq} finite numbers; got shape \(3,\)"):
         env.set_state(np.zeros(3), np.zeros(env.model.nv))
-    with pytest.raises(InvalidStateError, match="qvel"):
-        env.reset(options={"qpos": env.model.qpos0, "qvel": np.full(env.model.nv, np.nan)})
+    qvel = np.zeros(env.model.nv)
+    qvel[[1, 4]] = np.nan, np.inf
+    with pytest.raises(InvalidStateError, match=r"qvel .* finite numbers; got NaN or inf at \[1, 4\]$"):
+        env.reset(options={"qpos": env.model.qpos0, "qvel": qvel})
 
 
 @needs_shared

@@ -621,9 +621,13 @@ class UnimalEnv(gym.Env):
         qvel = np.asarray(qvel, dtype=float)
         for field, value, size in (("qpos", qpos, model.nq), ("qvel", qvel, model.nv)):
             if value.shape != (size,) or not np.all(np.isfinite(value)):
-                raise InvalidStateError(
-                    f"{field} for robot {self.robot_name!r} must be {size} finite numbers; got shape {value.shape}"
+                got = (
+                    f"shape {value.shape}"
+                    if value.shape != (size,)
+                    else f"NaN or inf at {np.flatnonzero(~np.isfinite(value)).tolist()}"
                 )
+                name = self.robot_name
+                raise InvalidStateError(f"{field} for robot {name!r} must be {size} finite numbers; got {got}")
         self.data.qpos[:] = qpos
         self.data.qvel[:] = qvel
 
