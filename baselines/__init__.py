@@ -20,11 +20,17 @@ The observation and action layout, the tasks and the observation normaliser come
 :mod:`unimal_gym.layout` and :mod:`unimal_gym.normalization`, shared with the torch-free runtime.
 """
 
+import sys as _sys
+
 try:  # the baselines need torch; the environments (unimal_gym) do not
     import torch as _torch  # noqa: F401
 except ImportError as _error:  # pragma: no cover - exercised in a subprocess by tests/test_package.py
-    raise ImportError(
+    _missing = (
         "baselines needs PyTorch, which is not installed. CPU: pip install torch==2.13.0 --index-url "
         "https://download.pytorch.org/whl/cpu && pip install 'unimal-gym[baselines]' (GPU: install the torch "
         "build for your CUDA from pytorch.org first)"
-    ) from _error
+    )
+    if _sys.argv[:1] == ["-m"]:  # being imported by `python -m baselines.…`: a command line's one line, exit 2
+        print(f"error: {_missing}", file=_sys.stderr)
+        raise SystemExit(2) from None
+    raise ImportError(_missing) from _error

@@ -35,6 +35,15 @@ def test_baselines_without_torch_says_how_to_install_it(tmp_path) -> None:
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert "baselines needs PyTorch" in last and "pip install torch==2.13.0 --index-url" in last
+    for command in ("baselines.flops", "baselines.hyperdistill"):  # a command line: that line alone, exit 2
+        proc = subprocess.run(
+            [sys.executable, "-m", command, "--help"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        )
+        assert proc.returncode == 2 and proc.stderr.startswith("error: baselines needs PyTorch")
+        assert proc.stderr.count("\n") == 1, proc.stderr
 
 
 def test_info_and_validate_take_the_names_render_takes(capsys) -> None:
