@@ -320,7 +320,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        evaluate(args.source, args.robots, config_from_args(args, EvalConfig, EVAL_PRESETS), args.out)
+        summary = evaluate(args.source, args.robots, config_from_args(args, EvalConfig, EVAL_PRESETS), args.out)
+        if not any(s["robots"] for s in summary.values()):  # every robot skipped: nothing was measured
+            print(
+                f"error: no robot of {', '.join(summary)} could be evaluated with {args.source} (each skipped robot's "
+                "reason is in the reports)",
+                file=sys.stderr,
+            )
+            return 2
         return 0
 
     return run_cli(body)

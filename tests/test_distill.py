@@ -246,6 +246,7 @@ def test_exported_students_evaluate_on_their_own_robot_only(data: Path, tmp_path
     """An exported file names its task; on another robot the harness skips the robot with the reason; a
     distillation run evaluates and reports without a learning curve of PPO's kind."""
     from baselines.evaluate import EvalConfig, evaluate
+    from baselines.evaluate import main as evaluate_main
     from baselines.export import main as export_main
     from baselines.export import onnx_available
 
@@ -261,6 +262,15 @@ def test_exported_students_evaluate_on_their_own_robot_only(data: Path, tmp_path
     assert summary["robots"]["robots"] == 1 and summary["robots"]["skipped"] == 3
     skipped = [r for r in json.loads((tmp_path / "eval" / "results.json").read_text())["robots"] if "error" in r]
     assert all("RobotMismatchError" in r["error"] for r in skipped)
+    others = tmp_path / "others"  # none of them the student's robot: the command line says nothing was measured
+    others.mkdir()
+    for xml in (data / "robots" / "xml").glob("*.xml"):
+        if xml.stem != first:
+            shutil.copy(xml, others / xml.name)
+    capsys.readouterr()
+    assert evaluate_main([str(npz), "--robots", str(others), "--episodes", "1", "--out", str(tmp_path / "e2")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: no robot of others could be evaluated with {npz}")
+    assert (tmp_path / "e2" / "results.json").is_file()  # the reasons, kept
     assert evaluate(str(run), ["train"], replace(config, limit=1), tmp_path / "eval-run")["train"]["robots"] == 1
     if not onnx_available():
         capsys.readouterr()
