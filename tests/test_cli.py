@@ -121,3 +121,10 @@ def test_mutate_and_vary_take_a_robot_by_name_as_info_and_render_do(tmp_path: Pa
     capsys.readouterr()
     assert main(["mutate", "no-such-robot", "--out", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.startswith("unimal-gym: error: unknown robot 'no-such-robot'")
+
+
+def test_render_refuses_an_image_name_that_is_not_png(tmp_path: Path, capsys) -> None:
+    assert main(["render", "unimal-train-000", "-o", str(tmp_path / "robot.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"unimal-gym: error: {tmp_path / 'robot.txt'}: an image is written as PNG")
+    assert not (tmp_path / "robot.txt").exists()

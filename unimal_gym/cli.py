@@ -133,6 +133,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from .envs import UnimalEnv
     from .media import MediaError, write_png, write_video
 
+    if not args.video and Path(args.output).suffix.lower() != ".png":  # a PNG under another name misleads
+        raise MorphologyError(f"{args.output}: an image is written as PNG; name it .png (or pass --video for .mp4)")
     env = UnimalEnv(
         robot=args.robot,
         task=args.task,
