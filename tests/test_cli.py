@@ -128,3 +128,14 @@ def test_render_refuses_an_image_name_that_is_not_png(tmp_path: Path, capsys) ->
     err = capsys.readouterr().err
     assert err.startswith(f"unimal-gym: error: {tmp_path / 'robot.txt'}: an image is written as PNG")
     assert not (tmp_path / "robot.txt").exists()
+
+
+def test_mutate_and_vary_never_replace_another_robot_of_the_same_name(tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "v")
+    assert main(["vary", "unimal-train-000", "--dynamics", "2", "--kinematics", "0", "--out", out]) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "v" / "xml").iterdir()}
+    assert main(["vary", "unimal-train-000", "--dynamics", "2", "--kinematics", "0", "--out", out]) == 0  # the same
+    capsys.readouterr()
+    assert main(["vary", "unimal-train-000", "--dynamics", "2", "--kinematics", "0", "--seed", "5", "--out", out]) == 2
+    assert "holds another robot of this name (another --seed?); pass a new --out" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "v" / "xml").iterdir()} == before  # (mutate: same check)

@@ -18,7 +18,7 @@ from . import gl  # noqa: F401  (first: MUJOCO_GL on a headless machine, before 
 from .arguments import ArgumentParser
 from .envs.assembly import CAMERAS, ft_model
 from .envs.robots import folder_robot_files, resolve_robot, robot_file, robot_set_folder
-from .morphology import Morphology, MorphologyError, compile_robot, load, save
+from .morphology import Morphology, MorphologyError, compile_robot, load, save, to_xml
 from .morphology.mutate import mutate
 from .morphology.variations import variants
 from .robot_sets import LIMB_HISTOGRAMS, SetSpec, generate_robot_set, set_statistics
@@ -102,13 +102,29 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_unwritten(robots: Sequence[Morphology], out: str) -> None:
+    """None of ``robots`` would replace another robot of the same name in the set folder ``out`` (an earlier run
+    with another seed): checked for all before the first is written.
+
+    :raises MorphologyError: naming the first such file.
+    """
+    for robot in robots:
+        path = Path(out) / "xml" / f"{robot.name}.xml"
+        if path.is_file() and path.read_text() != to_xml(robot):
+            raise MorphologyError(f"{path} holds another robot of this name (another --seed?); pass a new --out")
+
+
 def _cmd_mutate(args: argparse.Namespace) -> int:
     robot = load(robot_file(args.robot))
     rng = np.random.default_rng(args.seed)
+    children = []
     for k in range(args.count):
         m = args.n if args.n is not None else int(rng.integers(1, 4))  # paper App. B.1: m ~ U{1,2,3}
         child, ops = mutate(robot, m, rng)
         child.name = "-".join([robot.name, "mutate", str(k), *(op.name for op in ops)])
+        children.append((child, ops))
+    _check_unwritten([child for child, _ in children], args.out)
+    for child, ops in children:
         path = save(child, args.out)
         print(f"{path}: {', '.join(op.name + ('' if op.applied else ' (no change)') for op in ops)}")
     return 0
@@ -116,7 +132,9 @@ def _cmd_mutate(args: argparse.Namespace) -> int:
 
 def _cmd_vary(args: argparse.Namespace) -> int:
     robot = load(robot_file(args.robot))
-    for v in variants(robot, np.random.default_rng(args.seed), args.dynamics, args.kinematics):
+    varied = list(variants(robot, np.random.default_rng(args.seed), args.dynamics, args.kinematics))
+    _check_unwritten(varied, args.out)
+    for v in varied:
         print(save(v, args.out))
     return 0
 
