@@ -30,7 +30,9 @@ except ImportError as _error:  # pragma: no cover - exercised in a subprocess by
         "https://download.pytorch.org/whl/cpu && pip install 'unimal-gym[baselines]' (GPU: install the torch "
         "build for your CUDA from pytorch.org first)"
     )
-    if _sys.argv[:1] == ["-m"]:  # being imported by `python -m baselines.…`: a command line's one line, exit 2
+    _argv = getattr(_sys, "orig_argv", [])
+    _module = _argv[_argv.index("-m") + 1] if "-m" in _argv[:-1] else ""
+    if _sys.argv[:1] == ["-m"] and _module.split(".")[0] == "baselines":  # `python -m baselines.…`: one line, exit 2
         print(f"error: {_missing}", file=_sys.stderr)
         raise SystemExit(2) from None
     raise ImportError(_missing) from _error

@@ -6,7 +6,8 @@ RUN is a distillation run directory (its ``final.pt``) or a distillation checkpo
 the set (default: the robots the run was distilled on, from its expert data) gets ``DIR/<robot>.npz``,
 and ``DIR/manifest.json`` names the checkpoint, the task and the robots. ``DIR`` is new, empty, or an
 earlier export of the same checkpoint at the same epoch, which the new robots join (another student's folder
-is refused: one manifest speaks for every file). Each file holds the MLP the
+is refused: one manifest speaks for every file); the manifest is written before the first student and after
+each, so an interrupted export continues with the same command. Each file holds the MLP the
 hypernetwork generates for the robot, the observation-normalisation statistics, the feature slice (the
 17 state features per limb out of the 52) and the action mask: everything
 :class:`unimal_gym.deploy.StudentPolicy` needs to act from the raw environment observation with numpy
@@ -198,8 +199,14 @@ def export_run(
             raise ConfigError(f"the run's robots cannot be found ({exc}); name a set with --robots") from None
     else:
         files = robot_files(robots)
-    earlier = earlier_export(Path(out), agent)
+    exported = earlier_export(Path(out), agent)  # the robots the folder's manifest lists
     out = writable_folder(out)
+
+    def write_manifest() -> None:
+        manifest = {"checkpoint": str(agent.path.resolve()), "task": agent.task, "epoch": agent.iteration}
+        write_json(out / "manifest.json", {**manifest, "robots": exported})
+
+    write_manifest()  # before the first student: an interrupted export leaves a folder its rerun continues
     written = []
     for k, xml in enumerate(files, 1):
         raw = robot_observation(agent.task, xml, seed)
@@ -209,16 +216,10 @@ def export_run(
         ]
         StudentPolicy.load(path).check_robot(raw)  # the file acts for the robot it was made for
         written.append(path)
+        if xml.stem not in exported:
+            exported.append(xml.stem)
+            write_manifest()
         print(f"[{k}/{len(files)}] {path}", flush=True)
-    write_json(
-        out / "manifest.json",
-        {
-            "checkpoint": str(agent.path.resolve()),
-            "task": agent.task,
-            "epoch": agent.iteration,
-            "robots": earlier + [f.stem for f in files if f.stem not in earlier],
-        },
-    )
     return written
 
 
@@ -229,7 +230,7 @@ def earlier_export(out: Path, agent: StudentAgent) -> list[str]:
     :raises ConfigError: ``out`` holds files but no export manifest, or students of another checkpoint or epoch
         (the folder would mix two students under one manifest); nothing is written then.
     """
-    if not out.is_dir() or not any(out.iterdir()):
+    if not out.is_dir() or not any(not p.name.startswith(".") for p in out.iterdir()):  # hidden: temporary files
         return []
     path = out / "manifest.json"
     try:

@@ -35,6 +35,7 @@ from .common.agents import TeacherAgent
 from .common.config import ConfigError, run_cli
 from .common.envs import robot_files
 from .common.progress import Progress
+from .common.rollouts import per_robot
 from .common.run_dir import resolve_checkpoint
 from .nets import to_torch
 
@@ -130,7 +131,7 @@ def export(
                 algorithm_name=f"{teacher.arch} teacher (PPO, iteration {teacher.iteration}); {policy}",
                 author="unimal-gym",
                 description=(
-                    f"{episodes} episodes per robot of {len(names)} robots ({robots}), robot by robot in this "
+                    f"{per_robot(episodes)} of {len(names)} robots ({robots}), robot by robot in this "
                     "order: " + ", ".join(names) + f". Episode k of robot i was seeded {seed} + {SEED_STRIDE}·i + k."
                 ),
                 data_format="hdf5",

@@ -128,6 +128,8 @@ def test_render_refuses_an_image_name_that_is_not_png(tmp_path: Path, capsys) ->
     err = capsys.readouterr().err
     assert err.startswith(f"unimal-gym: error: {tmp_path / 'robot.txt'}: an image is written as PNG")
     assert not (tmp_path / "robot.txt").exists()
+    assert main(["render", "unimal-train-000", "--video", "-o", str(tmp_path / "robot.png")]) == 2
+    assert "a video is written as MP4; name it .mp4" in capsys.readouterr().err
 
 
 def test_mutate_and_vary_never_replace_another_robot_of_the_same_name(tmp_path: Path, capsys) -> None:

@@ -117,10 +117,12 @@ def test_cuda_is_refused_where_it_cannot_run(monkeypatch) -> None:
     import torch
 
     monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a ROCm build: "cuda" runs on its GPU
+    check_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match=r"^teacher.device='cuda' cannot run here: this torch \(.*\) is built"):
         check_device("cuda", "teacher.device")
     monkeypatch.setattr(torch.version, "cuda", "12.8")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match=r"no CUDA GPU is visible; pass --device cpu, or auto"):
         check_device("cuda")
     check_device("auto")

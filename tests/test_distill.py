@@ -177,10 +177,11 @@ def test_evaluation_curves_survive_a_kill_during_evaluation(data: Path, tmp_path
 
 
 def test_export_command_writes_a_student_per_robot_of_the_run(
-    data: Path, teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    data: Path, teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``python -m baselines.export RUN --out DIR``: one .npz per robot the run was distilled on, each acting
     like the distilled student on its robot; any artifact loads as an agent by the kind it names."""
+    from baselines import export as export_module
     from baselines.common.agents import ExportedAgent, TeacherAgent, load_agent
     from baselines.common.rollouts import RobotJob, evaluate_robots
     from baselines.export import main
@@ -231,6 +232,25 @@ def test_export_command_writes_a_student_per_robot_of_the_run(
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing written
     assert main([str(later), "--out", str(others)]) == 2  # robot files, no export manifest
     assert "holds files but no export manifest" in capsys.readouterr().err
+    # an export interrupted after its first student continues: the manifest already names the checkpoint
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / ".write-probe-x").write_text("")  # a hidden leftover does not make the folder foreign
+    calls = []
+    real = export_module.StudentPolicy.load
+
+    def stop_after_one(path: Path) -> StudentPolicy:
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(path)
+
+    monkeypatch.setattr(export_module.StudentPolicy, "load", staticmethod(stop_after_one))
+    with pytest.raises(KeyboardInterrupt):
+        export_module.export_run(run, tmp_path / "cut")
+    assert json.loads((tmp_path / "cut" / "manifest.json").read_text())["robots"] == names[:1]
+    monkeypatch.undo()
+    assert main([str(run), "--out", str(tmp_path / "cut")]) == 0
+    assert json.loads((tmp_path / "cut" / "manifest.json").read_text())["robots"] == names
     mlp = tmp_path / "mlp"
     distill(data, replace(SMOKE, student="mlp", epochs=1), mlp, progress=None)
     capsys.readouterr()

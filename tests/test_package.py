@@ -44,6 +44,17 @@ def test_baselines_without_torch_says_how_to_install_it(tmp_path) -> None:
         )
         assert proc.returncode == 2 and proc.stderr.startswith("error: baselines needs PyTorch")
         assert proc.stderr.count("\n") == 1, proc.stderr
+    # another package's command line that tries baselines and goes on without it still gets the ImportError
+    (tmp_path / "userpkg").mkdir()
+    (tmp_path / "userpkg" / "__init__.py").write_text("try:\n    import baselines\nexcept ImportError:\n    pass\n")
+    (tmp_path / "userpkg" / "tool.py").write_text("print('ran')\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "userpkg.tool"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+    )
+    assert proc.returncode == 0 and proc.stdout == "ran\n", proc.stderr
 
 
 def test_info_and_validate_take_the_names_render_takes(capsys) -> None:

@@ -110,7 +110,7 @@ def test_stages_are_cached_and_a_changed_stage_reruns_alone(smoke_run: tuple[Pat
     stages = [line.split(" in ")[0] for line in lines if line.startswith("==")]
     assert stages == [
         "== distilling tf-compressed (seed 0)",
-        "== evaluating tf-compressed on train, near, far × 1 episodes",
+        "== evaluating tf-compressed on train, near, far, 1 episode per robot",
         f"== report: {out / 'report' / 'report.md'}",
     ]
     before = json.loads((out / "report" / "results.json").read_text())["done_before_s"]

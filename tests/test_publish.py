@@ -185,15 +185,21 @@ def test_a_link_to_a_folder_inside_the_run_renames_neither_folder_after_the_othe
     """A link from one place in RUN to another (a student reused under a second name, absolute or relative):
     each folder keeps its own name, ``OUT/<its place>``."""
     run = _run(tmp_path, "x/checkpoints/final.pt")
+    alias = tmp_path / "alias"  # another name of the run folder
+    alias.symlink_to(run)
     (run / "students" / "mlp-2").symlink_to("mlp-1")
     (run / "students" / "mlp-3").symlink_to(run / "students" / "mlp-1")
+    (run / "students" / "mlp-4").symlink_to(alias / "students" / "mlp-1")
     (run / "report" / "report.md").write_text(
-        f"{run}/students/mlp-1/eval.csv, {run}/students/mlp-2 and {run}/students/mlp-3/eval.csv\n"
+        f"{run}/students/mlp-1/eval.csv, {run}/students/mlp-2 and {run}/students/mlp-3/eval.csv; "
+        f"{alias}/students/mlp-1\n"
     )
-    publish(run, tmp_path / "pub")
+    notes: list[str] = []
+    publish(run, tmp_path / "pub", note=notes.append)
     assert (tmp_path / "pub" / "report.md").read_text() == (
-        "OUT/students/mlp-1/eval.csv, OUT/students/mlp-2 and OUT/students/mlp-3/eval.csv\n"
+        "OUT/students/mlp-1/eval.csv, OUT/students/mlp-2 and OUT/students/mlp-3/eval.csv; OUT/students/mlp-1\n"
     )
+    assert notes == []
 
 
 def test_machine_paths_finds_existing_absolute_paths_only(tmp_path: Path) -> None:

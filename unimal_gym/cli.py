@@ -151,8 +151,12 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from .envs import UnimalEnv
     from .media import MediaError, write_png, write_video
 
-    if not args.video and Path(args.output).suffix.lower() != ".png":  # a PNG under another name misleads
-        raise MorphologyError(f"{args.output}: an image is written as PNG; name it .png (or pass --video for .mp4)")
+    output = args.output or ("robot.mp4" if args.video else "robot.png")
+    suffix = Path(output).suffix.lower()
+    if not args.video and suffix != ".png":  # a PNG under another name misleads
+        raise MorphologyError(f"{output}: an image is written as PNG; name it .png (or pass --video for .mp4)")
+    if args.video and suffix != ".mp4":
+        raise MorphologyError(f"{output}: a video is written as MP4; name it .mp4")
     env = UnimalEnv(
         robot=args.robot,
         task=args.task,
@@ -171,10 +175,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
                 frames.append(env.render())
                 if terminated or truncated:
                     break
-            path = write_video(args.output, frames, fps=round(1 / env.dt))
+            path = write_video(output, frames, fps=round(1 / env.dt))
             print(f"{path}: {len(frames)} frames of random actions ({args.task}, camera {env.camera_name})")
         else:
-            path = write_png(args.output, env.render())
+            path = write_png(output, env.render())
             print(f"{path}: {args.width}x{args.height} ({args.task}, camera {env.camera_name})")
     except MediaError as e:
         raise MorphologyError(str(e)) from None
@@ -272,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("render", help="a picture of a robot in its task (or a short video of random actions)")
     p.add_argument("robot", help="robot XML file or robot name")
-    p.add_argument("-o", "--output", default="robot.png", help="output file (.png, or .mp4 with --video)")
+    p.add_argument("-o", "--output", default=None, help="output file: .png (default robot.png), .mp4 with --video")
     p.add_argument("--video", action="store_true", help="record a rollout of random actions instead")
     p.add_argument("--steps", type=_integer(1), default=150, help="control steps in the video (50 per second)")
     p.add_argument("--task", choices=("ft", "vt", "obstacle"), default="ft", help="the task's arena")

@@ -120,12 +120,12 @@ def check_device(device: str, where: str = "device") -> None:
         return
     import torch  # not at import: the configs are read where torch is not needed
 
-    if torch.version.cuda is None:
-        why = f"this torch ({torch.__version__}) is built without CUDA"
-    elif not torch.cuda.is_available():
-        why = "no CUDA GPU is visible"
-    else:
+    if torch.cuda.is_available():  # CUDA, or ROCm (its builds answer to "cuda" too)
         return
+    if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+        why = f"this torch ({torch.__version__}) is built without CUDA"
+    else:
+        why = "no CUDA GPU is visible"
     raise ConfigError(f"{where}='cuda' cannot run here: {why}; pass --device cpu, or auto (a GPU where there is one)")
 
 

@@ -55,7 +55,7 @@ from ..common.files import CheckpointError, atomic_write, file_sha256, write_jso
 from ..common.latency import actor_latency, robot_observation
 from ..common.lock import holds_lock
 from ..common.progress import Progress
-from ..common.rollouts import evaluate_robots, robot_jobs, summarise
+from ..common.rollouts import evaluate_robots, per_robot, robot_jobs, summarise
 from ..common.run_dir import resolve_checkpoint
 from ..distill import DistillConfig, distill
 from ..ppo import PPOConfig, train
@@ -245,9 +245,11 @@ def run_pipeline(
     if teacher is not None:  # checked first; its own configuration replaces the preset's (seed, budget, robots),
         given = _given_teacher(teacher, config.task)  # and PD robots and the train evaluation follow its robots
         config = config.with_teacher(_recorded_config(given))
-    else:  # the teacher is trained here: its robots are there and can become envs, before anything is written
-        robot_files(config.teacher.robots, config.teacher.robot_limit)
+    else:
         check_device(config.teacher.device, "teacher.device")
+    # the teacher's robots (trained here or recorded by a given teacher: PD parents, the train evaluation) are
+    # there and can become envs, before anything is written
+    robot_files(config.teacher.robots, config.teacher.robot_limit)
     if config.hn_rl:
         check_device(preset_teacher.device, "teacher.device (HN-RL)")
     check_device(config.distill.device, "distill.device")
@@ -368,7 +370,7 @@ def run_pipeline(
             if path.is_file():
                 found.append(path)
             else:
-                log(f"== evaluating {label} on {', '.join(sets)} × {d.eval_episodes} episodes")
+                log(f"== evaluating {label} on {', '.join(sets)}, {per_robot(d.eval_episodes)}")
                 t1 = time.perf_counter()
                 with Progress(len(jobs), f"{config.task}: evaluating {label}", "robot", write=log) as bar:
                     results = evaluate_robots(

@@ -85,8 +85,9 @@ LINK_DEPTH = 2
 def _linked(run: Path) -> dict[str, str]:
     """Every form of the targets of the links in RUN (down to :data:`LINK_DEPTH`) → ``OUT/<the link's place>``.
 
-    A link to a folder inside RUN itself is left out: its target already has a place in RUN (``OUT/…``), and
-    naming it after the link would rename the folder's own mentions."""
+    A link to a folder inside RUN itself maps its target to the target's own place (``OUT/<where it is>``, however
+    the link names it: through another name of RUN too), not to the link's: naming it after the link would rename
+    the folder's own mentions."""
     places: dict[str, str] = {}
     inside = run.resolve()
     level = [run]
@@ -97,7 +98,10 @@ def _linked(run: Path) -> dict[str, str]:
                 if path.is_symlink():
                     literal = Path(os.readlink(path))
                     target = literal if literal.is_absolute() else path.parent / literal
-                    if target.resolve().is_relative_to(inside):
+                    resolved = target.resolve()
+                    if resolved.is_relative_to(inside):
+                        own = "OUT/" + resolved.relative_to(inside).as_posix()
+                        places |= {form: own for form in _forms(target) | _forms(resolved)}
                         continue
                     place = "OUT/" + path.relative_to(run).as_posix()
                     places |= {form: place for form in _forms(target) | _forms(target.resolve())}

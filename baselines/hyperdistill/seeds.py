@@ -366,6 +366,8 @@ def write(runs: list[Path], out: Path) -> Path:
     folders = student_folders(loaded)
     combined["curves"] = student_curves(loaded, folders)
     lines = report_lines(combined)
+    for plot in ("teacher_curves.png", "student_curves.png"):  # an earlier table's plot of other runs would stay
+        (out / plot).unlink(missing_ok=True)
     if plot_teacher_curves(teacher_curves(loaded), out / "teacher_curves.png"):
         lines += ["", "`teacher_curves.png`: the teachers' training return, mean ± s.e. across seeds."]
     if plot_student_curves(loaded, folders, combined, out / "student_curves.png"):

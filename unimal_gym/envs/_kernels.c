@@ -437,8 +437,8 @@ static PyTypeObject CtrlSetterType = {
     .tp_name = "unimal_gym.envs._kernels.CtrlSetter",
     .tp_doc = PyDoc_STR("CtrlSetter(ctrl, slots, width)\n\n"
                         "Bound to MjData.ctrl (nu,) and the action slot of each actuator. setter(action) "
-                        "returns 0 after writing ctrl[k] = action[slots[k]] for a finite C-contiguous float64 or "
-                        "float32 vector of width items, 1 (nothing written) for any other input, 2 (nothing "
+                        "returns 0 after writing ctrl[k] = action[slots[k]] for a finite one-dimensional C-contiguous "
+                        "float64 or float32 vector of width items, 1 (nothing written) for any other input, 2 (nothing "
                         "written) when an item is NaN or inf."),
     .tp_basicsize = sizeof(CtrlSetter),
     .tp_flags = Py_TPFLAGS_DEFAULT,
