@@ -167,3 +167,14 @@ def test_errors_of_the_command_are_one_line_with_exit_status_2(
     assert "no set 'validation'" in capsys.readouterr().err
     assert main(["info", "hyperdistill/test/floor-1409-0-14-01-12-42-39"]) == 2
     assert "run: unimal-gym download hyperdistill" in capsys.readouterr().err
+
+
+def test_a_first_import_that_fails_leaves_no_empty_source_folder(tmp_path: Path, cache: Path) -> None:
+    (tmp_path / "not-an-archive.zip").write_bytes(b"garbage")
+    with pytest.raises(DownloadError):
+        download("hyperdistill", tmp_path / "not-an-archive.zip", ["train"])
+    assert not (cache / "hyperdistill").exists()
+    (cache / "hyperdistill" / "mine").mkdir(parents=True)  # a folder that was there before stays
+    with pytest.raises(DownloadError):
+        download("hyperdistill", tmp_path / "not-an-archive.zip", ["train"])
+    assert (cache / "hyperdistill" / "mine").is_dir()

@@ -273,7 +273,20 @@ def download(
     if origin is None and source.url is None:
         raise DownloadError(f"{source.name} is not downloadable by URL: obtain it yourself and pass --from FILE")
     root = cache_dir() / source.name
+    new_root = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
+    try:
+        return _install(source, sets, origin, root, progress)
+    except BaseException:
+        if new_root and not any(root.iterdir()):  # a first import that failed leaves no empty source folder
+            root.rmdir()
+        raise
+
+
+def _install(
+    source: Source, sets: list[str], origin: str | os.PathLike[str] | None, root: Path, progress: Callable[[str], None]
+) -> dict[str, Path]:
+    """:func:`download`'s work in the source's cache folder ``root`` (staged beside the sets, renamed into place)."""
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=root) as tmp:
         staging = Path(tmp)
         where = str(origin) if origin is not None else source.url
