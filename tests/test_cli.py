@@ -141,3 +141,12 @@ def test_mutate_and_vary_never_replace_another_robot_of_the_same_name(tmp_path: 
     assert main(["vary", "unimal-train-000", "--dynamics", "2", "--kinematics", "0", "--seed", "5", "--out", out]) == 2
     assert "holds another robot of this name (another --seed?); pass a new --out" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in (tmp_path / "v" / "xml").iterdir()} == before  # (mutate: same check)
+
+
+def test_a_folder_given_as_a_robot_and_a_folder_without_robots_say_what_they_are(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["mutate", str(tmp_path / "empty"), "--out", str(tmp_path / "m")]) == 2
+    assert "a folder, not a robot file" in capsys.readouterr().err
+    assert main(["stats", str(tmp_path / "empty")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no robots in" in captured.err  # no heading printed before the error

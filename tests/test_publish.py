@@ -80,6 +80,9 @@ def test_an_unfinished_run_or_a_used_destination_is_refused_and_nothing_is_writt
     assert [p.name for p in (tmp_path / "used").iterdir()] == ["mine.txt"]
     with pytest.raises(CheckpointError, match=r"mine.txt is a file, not a folder"):  # DEST's parent
         publish(run, tmp_path / "used" / "mine.txt" / "pub")
+    with pytest.raises(PublishError, match=r"pub lies inside the run .*; publish into a folder outside it"):
+        publish(run, run / "report" / "pub")
+    assert not (run / "report" / "pub").exists()
     (run / "report" / "results.json").write_text("{")
     with pytest.raises(PublishError, match=r"results.json is broken"):
         publish(run, tmp_path / "new")

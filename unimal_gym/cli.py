@@ -141,8 +141,9 @@ def _cmd_vary(args: argparse.Namespace) -> int:
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     for folder in args.folders:
+        stats = set_statistics(folder)  # a folder without robots is an error before anything is printed for it
         print(f"{folder}:")
-        for key, value in set_statistics(folder).items():
+        for key, value in stats.items():
             print(f"  {key}: {value}")
     return 0
 

@@ -200,6 +200,8 @@ def publish(run: Path, dest: Path, note: Callable[[str], None] = _to_stderr) -> 
     """
     results = _finished_results(run)
     _check_destination(dest)
+    if dest.resolve().is_relative_to(run.resolve()):
+        raise PublishError(f"{dest} lies inside the run {run}; publish into a folder outside it")
     renames = _renames(run, results)
     files: dict[str, Path] = {"pipeline.json": run / "pipeline.json"}
     for path in sorted((run / "report").iterdir()):

@@ -119,6 +119,8 @@ def load(path: str | os.PathLike[str], metadata: str | os.PathLike[str] | None =
         that is malformed or contradicts the XML.
     """
     p = Path(path)
+    if p.is_dir():
+        raise RobotFileError(p, "a folder, not a robot file (a robot set's files are in its xml/ folder)")
     if not p.is_file():
         raise RobotFileError(p, "no such file")
     try:
