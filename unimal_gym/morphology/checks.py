@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +87,10 @@ def parse_xml(data: bytes, source: object) -> etree._Element:
         raise RobotFileError(source, f"{len(data):,} bytes; robot files are at most {MAX_XML_BYTES:,} bytes")
     try:
         root = etree.fromstring(data, _PARSER)
-    except etree.XMLSyntaxError as e:
-        raise RobotFileError(source, f"malformed XML: {e}") from None
+    except etree.XMLSyntaxError as e:  # lxml appends the place to the message, then the place again: once here
+        line, column = e.position
+        what = re.sub(r", line \d+, column \d+$", "", e.msg or str(e))
+        raise RobotFileError(source, f"malformed XML at line {line}, column {column}: {what}") from None
     if root is None:
         raise RobotFileError(source, "malformed XML: no root element")
     doc = root.getroottree().docinfo
