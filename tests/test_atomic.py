@@ -16,6 +16,7 @@ import pytest
 from baselines.common.files import save_npz, write_json
 from unimal_gym import atomic
 from unimal_gym.atomic import temp_beside
+from unimal_gym.media import write_png
 from unimal_gym.morphology import random_robot, save
 
 
@@ -40,7 +41,9 @@ def test_written_files_get_the_mode_open_gives_them(tmp_path: Path, umask: int) 
     xml = save(random_robot(np.random.default_rng(0), name="r0"), tmp_path / "robots")
     write_json(tmp_path / "config.json", {"a": 1})
     save_npz(tmp_path / "student.npz", w=np.zeros(3))
+    write_png(tmp_path / "robot.png", np.zeros((2, 2, 3), dtype=np.uint8))
     written = [xml, tmp_path / "robots" / "metadata" / "r0.json", tmp_path / "config.json", tmp_path / "student.npz"]
+    written.append(tmp_path / "robot.png")
     assert {str(p.relative_to(tmp_path)): _mode(p) for p in written} == {
         str(p.relative_to(tmp_path)): expected for p in written
     }

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
+
 
 class MediaError(RuntimeError):
     """An image or video cannot be written (bad frame, missing optional dependency)."""
@@ -39,9 +41,7 @@ def write_png(path: str | os.PathLike[str], frame: np.ndarray) -> Path:
     """Write one RGB frame to ``path`` as PNG (atomically) and return the path."""
     path = Path(path)
     data = png_bytes(frame)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
     return path
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .envs.rest import rest_rollout
 from .layout import MAX_JOINTS
 from .morphology.errors import MorphologyError
@@ -92,10 +93,7 @@ def write_set_spec(spec: SetSpec, out: Path) -> None:
             raise MorphologyError(
                 f"{path}: this folder holds a set generated with another spec ({old}); use a new --out"
             )
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
 
 
 def read_set_spec(folder: str | os.PathLike[str]) -> SetSpec:

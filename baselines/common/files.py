@@ -27,14 +27,14 @@ import re
 import zipfile
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from unimal_gym.atomic import temp_beside
+from unimal_gym.atomic import atomic_write  # re-exported: the baselines' one way to write a file
 from unimal_gym.deploy import FORMAT as STUDENT_FORMAT
 from unimal_gym.deploy import KIND as EXPORTED_STUDENT
 
@@ -67,21 +67,6 @@ def safe_name(name: object, where: str) -> str:
     if not isinstance(name, str) or not SAFE_NAME.match(name) or ".." in name:
         raise UserError(f"{where}: {name!r} is not a valid name (one path component of letters, digits, '._+-')")
     return name
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path`` (:func:`unimal_gym.atomic.temp_beside`), then
-    rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_beside(path)  # mode as open() gives it (mkstemp's files are private)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_json(path: str | os.PathLike[str], data: Any, indent: int | None = 1) -> None:

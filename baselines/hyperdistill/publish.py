@@ -99,12 +99,8 @@ def _linked(run: Path) -> dict[str, str]:
                     literal = Path(os.readlink(path))
                     target = literal if literal.is_absolute() else path.parent / literal
                     resolved = target.resolve()
-                    if resolved.is_relative_to(inside):
-                        own = "OUT/" + resolved.relative_to(inside).as_posix()
-                        places |= {form: own for form in _forms(target) | _forms(resolved)}
-                        continue
-                    place = "OUT/" + path.relative_to(run).as_posix()
-                    places |= {form: place for form in _forms(target) | _forms(target.resolve())}
+                    where = resolved.relative_to(inside) if resolved.is_relative_to(inside) else path.relative_to(run)
+                    places |= {form: f"OUT/{where.as_posix()}" for form in _forms(target) | _forms(resolved)}
                 elif path.is_dir():
                     below.append(path)
         level = below

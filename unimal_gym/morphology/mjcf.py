@@ -18,7 +18,7 @@ import mujoco
 import numpy as np
 from lxml import etree
 
-from ..atomic import temp_beside
+from ..atomic import atomic_write
 from . import checks
 from .checks import check_axis, check_number, check_range, numbers
 from .errors import RobotFileError
@@ -504,19 +504,6 @@ def metadata(morph: Morphology) -> dict:
     }
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_beside(path)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save(morph: Morphology, folder: str | os.PathLike[str], name: str | None = None) -> Path:
     """Write ``folder/xml/<name>.xml`` and ``folder/metadata/<name>.json`` atomically.
 
@@ -526,6 +513,7 @@ def save(morph: Morphology, folder: str | os.PathLike[str], name: str | None = N
     name = name or morph.name
     folder = Path(folder)
     xml_path = folder / "xml" / f"{name}.xml"
-    _atomic_write(xml_path, to_xml(morph))
-    _atomic_write(folder / "metadata" / f"{name}.json", json.dumps(metadata(morph), indent=2) + "\n")
+    atomic_write(xml_path, lambda tmp: tmp.write_text(to_xml(morph)))
+    meta = json.dumps(metadata(morph), indent=2) + "\n"
+    atomic_write(folder / "metadata" / f"{name}.json", lambda tmp: tmp.write_text(meta))
     return xml_path
