@@ -20,19 +20,43 @@ The observation and action layout, the tasks and the observation normaliser come
 :mod:`unimal_gym.layout` and :mod:`unimal_gym.normalization`, shared with the torch-free runtime.
 """
 
+import importlib.util as _util
 import sys as _sys
 
-try:  # the baselines need torch; the environments (unimal_gym) do not
+_EXTRA = {
+    "stable_baselines3": "stable-baselines3",
+    "matplotlib": "matplotlib",
+    "tensorboard": "tensorboard",
+    "tqdm": "tqdm",
+}
+"""The ``[baselines]`` extra's packages besides torch (module → pip name)."""
+
+
+def _absent(module: str) -> bool:
+    try:
+        return _util.find_spec(module) is None
+    except (ImportError, ValueError):  # ValueError: blocked (sys.modules[module] is None)
+        return True
+
+
+try:  # the baselines need torch and the [baselines] extra; the environments (unimal_gym) do not
     import torch as _torch  # noqa: F401
-except ImportError as _error:  # pragma: no cover - exercised in a subprocess by tests/test_package.py
-    _missing = (
-        "baselines needs PyTorch, which is not installed. CPU: pip install torch==2.13.0 --index-url "
-        "https://download.pytorch.org/whl/cpu && pip install 'unimal-gym[baselines]' (GPU: install the torch "
-        "build for your CUDA from pytorch.org first)"
-    )
+except ImportError:  # pragma: no cover - exercised in a subprocess by tests/test_package.py
+    _missing = ["PyTorch"]
+else:
+    _missing = []
+_missing += [name for module, name in _EXTRA.items() if _absent(module)]
+if _missing:  # pragma: no cover - exercised in a subprocess by tests/test_package.py
+    _install = "pip install 'unimal-gym[baselines]'"
+    if "PyTorch" in _missing:
+        _install = (
+            f"CPU: pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && {_install} "
+            "(GPU: install the torch build for your CUDA from pytorch.org first)"
+        )
+    _what = f"baselines needs {', '.join(_missing)}, which {'is' if len(_missing) == 1 else 'are'} not installed. "
     _argv = getattr(_sys, "orig_argv", [])
     _module = _argv[_argv.index("-m") + 1] if "-m" in _argv[:-1] else ""
     if _sys.argv[:1] == ["-m"] and _module.split(".")[0] == "baselines":  # `python -m baselines.…`: one line, exit 2
-        print(f"error: {_missing}", file=_sys.stderr)
-        raise SystemExit(2) from None
-    raise ImportError(_missing) from _error
+        print(f"error: {_what}{_install}", file=_sys.stderr)
+        raise SystemExit(2)
+    raise ImportError(_what + _install)

@@ -44,6 +44,16 @@ def test_baselines_without_torch_says_how_to_install_it(tmp_path) -> None:
         )
         assert proc.returncode == 2 and proc.stderr.startswith("error: baselines needs PyTorch")
         assert proc.stderr.count("\n") == 1, proc.stderr
+    # the rest of the [baselines] extra, stable-baselines3 here (blocked), is named the same way
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['stable_baselines3'] = None; import baselines"],
+        capture_output=True,
+        text=True,
+    )
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode != 0 and last.endswith(
+        "baselines needs stable-baselines3, which is not installed. pip install 'unimal-gym[baselines]'"
+    )
     # another package's command line that tries baselines and goes on without it still gets the ImportError
     (tmp_path / "userpkg").mkdir()
     (tmp_path / "userpkg" / "__init__.py").write_text("try:\n    import baselines\nexcept ImportError:\n    pass\n")
